@@ -1,0 +1,8 @@
+#pragma once
+// Sub-commands of the `dposg` executable. Each returns the process exit code:
+// 0 ok, 1 a run diverged or failed / a check failed, 2 bad input (thrown as InputError).
+namespace dposg::cli {
+int run_command(int argc, const char* const argv[]);
+int topology_command(int argc, const char* const argv[]);
+int info_command(int argc, const char* const argv[]);
+}  // namespace dposg::cli

@@ -1,0 +1,40 @@
+// dposg: decentralized parallel optimistic stochastic gradient testbed.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+
+namespace {
+const char* kUsage =
+    "usage: dposg <command> [options]   (dposg <command> --help for its options)\n"
+    "commands:\n"
+    "  run        run DPOSG (or a relative) on one problem and record it to HDF5\n"
+    "  topology   print W's spectrum, rho, rho^t and the closed form where one exists\n"
+    "  info       summarise an HDF5 results file\n";
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  // Sub-commands parse their options from argv[1..] (argv[1] plays the program name's part).
+  const char* const* sub_argv = argv + 1;
+  const int sub_argc = argc - 1;
+  try {
+    if (command == "run") return dposg::cli::run_command(sub_argc, sub_argv);
+    if (command == "topology") return dposg::cli::topology_command(sub_argc, sub_argv);
+    if (command == "info") return dposg::cli::info_command(sub_argc, sub_argv);
+    std::cerr << "dposg: unknown command '" << command << "'\n" << kUsage;
+    return 2;
+  } catch (const dposg::InputError& e) {
+    std::cerr << "dposg " << command << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "dposg " << command << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

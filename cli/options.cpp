@@ -1,0 +1,93 @@
+#include "cli/options.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include "core/error.hpp"
+
+namespace dposg::cli {
+
+po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
+  po::options_description problem("Problem");
+  problem.add_options()
+      ("problem", po::value(&c.problem.name)->default_value(c.problem.name),
+       "bilinear | star | gaussian-wgan | quadratic-file | forsaken")
+      ("dim", po::value(&c.problem.dim)->default_value(c.problem.dim), "d, the total dimension (u and v halves)")
+      ("noise", po::value(&c.problem.noise)->default_value(c.problem.noise),
+       "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2)")
+      ("cond", po::value(&c.problem.cond)->default_value(c.problem.cond), "condition number of the coupling matrix A")
+      ("coupling", po::value(&c.problem.coupling)->default_value(c.problem.coupling), "largest singular value of A")
+      ("alpha", po::value(&c.problem.alpha)->default_value(c.problem.alpha), "weight of star's nonconvex terms")
+      ("solution-norm", po::value(&c.problem.solution_norm)->default_value(c.problem.solution_norm),
+       "||x*|| of the solution shift drawn from the seed")
+      ("problem-file", po::value(&c.problem.file)->default_value(c.problem.file),
+       "HDF5 data of file-based problems (quadratic-file: datasets A, and optionally P, Q, b, c)");
+  po::options_description algo("Algorithm");
+  algo.add_options()
+      ("workers", po::value(&c.workers)->default_value(c.workers), "M, the number of workers")
+      ("topology", po::value(&c.topology)->default_value(c.topology),
+       "single | complete | ring | torus | exponential | random-ring | file")
+      ("topology-file", po::value(&c.topology_file)->default_value(c.topology_file),
+       "HDF5 file with dataset W (M x M, symmetric, doubly stochastic) for --topology file")
+      ("rounds", po::value(&c.rounds)->default_value(c.rounds), "t, gossip rounds per iteration")
+      ("step-rule", po::value(&c.step_rule)->default_value(c.step_rule), "osg | oadam | extragradient | gda")
+      ("lr", po::value(&c.lr)->default_value(c.lr), "step size eta (u and v), or 'theorem' for Theorem 1's eta_max")
+      ("lr-v", po::value(&c.lr_v)->default_value(c.lr_v), "step size of the v (max) player; empty = --lr")
+      ("beta1", po::value(&c.beta1)->default_value(c.beta1), "oadam: first-moment decay")
+      ("beta2", po::value(&c.beta2)->default_value(c.beta2), "oadam: second-moment decay")
+      ("eps", po::value(&c.eps)->default_value(c.eps), "oadam: denominator offset")
+      ("iters", po::value(&c.iters)->default_value(c.iters), "N, iterations")
+      ("batch", po::value(&c.batch)->default_value(c.batch), "m, minibatch per worker")
+      ("seed", po::value(&c.seed)->default_value(c.seed), "seed of the instance, the workers' noise and random mixing")
+      ("init", po::value(&c.init)->default_value(c.init), "zero (Algorithm 1) | random")
+      ("init-spread", po::value(&c.init_spread)->default_value(c.init_spread),
+       "with --init random: std of each worker's own offset (norm scale)");
+  po::options_description out("Output");
+  out.add_options()
+      ("log-every", po::value(&c.log_every)->default_value(c.log_every), "log metrics every this many iterations")
+      ("out", po::value(&o.out)->default_value(o.out), "HDF5 results file (appended to if it exists)")
+      ("run-name", po::value(&c.run_name)->default_value(c.run_name), "run group name; empty = derived from options")
+      ("overwrite", po::bool_switch(&o.overwrite), "replace a run of the same name")
+      ("threads", po::value(&c.threads)->default_value(c.threads), "OpenMP threads; 0 = default")
+      ("quiet", po::bool_switch(&o.quiet), "print no summary");
+  po::options_description all;
+  all.add(problem).add(algo).add(out);
+  return all;
+}
+
+bool parse(int argc, const char* const argv[], const po::options_description& desc, const std::string& usage,
+           po::positional_options_description* positional) {
+  std::string config;
+  po::options_description meta("General");
+  meta.add_options()("help,h", "print this help")("config", po::value(&config),
+                                                   "config file: the same keys without dashes, `key = value`");
+  po::options_description all;
+  all.add(meta).add(desc);
+  po::variables_map vm;
+  try {
+    auto parser = po::command_line_parser(argc, argv).options(all);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n" << all << "\n";
+      return false;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw InputError("--config: cannot open '" + path + "'");
+      try {
+        // The command line wins over the file: po::store keeps the first value stored.
+        po::store(po::parse_config_file(in, desc, false), vm);
+      } catch (const po::error& e) {
+        throw InputError("--config: '" + path + "': " + e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError(e.what());
+  }
+  return true;
+}
+
+}  // namespace dposg::cli

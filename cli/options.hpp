@@ -1,0 +1,29 @@
+#pragma once
+// The one place that maps command-line / config-file option names to values. Config files use
+// the same keys without the leading dashes (Boost.Program_options INI syntax: `key = value`).
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+#include "core/experiment.hpp"
+
+namespace dposg::cli {
+
+namespace po = boost::program_options;
+
+struct OutputOptions {
+  std::string out = "dposg-run.h5";
+  bool overwrite = false;
+  bool quiet = false;
+};
+
+// Options of `dposg run` (and of every command that runs experiments).
+po::options_description run_options(ExperimentConfig& c, OutputOptions& o);
+
+// Parses argv (after the sub-command) and an optional --config file into the bound variables.
+// Throws InputError with one line naming the offending option on any malformed input.
+// Returns false when --help was given (the help text has been printed).
+bool parse(int argc, const char* const argv[], const po::options_description& desc, const std::string& usage,
+           po::positional_options_description* positional = nullptr);
+
+}  // namespace dposg::cli

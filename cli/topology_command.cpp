@@ -1,0 +1,82 @@
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "core/error.hpp"
+#include "core/mixer.hpp"
+
+namespace dposg::cli {
+
+int topology_command(int argc, const char* const argv[]) {
+  std::string kind = "ring", file;
+  Index workers = 8;
+  int rounds = 1, draws = 1000;
+  std::uint64_t seed = 0;
+  po::options_description desc("Topology");
+  desc.add_options()
+      ("topology", po::value(&kind)->default_value(kind), "single | complete | ring | torus | exponential | random-ring | file")
+      ("workers", po::value(&workers)->default_value(workers), "M")
+      ("topology-file", po::value(&file)->default_value(file), "HDF5 file with dataset W, for --topology file")
+      ("rounds", po::value(&rounds)->default_value(rounds), "t: print rho^t (or E||W_t..W_1 - J|| for random-ring) for 1..t")
+      ("draws", po::value(&draws)->default_value(draws), "Monte-Carlo draws for random-ring")
+      ("seed", po::value(&seed)->default_value(seed), "seed of random-ring draws");
+  if (!parse(argc, argv, desc, "usage: dposg topology [options]\nPrints W's spectrum, rho and rho^t.")) return 0;
+  if (rounds < 0) throw InputError("--rounds: must be >= 0, got " + std::to_string(rounds));
+  if (draws < 2) throw InputError("--draws: must be >= 2, got " + std::to_string(draws));
+
+  const MixingSchedule s(kind, workers, seed, file);
+  const Spectrum& sp = s.base_spectrum();
+  std::printf("topology %s, M = %lld, max degree %lld\n", kind.c_str(), static_cast<long long>(workers),
+              static_cast<long long>(s.base().max_degree()));
+  if (workers <= 12) {
+    std::printf("W =\n");
+    const Matrix W = s.base().dense();
+    for (Index i = 0; i < workers; ++i) {
+      std::printf("  ");
+      for (Index j = 0; j < workers; ++j) std::printf(" %7.4f", W(i, j));
+      std::printf("\n");
+    }
+  }
+  std::printf("eigenvalues (descending):");
+  const Index n = sp.eigenvalues.size();
+  for (Index i = 0; i < n; ++i) {
+    if (n > 16 && i == 8) {
+      std::printf(" ...");
+      i = n - 8;
+    }
+    std::printf(" %.6f", sp.eigenvalues[i]);
+  }
+  std::printf("\n");
+  std::printf("rho = max(|lambda_2|, |lambda_M|) = %.12f (eigen-solver)%s\n", sp.rho,
+              s.is_random() ? ", the same for every drawn ring" : "");
+  if (auto cf = closed_form_rho(kind == "random-ring" ? "ring" : kind, workers)) {
+    std::printf("rho closed form                   = %.12f", *cf);
+    if (kind == "ring" || kind == "random-ring")
+      std::printf("  (Remark 2: 1/3 + 2/3 cos(2 pi/M) = %.12f%s)", ring_rho_closed_form(workers),
+                  workers >= 4 ? "" : ", stated for M >= 4");
+    std::printf("\n");
+  }
+  std::printf("spectral_gap = 1 - rho = %.12f\n", 1.0 - sp.rho);
+  for (int t = 1; t <= rounds; ++t) {
+    if (s.is_random()) {
+      double sum = 0, sq = 0;
+      for (int k = 0; k < draws; ++k) {
+        const double v = s.product_deviation(t, k);
+        sum += v;
+        sq += v * v;
+      }
+      const double mean = sum / draws;
+      const double se = std::sqrt(std::max(0.0, sq / draws - mean * mean) / (draws - 1));
+      std::printf("t = %2d: E||W_t..W_1 - J||_2 = %.6f +- %.6f (95%%), bound sqrt(M-1)/sqrt(3)^t = %.6f, rho^t = %.6f\n", t,
+                  mean, 1.96 * se, std::sqrt(static_cast<double>(workers - 1)) / std::pow(std::sqrt(3.0), t),
+                  std::pow(sp.rho, t));
+    } else {
+      std::printf("t = %2d: rho^t = %.6e\n", t, std::pow(sp.rho, t));
+    }
+  }
+  return 0;
+}
+
+}  // namespace dposg::cli

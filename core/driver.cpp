@@ -1,0 +1,104 @@
+#include "core/driver.hpp"
+
+#include <cmath>
+#include <exception>
+
+namespace dposg {
+
+const char* to_string(RunStatus s) {
+  switch (s) {
+    case RunStatus::running: return "running";
+    case RunStatus::finished: return "finished";
+    case RunStatus::diverged: return "diverged";
+    case RunStatus::failed: return "failed";
+  }
+  return "failed";
+}
+
+void MetricsEvaluator::evaluate(const Matrix& Z, std::int64_t iteration, MetricsRow& row) const {
+  const Index M = Z.cols();
+  const Vector z_bar = Z.rowwise().mean();
+  Matrix zbar_col = z_bar;
+  Matrix g_bar, g_workers;
+  if (problem.has_exact()) {
+    problem.exact(zbar_col, g_bar);
+    problem.exact(Z, g_workers);
+  } else {
+    // Large-batch estimate from a stream of its own, so evaluation never perturbs the run.
+    WorkerRngs eval_rngs(derive_seed(seed, StreamPurpose::evaluation, static_cast<std::uint64_t>(iteration)), M);
+    problem.sample(zbar_col, eval_batch, eval_rngs, g_bar);
+    problem.sample(Z, eval_batch, eval_rngs, g_workers);
+  }
+  const Vector gb = g_bar.col(0);
+  row.iteration = iteration;
+  row.set("grad_norm_sq", gb.squaredNorm());
+  row.set("consensus_error", (Z.colwise() - z_bar).squaredNorm() / static_cast<double>(M));
+  // Lemma 3's mu_k = (1/M) sum_i ||g(z^i) - g(z̄)||.
+  row.set("grad_dispersion", (g_workers.colwise() - gb).colwise().norm().mean());
+  const auto x_star = problem.constants().x_star;
+  row.set("dist_to_solution", x_star ? (z_bar - *x_star).norm() : std::nan(""));
+  row.set("z_bar_norm", z_bar.norm());
+}
+
+namespace {
+
+class StopWatch {
+ public:
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule, const DriverOptions& opts,
+                      const Matrix& Z0, const std::vector<Observer*>& observers) {
+  const StopWatch clock;
+  RunOutcome out;
+  const Index d = Z0.rows();
+  const Index M = Z0.cols();
+  const MetricsEvaluator evaluator{problem, opts.eval_batch, opts.seed};
+  const double bytes_per_iter = mixer.schedule().bytes_busiest_per_iteration(d, opts.rounds);
+  ProblemOracle oracle(problem, opts.batch, opts.seed, M);
+  Matrix Z = Z0, X = Z0;
+
+  auto log_row = [&](std::int64_t k) {
+    MetricsRow row;
+    evaluator.evaluate(Z, k, row);
+    row.set("bytes_busiest", bytes_per_iter * static_cast<double>(k));
+    row.set("oracle_calls", static_cast<double>(oracle.calls()));
+    row.set("wall_time_s", clock.seconds());
+    out.last = row;
+    for (auto* o : observers) o->on_log(row);
+  };
+  auto finite = [&]() { return Z.allFinite() && X.allFinite(); };
+
+  try {
+    rule.init(Z, X, oracle);
+    log_row(0);
+    for (std::int64_t k = 1; k <= opts.iters; ++k) {
+      mixer.mix(X, opts.rounds, k);
+      rule.step(Z, X, oracle);
+      out.iterations_done = k;
+      const bool log_now = (k % opts.log_every == 0) || k == opts.iters;
+      if ((log_now || k % 64 == 0) && !finite()) {
+        out.status = RunStatus::diverged;
+        out.message = "NaN or Inf in the iterates at iteration " + std::to_string(k);
+        break;
+      }
+      if (log_now) log_row(k);
+    }
+    if (out.status == RunStatus::running) out.status = RunStatus::finished;
+  } catch (const std::exception& e) {
+    out.status = RunStatus::failed;
+    out.message = e.what();
+  }
+  out.z_bar = Z.rowwise().mean();
+  for (auto* o : observers) o->on_finish(out);
+  return out;
+}
+
+}  // namespace dposg

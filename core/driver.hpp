@@ -1,0 +1,76 @@
+#pragma once
+// The one driver: N iterations of  X <- X W^t (Mixer), then the StepRule's local update, with
+// metrics every log_every iterations handed to observers (Recorder, progress display). The same
+// driver runs synthetic problems and GANs: it knows nothing about either.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/metrics.hpp"
+#include "core/mixer.hpp"
+#include "core/problem.hpp"
+#include "core/step_rule.hpp"
+
+namespace dposg {
+
+enum class RunStatus { running, finished, diverged, failed };
+const char* to_string(RunStatus s);
+
+struct DriverOptions {
+  int rounds = 2;               // t, gossip rounds per iteration
+  std::int64_t iters = 1000;    // N
+  Index batch = 1;              // m, minibatch per worker
+  std::int64_t log_every = 10;
+  std::uint64_t seed = 0;
+  // Samples per worker for the large-batch estimate of g(z̄) where the problem has no exact operator.
+  Index eval_batch = 4096;
+};
+
+struct RunOutcome {
+  RunStatus status = RunStatus::running;
+  std::int64_t iterations_done = 0;
+  MetricsRow last;
+  Vector z_bar;
+  std::string message;  // why it diverged or failed
+};
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_log(const MetricsRow&) {}
+  virtual void on_finish(const RunOutcome&) {}
+};
+
+// Draws g(z; xi) for every column from the workers' own streams, counting calls.
+class ProblemOracle final : public Oracle {
+ public:
+  ProblemOracle(const Problem& p, Index batch, std::uint64_t seed, Index workers, Index first_worker = 0)
+      : problem_(p), batch_(batch), rngs_(seed, workers, first_worker) {}
+  void operator()(const Matrix& Z, Matrix& G) override {
+    ++calls_;
+    problem_.sample(Z, batch_, rngs_, G);
+  }
+  std::int64_t calls() const override { return calls_; }
+
+ private:
+  const Problem& problem_;
+  Index batch_;
+  WorkerRngs rngs_;
+  std::int64_t calls_ = 0;
+};
+
+// Metrics of DESIGN.md §3 for the worker matrix Z (everything but bytes and wall time).
+struct MetricsEvaluator {
+  const Problem& problem;
+  Index eval_batch = 4096;
+  std::uint64_t seed = 0;
+  // True when grad_norm_sq is exact; false when it is a large-batch estimate.
+  bool exact() const { return problem.has_exact(); }
+  void evaluate(const Matrix& Z, std::int64_t iteration, MetricsRow& row) const;
+};
+
+RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule, const DriverOptions& opts,
+                      const Matrix& Z0, const std::vector<Observer*>& observers);
+
+}  // namespace dposg

@@ -1,0 +1,221 @@
+#include "core/experiment.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace dposg {
+namespace {
+
+double parse_positive(const std::string& text, const std::string& option) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty())
+    throw InputError(option + ": expected a number or 'theorem', got '" + text + "'");
+  if (!(v > 0.0) || !std::isfinite(v)) throw InputError(option + ": must be > 0, got '" + text + "'");
+  return v;
+}
+
+std::string compact(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+class RecorderObserver final : public Observer {
+ public:
+  explicit RecorderObserver(RunWriter& w) : w_(w) {}
+  void on_log(const MetricsRow& row) override { w_.append(row); }
+  void on_finish(const RunOutcome& out) override {
+    w_.write_final("z_bar", out.z_bar);
+    w_.set_attr("iterations_done", out.iterations_done);
+    if (!out.message.empty()) w_.set_attr("message", out.message);
+    w_.set_status(to_string(out.status));
+  }
+
+ private:
+  RunWriter& w_;
+};
+
+}  // namespace
+
+std::string default_run_name(const ExperimentConfig& c) {
+  std::ostringstream s;
+  s << c.problem.name << "-M" << c.workers << "-" << c.topology << "-t" << c.rounds << "-" << c.step_rule << "-lr"
+    << c.lr;
+  if (!c.lr_v.empty()) s << "-lrv" << c.lr_v;
+  s << "-m" << c.batch << "-s" << c.seed;
+  return s.str();
+}
+
+Experiment build_experiment(const ExperimentConfig& c) {
+  Experiment e;
+  e.config = c;
+  if (c.workers < 1) throw InputError("--workers: must be >= 1, got " + std::to_string(c.workers));
+  if (c.rounds < 0) throw InputError("--rounds: must be >= 0, got " + std::to_string(c.rounds));
+  if (c.iters < 0) throw InputError("--iters: must be >= 0, got " + std::to_string(c.iters));
+  if (c.batch < 1) throw InputError("--batch: must be >= 1, got " + std::to_string(c.batch));
+  if (c.log_every < 1) throw InputError("--log-every: must be >= 1, got " + std::to_string(c.log_every));
+  if (c.threads < 0) throw InputError("--threads: must be >= 0, got " + std::to_string(c.threads));
+  if (c.init != "zero" && c.init != "random") throw InputError("--init: expected 'zero' or 'random', got '" + c.init + "'");
+  if (!(c.init_spread >= 0.0) || !std::isfinite(c.init_spread))
+    throw InputError("--init-spread: must be >= 0, got " + compact(c.init_spread));
+  if (c.init == "zero" && c.init_spread > 0.0) throw InputError("--init-spread: needs --init random");
+
+  ProblemOptions po = c.problem;
+  po.seed = c.seed;
+  e.problem = make_problem(po);
+  MixingSchedule schedule(c.topology, c.workers, c.seed, c.topology_file);
+  e.rho_t = schedule.is_random() ? schedule.mean_product_deviation(c.rounds, c.deviation_draws)
+                                 : std::pow(schedule.rho(), c.rounds);
+  const double rho = schedule.rho();
+  e.mixer = std::make_unique<CpuMixer>(std::move(schedule));
+
+  const Index d = e.problem->dim();
+  const ProblemConstants k = e.problem->constants();
+  e.Z0 = Matrix::Zero(d, c.workers);
+  if (c.init == "random") {
+    // One shared random start of norm ~1 (same for all workers), plus an optional per-worker spread.
+    Rng rng = make_rng(c.seed, StreamPurpose::init);
+    Vector z0(d);
+    fill_normal(rng, 1.0 / std::sqrt(static_cast<double>(d)), z0);
+    e.Z0.colwise() = z0;
+    if (c.init_spread > 0.0) {
+      Vector delta(d);
+      for (Index i = 0; i < c.workers; ++i) {
+        fill_normal(rng, c.init_spread / std::sqrt(static_cast<double>(d)), delta);
+        e.Z0.col(i) += delta;
+      }
+    }
+  }
+
+  TheoremInputs ti;
+  ti.constants = k;
+  ti.M = static_cast<double>(c.workers);
+  ti.m = static_cast<double>(c.batch);
+  ti.rho = rho;
+  ti.rho_t = e.rho_t;
+  ti.rounds = c.rounds;
+  ti.iters = static_cast<double>(std::max<std::int64_t>(c.iters, 1));
+  ti.x0_dist = k.x_star ? (e.Z0.rowwise().mean() - *k.x_star).norm() : std::nan("");
+  const TheoremQuantities at_max = theorem1(ti);
+
+  auto step_from = [&](const std::string& text, const std::string& option) {
+    if (text == "theorem") {
+      if (!std::isfinite(at_max.eta_max) || !(at_max.eta_max > 0.0))
+        throw InputError(option + ": 'theorem' needs a finite Lipschitz constant L, which problem '" +
+                         c.problem.name + "' does not state");
+      return at_max.eta_max;
+    }
+    return parse_positive(text, option);
+  };
+  e.step.dim_u = e.problem->dim_u();
+  e.step.eta_u = step_from(c.lr, "--lr");
+  e.step.eta_v = c.lr_v.empty() ? e.step.eta_u : step_from(c.lr_v, "--lr-v");
+  ti.eta = std::max(e.step.eta_u, e.step.eta_v);
+  e.theorem = theorem1(ti);
+
+  StepRuleOptions so;
+  so.name = c.step_rule;
+  so.step = e.step;
+  so.beta1 = c.beta1;
+  so.beta2 = c.beta2;
+  so.eps = c.eps;
+  e.rule = make_step_rule(so);
+
+  e.driver.rounds = c.rounds;
+  e.driver.iters = c.iters;
+  e.driver.batch = c.batch;
+  e.driver.log_every = c.log_every;
+  e.driver.seed = c.seed;
+  e.run_name = c.run_name.empty() ? default_run_name(c) : c.run_name;
+  return e;
+}
+
+void write_run_attributes(const Experiment& e, RunWriter& w) {
+  const auto& c = e.config;
+  w.set_attr("problem", c.problem.name);
+  w.set_attr("dim", static_cast<std::int64_t>(e.problem->dim()));
+  w.set_attr("dim_u", static_cast<std::int64_t>(e.problem->dim_u()));
+  w.set_attr("noise", c.problem.noise);
+  w.set_attr("cond", c.problem.cond);
+  w.set_attr("coupling", c.problem.coupling);
+  w.set_attr("alpha", c.problem.alpha);
+  w.set_attr("solution_norm", c.problem.solution_norm);
+  w.set_attr("problem_file", c.problem.file);
+  w.set_attr("workers", static_cast<std::int64_t>(c.workers));
+  w.set_attr("topology", c.topology);
+  w.set_attr("topology_file", c.topology_file);
+  w.set_attr("rounds", static_cast<std::int64_t>(c.rounds));
+  w.set_attr("step_rule", c.step_rule);
+  w.set_attr("lr_option", c.lr);
+  w.set_attr("lr", e.step.eta_u);
+  w.set_attr("lr_v", e.step.eta_v);
+  w.set_attr("beta1", c.beta1);
+  w.set_attr("beta2", c.beta2);
+  w.set_attr("eps", c.eps);
+  w.set_attr("iters", c.iters);
+  w.set_attr("batch", static_cast<std::int64_t>(c.batch));
+  w.set_attr("seed", static_cast<std::int64_t>(c.seed));
+  w.set_attr("init", c.init);
+  w.set_attr("init_spread", c.init_spread);
+  w.set_attr("log_every", c.log_every);
+  w.set_attr("run_name", e.run_name);
+
+  const auto& sched = e.mixer->schedule();
+  w.set_attr("rho", sched.rho());
+  w.set_attr("spectral_gap", 1.0 - sched.rho());
+  const Vector& ev = sched.base_spectrum().eigenvalues;
+  w.set_attr("w_eigenvalues", std::vector<double>(ev.data(), ev.data() + ev.size()));
+  w.set_attr("rho_t", e.rho_t);
+  w.set_attr("rho_t_kind", sched.is_random() ? std::string("measured E||W_t...W_1 - 11^T/M||_2")
+                                             : std::string("rho^t"));
+  w.set_attr("bytes_per_iteration_busiest",
+             sched.bytes_busiest_per_iteration(e.problem->dim(), c.rounds));
+
+  const ProblemConstants k = e.problem->constants();
+  w.set_attr("L", k.L);
+  w.set_attr("sigma", k.sigma);
+  w.set_attr("G", k.G);
+  w.set_attr("D", k.D);
+  w.set_attr("assumption_iv", static_cast<std::int64_t>(k.assumption_iv));
+  w.set_attr("grad_norm_exact", static_cast<std::int64_t>(e.problem->has_exact()));
+
+  const auto& q = e.theorem;
+  w.set_attr("theorem_c", kTheoremC);
+  w.set_attr("t_min", q.t_min);
+  w.set_attr("t_min_alt", q.t_min_alt);
+  w.set_attr("eta_max", q.eta_max);
+  w.set_attr("eta_term1", q.eta_term1);
+  w.set_attr("eta_term2", q.eta_term2);
+  w.set_attr("eta_term2_literal", q.eta_term2_literal);
+  w.set_attr("eta_term3", q.eta_term3);
+  w.set_attr("bound", q.bound);
+  w.set_attr("t_condition", static_cast<std::int64_t>(q.t_condition));
+  w.set_attr("eta_condition", static_cast<std::int64_t>(q.eta_condition));
+}
+
+RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Observer*>& extra) {
+  if (e.config.threads > 0) omp_set_num_threads(e.config.threads);
+  std::vector<Observer*> observers;
+  std::unique_ptr<RecorderObserver> rec;
+  if (writer) {
+    write_run_attributes(e, *writer);
+    e.problem->write_instance(writer->problem_group());
+    writer->flush(true);
+    rec = std::make_unique<RecorderObserver>(*writer);
+    observers.push_back(rec.get());
+  }
+  observers.insert(observers.end(), extra.begin(), extra.end());
+  return run_driver(*e.problem, *e.mixer, *e.rule, e.driver, e.Z0, observers);
+}
+
+}  // namespace dposg

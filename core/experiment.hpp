@@ -1,0 +1,65 @@
+#pragma once
+// One experiment = one run of the driver with everything built from plain options. The CLI,
+// sweeps, the verifier and the tests all start runs through here, so an option means the same
+// thing everywhere.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/driver.hpp"
+#include "core/mixer.hpp"
+#include "core/problem.hpp"
+#include "core/recorder.hpp"
+#include "core/step_rule.hpp"
+#include "core/theorem.hpp"
+
+namespace dposg {
+
+struct ExperimentConfig {
+  ProblemOptions problem;
+  Index workers = 8;
+  std::string topology = "ring";
+  std::string topology_file;
+  int rounds = 2;
+  std::string step_rule = "osg";
+  std::string lr = "0.05";   // a number, or "theorem" (Theorem 1's eta_max)
+  std::string lr_v;          // discriminator (v) step size; empty = same as lr
+  double beta1 = 0.5, beta2 = 0.9, eps = 1e-8;
+  std::int64_t iters = 1000;
+  Index batch = 1;
+  std::uint64_t seed = 0;
+  std::string init = "zero";  // zero | random
+  double init_spread = 0.0;   // per-worker spread of a random start (consensus matters from k = 0)
+  std::int64_t log_every = 10;
+  int threads = 0;            // 0 = OpenMP default
+  int deviation_draws = 200;  // Monte-Carlo draws of E||W_t...W_1 - J|| for random mixing
+  std::string run_name;       // empty = derived from the options
+};
+
+// Everything built and checked from a config before any output is touched.
+struct Experiment {
+  ExperimentConfig config;
+  std::unique_ptr<Problem> problem;
+  std::unique_ptr<Mixer> mixer;
+  std::unique_ptr<StepRule> rule;
+  DriverOptions driver;
+  StepSize step;
+  double rho_t = 0;  // rho^t, or the measured product deviation for random mixing
+  TheoremQuantities theorem;
+  Matrix Z0;
+  std::string run_name;
+};
+
+// Validates the config and builds every part; throws InputError naming the option.
+Experiment build_experiment(const ExperimentConfig& config);
+std::string default_run_name(const ExperimentConfig& config);
+
+// Runs it, writing into `writer` when given (attributes, problem instance, metrics, final z̄,
+// status). Extra observers (e.g. a progress display) get every logged row too.
+RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Observer*>& extra = {});
+
+// Writes every option and derived quantity of the run as attributes (DESIGN.md §4).
+void write_run_attributes(const Experiment& e, RunWriter& w);
+
+}  // namespace dposg

@@ -1,0 +1,75 @@
+#pragma once
+// Mixer: applies W^t to the d x M matrix of worker iterates (one gossip round = X <- X W).
+//
+// MixingSchedule says which W acts at round r of iteration k; it is shared by every backend so
+// that an in-process run and a distributed one mix identically. Random kinds (random-ring) draw
+// round r of iteration k from (seed, k, r) alone: any process can reproduce any round.
+// CpuMixer is the in-process backend; other backends implement Mixer below the same driver.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/topology.hpp"
+#include "core/types.hpp"
+
+namespace dposg {
+
+std::vector<std::string> topology_names();
+
+class MixingSchedule {
+ public:
+  // kind: single | complete | ring | torus | exponential | random-ring | file.
+  // Throws InputError naming --topology, --workers or --topology-file on bad input.
+  MixingSchedule(const std::string& kind, Index workers, std::uint64_t seed, const std::string& file = "");
+
+  const std::string& kind() const { return kind_; }
+  Index workers() const { return workers_; }
+  bool is_random() const { return kind_ == "random-ring"; }
+  // W = 11^T/M: one round already reaches exact consensus, so rounds beyond the first are skipped
+  // (and not counted as communication).
+  bool is_complete() const { return kind_ == "complete" && workers_ > 1; }
+
+  // The fixed W (for random-ring: the ring in natural order, whose spectrum every drawn ring shares).
+  const Topology& base() const { return base_; }
+  Topology at(std::int64_t iteration, int round) const;
+  const Spectrum& base_spectrum() const { return spectrum_; }
+  double rho() const { return spectrum_.rho; }
+
+  // ||W_t ... W_1 - 11^T/M||_2 for one draw (fixed W: rho^t exactly), and its mean over draws
+  // for random kinds (Remark 2), from a stream independent of the run's own rounds.
+  double product_deviation(int rounds, std::int64_t draw) const;
+  double mean_product_deviation(int rounds, int draws) const;
+
+  // Bytes the busiest node sends in one iteration of `rounds` gossip rounds on a d-vector of doubles.
+  double bytes_busiest_per_iteration(Index d, int rounds) const;
+
+ private:
+  std::string kind_;
+  Index workers_;
+  std::uint64_t seed_;
+  Topology base_;
+  Spectrum spectrum_;
+};
+
+class Mixer {
+ public:
+  virtual ~Mixer() = default;
+  virtual const MixingSchedule& schedule() const = 0;
+  // X <- X W_{k,1} W_{k,2} ... W_{k,rounds}; rounds = 0 leaves X as it is.
+  virtual void mix(Matrix& X, int rounds, std::int64_t iteration) const = 0;
+};
+
+// In-process gossip: sparse neighbour sums, applied to cache-sized blocks of rows so that all
+// t rounds happen on a block before it returns to memory (W^t acts on each row independently).
+class CpuMixer final : public Mixer {
+ public:
+  explicit CpuMixer(MixingSchedule schedule) : schedule_(std::move(schedule)) {}
+  const MixingSchedule& schedule() const override { return schedule_; }
+  void mix(Matrix& X, int rounds, std::int64_t iteration) const override;
+
+ private:
+  MixingSchedule schedule_;
+};
+
+}  // namespace dposg

@@ -1,0 +1,79 @@
+#pragma once
+// Problem: the stochastic operator g(z; xi) = [grad_u f, -grad_v f] of a min-max problem,
+// batched over workers (DESIGN.md §2). Column i of Z is worker i's point z^i.
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "core/types.hpp"
+
+namespace dposg {
+
+// Assumption 1 of the paper, as the problem states it. G and D refer to the ball
+// ||z|| <= D/2 (Theorem 1 assumes ||x*|| <= D/2 and ||z̄_k|| <= D/2); an operator that grows
+// without bound (e.g. bilinear) has a finite G only there.
+struct ProblemConstants {
+  double L = std::numeric_limits<double>::infinity();      // (i) Lipschitz constant of g
+  double sigma = 0.0;                                        // (ii) per-sample noise std: E||g(x;xi)-g(x)||^2 <= sigma^2
+  double G = std::numeric_limits<double>::infinity();      // (iii) sup ||g(z)|| over ||z|| <= D/2
+  double D = std::numeric_limits<double>::infinity();      // radius bound of Theorem 1
+  std::optional<Vector> x_star;                              // (iv) the point x*, where known
+  bool assumption_iv = true;  // false for the negative control: no x* satisfies (iv)
+};
+
+// Where a problem writes its instance (matrices, vectors, x*) so that a result can be
+// re-analysed without the code. Implemented by the HDF5 Recorder; tests may implement it too.
+class InstanceWriter {
+ public:
+  virtual ~InstanceWriter() = default;
+  virtual void matrix(const std::string& name, const Matrix& m) = 0;
+  virtual void vector(const std::string& name, const Vector& v) = 0;
+  virtual void scalar(const std::string& name, double value) = 0;
+  virtual void text(const std::string& name, const std::string& value) = 0;
+};
+
+class Problem {
+ public:
+  virtual ~Problem() = default;
+
+  virtual std::string name() const = 0;
+  virtual Index dim() const = 0;    // d
+  virtual Index dim_u() const = 0;  // the first dim_u() coordinates are u (min player), the rest v
+
+  // Stochastic operator for every column of Z, minibatch of `batch` samples per worker, worker i
+  // drawing from rngs[i] (worker i of the run is column i; `first_worker` is the global index of
+  // column 0 when only a block of workers is held). G is resized to Z's shape.
+  virtual void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const = 0;
+
+  // The exact operator E[g(z; xi)] column by column, where the problem knows it.
+  virtual bool has_exact() const { return true; }
+  virtual void exact(const Matrix& Z, Matrix& G) const = 0;
+
+  virtual ProblemConstants constants() const = 0;
+
+  // Writes the instance data and constants needed to recompute g without the code.
+  virtual void write_instance(InstanceWriter& out) const = 0;
+};
+
+// Options every problem understands; each problem documents how it uses them.
+struct ProblemOptions {
+  std::string name = "star";
+  Index dim = 20;              // d (total, u and v together)
+  double noise = 0.1;          // sigma: per-sample noise std of the stochastic operator
+  double cond = 10.0;          // condition number of the coupling matrix A (singular values in [1/cond, 1]*scale)
+  double coupling = 1.0;       // scale of A: its largest singular value
+  double alpha = 1.0;          // weight of the nonconvex/nonconcave separable terms (star)
+  double solution_norm = 1.0;  // ||x*|| of the shift chosen from the seed
+  std::string file;            // data file of file-based problems
+  std::uint64_t seed = 0;      // instance seed (the run's seed)
+};
+
+// Builds a problem by name; throws InputError naming the option on bad input.
+std::unique_ptr<Problem> make_problem(const ProblemOptions& opts);
+std::vector<std::string> problem_names();
+
+}  // namespace dposg

@@ -1,0 +1,104 @@
+#pragma once
+// Recorder: writes runs into an HDF5 results file with the layout of DESIGN.md §4.
+//
+//   /                          attrs: format_version, dposg_version
+//   /runs/<run>/               attrs: options, rho, status, constants, theorem quantities
+//   /runs/<run>/metrics/<name> 1-D chunked extendible; `iteration` is int64, the rest double
+//   /runs/<run>/problem/       the problem instance (InstanceWriter)
+//   /runs/<run>/final/         z_bar (and GAN samples)
+//
+// Every append is followed by a flush (throttled, see RunWriter::flush), so a process killed
+// with SIGKILL leaves the finished runs intact and the interrupted one readable, marked "running".
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/metrics.hpp"
+#include "core/problem.hpp"
+#include "core/types.hpp"
+
+namespace dposg {
+
+inline constexpr int kFormatVersion = 1;
+inline constexpr const char* kDposgVersion = "0.1.0";
+
+using AttrValue = std::variant<std::int64_t, double, std::string>;
+
+class RunWriter;
+
+class ResultsFile {
+ public:
+  // Opens an existing results file for appending, or creates it. Throws InputError naming the
+  // path when it cannot be created or is not an HDF5 file of ours.
+  static std::unique_ptr<ResultsFile> open(const std::string& path);
+  ~ResultsFile();
+  ResultsFile(const ResultsFile&) = delete;
+  ResultsFile& operator=(const ResultsFile&) = delete;
+
+  bool has_run(const std::string& run) const;
+  std::vector<std::string> runs() const;
+  std::string run_status(const std::string& run) const;  // "" when the run is absent
+  void remove_run(const std::string& run);
+  // Creates /runs/<run> with status "running". Throws InputError if it exists already.
+  std::unique_ptr<RunWriter> create_run(const std::string& run);
+  const std::string& path() const { return path_; }
+
+  struct Impl;
+
+ private:
+  ResultsFile(std::string path, std::unique_ptr<Impl> impl);
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+class RunWriter {
+ public:
+  ~RunWriter();
+  RunWriter(const RunWriter&) = delete;
+  RunWriter& operator=(const RunWriter&) = delete;
+
+  void set_attr(const std::string& name, const AttrValue& value);
+  void set_attr(const std::string& name, const std::vector<double>& values);  // 1-D array attribute
+  void set_status(const std::string& status);  // written and flushed at once
+  void append(const MetricsRow& row);          // one entry in every metrics/<name> dataset
+  void write_final(const std::string& name, const Matrix& m);
+  void write_final(const std::string& name, const Vector& v);
+  InstanceWriter& problem_group();             // /runs/<run>/problem/
+  void flush(bool force = false);              // throttled to a few per second unless forced
+
+  struct Impl;
+  explicit RunWriter(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reading back, for `dposg info`, tests and resume logic.
+struct RunSummary {
+  std::string name;
+  std::string status;
+  std::vector<std::pair<std::string, AttrValue>> attrs;
+  std::vector<std::string> metric_names;
+  std::int64_t rows = 0;
+};
+
+class ResultsReader {
+ public:
+  static std::unique_ptr<ResultsReader> open(const std::string& path);  // InputError if unreadable
+  ~ResultsReader();
+  std::vector<std::string> runs() const;
+  RunSummary summary(const std::string& run) const;
+  std::vector<double> metric(const std::string& run, const std::string& name) const;
+  std::vector<std::int64_t> iterations(const std::string& run) const;
+  AttrValue root_attr(const std::string& name) const;
+
+  struct Impl;
+
+ private:
+  explicit ResultsReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dposg

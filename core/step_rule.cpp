@@ -1,0 +1,143 @@
+#include "core/step_rule.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace dposg {
+
+void apply_step(const Matrix& base, const StepSize& step, const Matrix& dir, Matrix& out) {
+  const Index du = step.dim_u;
+  const Index dv = base.rows() - du;
+  out.resize(base.rows(), base.cols());
+  out.topRows(du).noalias() = base.topRows(du) - step.eta_u * dir.topRows(du);
+  out.bottomRows(dv).noalias() = base.bottomRows(dv) - step.eta_v * dir.bottomRows(dv);
+}
+
+namespace {
+
+// Algorithm 1, lines 3-4:  Z_k = X_{k-1}W^t - eta g(Z_{k-1}; xi_{k-1}),  X_k = X_{k-1}W^t - eta g(Z_k; xi_k).
+// The operator of line 4 at iteration k is reused in line 3 at k+1 (the paper's remark): one call.
+class Osg final : public StepRule {
+ public:
+  explicit Osg(StepSize s) : step_(s) {}
+  std::string name() const override { return "osg"; }
+  int oracle_calls_per_iteration() const override { return 1; }
+  void init(Matrix& Z, Matrix&, Oracle& oracle) override { oracle(Z, g_prev_); }
+  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
+    apply_step(X, step_, g_prev_, Z);
+    oracle(Z, g_prev_);
+    apply_step(X, step_, g_prev_, X);
+  }
+
+ private:
+  StepSize step_;
+  Matrix g_prev_;
+};
+
+// Optimistic Adam (CP-/DP-/Rand-DP-OAdam): OSG's two sequences with the Adam direction
+// m_hat / (sqrt(v_hat) + eps) in place of g; moments advance once per new operator value.
+// For M = 1 this is z_{k+1} = z_k - 2 eta D_k + eta D_{k-1}, the optimistic Adam of
+// Daskalakis et al. (2018).
+class OAdam final : public StepRule {
+ public:
+  explicit OAdam(const StepRuleOptions& o) : step_(o.step), beta1_(o.beta1), beta2_(o.beta2), eps_(o.eps) {}
+  std::string name() const override { return "oadam"; }
+  int oracle_calls_per_iteration() const override { return 1; }
+  void init(Matrix& Z, Matrix&, Oracle& oracle) override {
+    m_.setZero(Z.rows(), Z.cols());
+    v_.setZero(Z.rows(), Z.cols());
+    count_ = 0;
+    oracle(Z, g_);
+    advance(g_, dir_prev_);
+  }
+  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
+    apply_step(X, step_, dir_prev_, Z);
+    oracle(Z, g_);
+    advance(g_, dir_prev_);
+    apply_step(X, step_, dir_prev_, X);
+  }
+
+ private:
+  void advance(const Matrix& g, Matrix& dir) {
+    ++count_;
+    m_ = beta1_ * m_ + (1.0 - beta1_) * g;
+    v_ = beta2_ * v_ + (1.0 - beta2_) * g.cwiseProduct(g);
+    const double c1 = 1.0 - std::pow(beta1_, static_cast<double>(count_));
+    const double c2 = 1.0 - std::pow(beta2_, static_cast<double>(count_));
+    dir = (m_ / c1).array() / ((v_ / c2).array().sqrt() + eps_);
+  }
+  StepSize step_;
+  double beta1_, beta2_, eps_;
+  Matrix m_, v_, g_, dir_prev_;
+  std::int64_t count_ = 0;
+};
+
+// Extragradient (Korpelevich; stochastic version of Iusem et al.): two operator calls.
+//   Z_k = X_{k-1}W^t - eta g(X_{k-1}W^t),   X_k = X_{k-1}W^t - eta g(Z_k).
+class Extragradient final : public StepRule {
+ public:
+  explicit Extragradient(StepSize s) : step_(s) {}
+  std::string name() const override { return "extragradient"; }
+  int oracle_calls_per_iteration() const override { return 2; }
+  void init(Matrix&, Matrix&, Oracle&) override {}
+  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
+    oracle(X, g_);
+    apply_step(X, step_, g_, Z);
+    oracle(Z, g_);
+    apply_step(X, step_, g_, X);
+  }
+
+ private:
+  StepSize step_;
+  Matrix g_;
+};
+
+// Simultaneous gradient descent-ascent: X_k = X_{k-1}W^t - eta g(X_{k-1}W^t); Z_k = X_k.
+class Gda final : public StepRule {
+ public:
+  explicit Gda(StepSize s) : step_(s) {}
+  std::string name() const override { return "gda"; }
+  int oracle_calls_per_iteration() const override { return 1; }
+  void init(Matrix&, Matrix&, Oracle&) override {}
+  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
+    oracle(X, g_);
+    apply_step(X, step_, g_, X);
+    Z = X;
+  }
+
+ private:
+  StepSize step_;
+  Matrix g_;
+};
+
+}  // namespace
+
+std::vector<std::string> step_rule_names() { return {"osg", "oadam", "extragradient", "gda"}; }
+
+std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& o) {
+  auto positive = [](double v, const char* opt) {
+    if (!(v > 0.0) || !std::isfinite(v)) {
+      std::ostringstream s;
+      s << opt << ": must be a positive number, got " << v;
+      throw InputError(s.str());
+    }
+  };
+  positive(o.step.eta_u, "--lr");
+  positive(o.step.eta_v, "--lr-v");
+  if (o.name == "osg") return std::make_unique<Osg>(o.step);
+  if (o.name == "extragradient") return std::make_unique<Extragradient>(o.step);
+  if (o.name == "gda") return std::make_unique<Gda>(o.step);
+  if (o.name == "oadam") {
+    if (!(o.beta1 >= 0.0 && o.beta1 < 1.0)) throw InputError("--beta1: must be in [0, 1)");
+    if (!(o.beta2 >= 0.0 && o.beta2 < 1.0)) throw InputError("--beta2: must be in [0, 1)");
+    positive(o.eps, "--eps");
+    return std::make_unique<OAdam>(o);
+  }
+  std::string known;
+  for (const auto& n : step_rule_names()) known += (known.empty() ? "" : ", ") + n;
+  throw InputError("--step-rule: unknown step rule '" + o.name + "' (known: " + known + ")");
+}
+
+}  // namespace dposg

@@ -1,0 +1,56 @@
+#pragma once
+// StepRule: the local update of every worker after gossip (DESIGN.md §2). Rules hold their
+// hyperparameters and per-run state; the driver owns the loop, the mixing and the metrics.
+//
+// Every rule sees X already mixed (X <- X_{k-1} W^t) and writes the new Z_k and X_k. Z is the
+// point whose metrics are reported (for OSG the paper's z_k; for extragradient the extrapolated
+// point; for GDA the iterate itself).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace dposg {
+
+// A fresh stochastic operator for every column of Z, each call with new samples.
+class Oracle {
+ public:
+  virtual ~Oracle() = default;
+  virtual void operator()(const Matrix& Z, Matrix& G) = 0;
+  virtual std::int64_t calls() const = 0;
+};
+
+// Step sizes: eta_u for the first dim_u rows (min player u), eta_v for the rest (max player v).
+struct StepSize {
+  double eta_u = 0.01;
+  double eta_v = 0.01;
+  Index dim_u = 0;
+};
+
+struct StepRuleOptions {
+  std::string name = "osg";
+  StepSize step;
+  double beta1 = 0.5;  // oadam
+  double beta2 = 0.9;  // oadam
+  double eps = 1e-8;   // oadam
+};
+
+class StepRule {
+ public:
+  virtual ~StepRule() = default;
+  virtual std::string name() const = 0;
+  virtual int oracle_calls_per_iteration() const = 0;
+  // Called once with Z = X = the initial point.
+  virtual void init(Matrix& Z, Matrix& X, Oracle& oracle) = 0;
+  // One iteration; X holds X_{k-1} W^t on entry.
+  virtual void step(Matrix& Z, Matrix& X, Oracle& oracle) = 0;
+};
+
+std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& opts);
+std::vector<std::string> step_rule_names();
+
+// out = base - eta * dir, with eta_u on the u rows and eta_v on the v rows.
+void apply_step(const Matrix& base, const StepSize& step, const Matrix& dir, Matrix& out);
+
+}  // namespace dposg

@@ -1,0 +1,250 @@
+#include "core/topology.hpp"
+
+#include <H5Cpp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numbers>
+#include <set>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace dposg {
+namespace {
+
+// Builds rows from (i, j, w) contributions, summing duplicates (e.g. a ring of 2 or a thin torus).
+Topology from_contributions(Index M, const std::vector<std::map<Index, double>>& acc) {
+  Topology t;
+  t.workers = M;
+  t.rows.resize(static_cast<std::size_t>(M));
+  for (Index i = 0; i < M; ++i)
+    for (const auto& [j, w] : acc[static_cast<std::size_t>(i)])
+      if (w != 0.0) t.rows[static_cast<std::size_t>(i)].emplace_back(j, w);
+  return t;
+}
+
+Index wrap(Index i, Index M) { return ((i % M) + M) % M; }
+
+}  // namespace
+
+Matrix Topology::dense() const {
+  Matrix W = Matrix::Zero(workers, workers);
+  for (Index i = 0; i < workers; ++i)
+    for (const auto& [j, w] : rows[static_cast<std::size_t>(i)]) W(i, j) = w;
+  return W;
+}
+
+Index Topology::max_degree() const {
+  Index best = 0;
+  for (Index i = 0; i < workers; ++i) {
+    Index deg = 0;
+    for (const auto& [j, w] : rows[static_cast<std::size_t>(i)])
+      if (j != i && w != 0.0) ++deg;
+    best = std::max(best, deg);
+  }
+  return best;
+}
+
+Topology single_topology() { return complete_topology(1); }
+
+Topology complete_topology(Index M) {
+  std::vector<std::map<Index, double>> acc(static_cast<std::size_t>(M));
+  for (Index i = 0; i < M; ++i)
+    for (Index j = 0; j < M; ++j) acc[static_cast<std::size_t>(i)][j] += 1.0 / static_cast<double>(M);
+  return from_contributions(M, acc);
+}
+
+Topology permuted_ring_topology(const std::vector<Index>& perm) {
+  const Index M = static_cast<Index>(perm.size());
+  // M = 1 gives W = I; for M = 2 both neighbours are the other node (weights 1/3, 2/3).
+  std::vector<std::map<Index, double>> acc(static_cast<std::size_t>(M));
+  for (Index k = 0; k < M; ++k) {
+    const Index i = perm[static_cast<std::size_t>(k)];
+    acc[static_cast<std::size_t>(i)][i] += 1.0 / 3.0;
+    acc[static_cast<std::size_t>(i)][perm[static_cast<std::size_t>(wrap(k - 1, M))]] += 1.0 / 3.0;
+    acc[static_cast<std::size_t>(i)][perm[static_cast<std::size_t>(wrap(k + 1, M))]] += 1.0 / 3.0;
+  }
+  return from_contributions(M, acc);
+}
+
+Topology ring_topology(Index M) {
+  std::vector<Index> id(static_cast<std::size_t>(M));
+  for (Index i = 0; i < M; ++i) id[static_cast<std::size_t>(i)] = i;
+  return permuted_ring_topology(id);
+}
+
+Topology torus_topology(Index M) {
+  Index r = static_cast<Index>(std::floor(std::sqrt(static_cast<double>(M))));
+  while (r > 1 && M % r != 0) --r;
+  const Index c = M / r;
+  std::vector<std::map<Index, double>> acc(static_cast<std::size_t>(M));
+  for (Index a = 0; a < r; ++a)
+    for (Index b = 0; b < c; ++b) {
+      const Index i = a * c + b;
+      auto& row = acc[static_cast<std::size_t>(i)];
+      row[i] += 0.2;
+      row[wrap(a - 1, r) * c + b] += 0.2;
+      row[wrap(a + 1, r) * c + b] += 0.2;
+      row[a * c + wrap(b - 1, c)] += 0.2;
+      row[a * c + wrap(b + 1, c)] += 0.2;
+    }
+  return from_contributions(M, acc);
+}
+
+Topology exponential_topology(Index M) {
+  std::set<Index> offsets;  // circulant: the same neighbour offsets for every node
+  for (Index h = 1; h < M; h *= 2) {
+    offsets.insert(wrap(h, M));
+    offsets.insert(wrap(-h, M));
+  }
+  offsets.erase(0);
+  const double w = 1.0 / static_cast<double>(offsets.size() + 1);
+  std::vector<std::map<Index, double>> acc(static_cast<std::size_t>(M));
+  for (Index i = 0; i < M; ++i) {
+    acc[static_cast<std::size_t>(i)][i] += w;
+    for (Index o : offsets) acc[static_cast<std::size_t>(i)][wrap(i + o, M)] += w;
+  }
+  return from_contributions(M, acc);
+}
+
+Topology topology_from_dense(const Matrix& W, const std::string& option) {
+  auto fail = [&](const std::string& why) { throw InputError(option + ": " + why); };
+  if (W.rows() != W.cols() || W.rows() < 1) {
+    std::ostringstream s;
+    s << "W must be square and non-empty, got " << W.rows() << "x" << W.cols();
+    fail(s.str());
+  }
+  if (!W.allFinite()) fail("W contains NaN or Inf");
+  const Index M = W.rows();
+  constexpr double tol = 1e-10;
+  for (Index i = 0; i < M; ++i)
+    for (Index j = 0; j < M; ++j) {
+      std::ostringstream s;
+      if (W(i, j) < 0) {
+        s << "W is not non-negative: W(" << i << "," << j << ") = " << W(i, j);
+        fail(s.str());
+      }
+      if (std::abs(W(i, j) - W(j, i)) > tol) {
+        s << "W is not symmetric: W(" << i << "," << j << ") = " << W(i, j) << " but W(" << j << "," << i
+          << ") = " << W(j, i);
+        fail(s.str());
+      }
+    }
+  for (Index i = 0; i < M; ++i) {
+    const double s = W.row(i).sum();
+    if (std::abs(s - 1.0) > tol) {
+      std::ostringstream o;
+      o << "W is not doubly stochastic: row " << i << " sums to " << s;
+      fail(o.str());
+    }
+  }
+  Topology t;
+  t.workers = M;
+  t.rows.resize(static_cast<std::size_t>(M));
+  for (Index i = 0; i < M; ++i)
+    for (Index j = 0; j < M; ++j)
+      if (W(i, j) != 0.0) t.rows[static_cast<std::size_t>(i)].emplace_back(j, W(i, j));
+  const double rho = spectrum(t).rho;
+  if (!(rho < 1.0 - 1e-12)) {
+    std::ostringstream o;
+    o << "W has rho = max(|lambda_2|, |lambda_M|) = " << rho
+      << ", not < 1 (the graph is disconnected or bipartite): gossip would not reach consensus";
+    fail(o.str());
+  }
+  return t;
+}
+
+Topology topology_from_file(const std::string& path) {
+  const std::string option = "--topology-file";
+  H5::Exception::dontPrint();
+  Matrix W;
+  try {
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    if (!file.nameExists("W")) throw InputError(option + ": '" + path + "' has no dataset 'W'");
+    H5::DataSet ds = file.openDataSet("W");
+    H5::DataSpace space = ds.getSpace();
+    if (space.getSimpleExtentNdims() != 2)
+      throw InputError(option + ": dataset 'W' in '" + path + "' is not 2-D");
+    hsize_t dims[2];
+    space.getSimpleExtentDims(dims);
+    // HDF5 stores row-major; read into a row-major buffer, then copy.
+    std::vector<double> buf(dims[0] * dims[1]);
+    ds.read(buf.data(), H5::PredType::NATIVE_DOUBLE);
+    W.resize(static_cast<Index>(dims[0]), static_cast<Index>(dims[1]));
+    for (hsize_t i = 0; i < dims[0]; ++i)
+      for (hsize_t j = 0; j < dims[1]; ++j) W(static_cast<Index>(i), static_cast<Index>(j)) = buf[i * dims[1] + j];
+  } catch (const H5::Exception& e) {
+    throw InputError(option + ": cannot read '" + path + "' as HDF5 (" + e.getDetailMsg() + ")");
+  }
+  return topology_from_dense(W, option);
+}
+
+Spectrum spectrum(const Topology& topology) {
+  Spectrum s;
+  const Matrix W = topology.dense();
+  Eigen::SelfAdjointEigenSolver<Matrix> solver(W, Eigen::EigenvaluesOnly);
+  s.eigenvalues = solver.eigenvalues().reverse();  // Eigen gives ascending order
+  const Index M = topology.workers;
+  if (M >= 2) s.rho = std::max(std::abs(s.eigenvalues[1]), std::abs(s.eigenvalues[M - 1]));
+  return s;
+}
+
+double ring_rho_closed_form(Index M) {
+  return 1.0 / 3.0 + 2.0 / 3.0 * std::cos(2.0 * std::numbers::pi / static_cast<double>(M));
+}
+
+namespace {
+// Eigenvalue j of the circulant with first-row weights w at offsets o: sum_o w cos(2 pi j o / n).
+double circulant_eigenvalue(const std::vector<std::pair<Index, double>>& offsets, Index j, Index n) {
+  double s = 0.0;
+  for (const auto& [o, w] : offsets)
+    s += w * std::cos(2.0 * std::numbers::pi * static_cast<double>(j * o) / static_cast<double>(n));
+  return s;
+}
+}  // namespace
+
+std::optional<double> closed_form_rho(const std::string& kind, Index M) {
+  if (kind == "single" || kind == "complete" || M == 1) return 0.0;
+  if (kind == "ring") {
+    const std::vector<std::pair<Index, double>> off = {{0, 1.0 / 3}, {1, 1.0 / 3}, {M - 1, 1.0 / 3}};
+    double rho = 0.0;
+    for (Index j = 1; j < M; ++j) rho = std::max(rho, std::abs(circulant_eigenvalue(off, j, M)));
+    return rho;
+  }
+  if (kind == "exponential") {
+    std::set<Index> set;
+    for (Index h = 1; h < M; h *= 2) {
+      set.insert(wrap(h, M));
+      set.insert(wrap(-h, M));
+    }
+    set.erase(0);
+    const double w = 1.0 / static_cast<double>(set.size() + 1);
+    std::vector<std::pair<Index, double>> off = {{0, w}};
+    for (Index o : set) off.emplace_back(o, w);
+    double rho = 0.0;
+    for (Index j = 1; j < M; ++j) rho = std::max(rho, std::abs(circulant_eigenvalue(off, j, M)));
+    return rho;
+  }
+  if (kind == "torus") {
+    Index r = static_cast<Index>(std::floor(std::sqrt(static_cast<double>(M))));
+    while (r > 1 && M % r != 0) --r;
+    const Index c = M / r;
+    // W = (I + C_r + C_r^T) (x) I / 5 + I (x) (C_c + C_c^T) / 5 with C the cyclic shift:
+    // eigenvalues (1 + 2 cos(2 pi a / r) + 2 cos(2 pi b / c)) / 5.
+    double rho = 0.0;
+    for (Index a = 0; a < r; ++a)
+      for (Index b = 0; b < c; ++b) {
+        if (a == 0 && b == 0) continue;
+        const double lam = (1.0 + 2.0 * std::cos(2.0 * std::numbers::pi * static_cast<double>(a) / static_cast<double>(r)) +
+                            2.0 * std::cos(2.0 * std::numbers::pi * static_cast<double>(b) / static_cast<double>(c))) /
+                           5.0;
+        rho = std::max(rho, std::abs(lam));
+      }
+    return rho;
+  }
+  return std::nullopt;
+}
+
+}  // namespace dposg

@@ -1,0 +1,52 @@
+#pragma once
+// Gossip topologies: a symmetric doubly stochastic W stored by rows of (neighbour, weight),
+// and the spectral quantities the theory uses. `rho` is the paper's
+// rho = max(|lambda_2(W)|, |lambda_M(W)|); `spectral_gap` is 1 - rho (DESIGN.md §3).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace dposg {
+
+struct Topology {
+  Index workers = 1;
+  // row i: (j, W_ij) for W_ij != 0, j sorted, self included.
+  std::vector<std::vector<std::pair<Index, double>>> rows;
+
+  Matrix dense() const;
+  // Largest number of other nodes any node sends to in one round.
+  Index max_degree() const;
+};
+
+Topology single_topology();
+Topology complete_topology(Index M);
+Topology ring_topology(Index M);         // 1/3 self and each neighbour (for M = 2 the two merge)
+Topology torus_topology(Index M);        // r x c wrap-around grid, r the largest divisor <= sqrt(M), 1/5 each
+Topology exponential_topology(Index M);  // neighbours i +- 2^k, uniform weight 1/(degree + 1)
+// A ring through the nodes in the order `perm` (Rand-DP-OAdam's random ring).
+Topology permuted_ring_topology(const std::vector<Index>& perm);
+// Validates a user W: square, symmetric, non-negative, rows summing to 1, rho < 1. Throws
+// InputError naming `option` and the first violation found.
+Topology topology_from_dense(const Matrix& W, const std::string& option);
+// Reads dataset "W" (M x M) from an HDF5 file and validates it.
+Topology topology_from_file(const std::string& path);
+
+struct Spectrum {
+  Vector eigenvalues;  // descending
+  double rho = 0.0;    // max(|lambda_2|, |lambda_M|); 0 for M = 1
+};
+Spectrum spectrum(const Topology& topology);
+
+// Remark 2: rho of the ring for M >= 4 is 1/3 + 2/3 cos(2 pi / M).
+double ring_rho_closed_form(Index M);
+
+// rho from the closed-form eigenvalues of circulant W (ring, exponential; torus as a Kronecker
+// sum of two circulants; complete and single are 0), computed without any eigen-solver. Empty for
+// kinds without one (file, and random-ring, whose rounds differ).
+std::optional<double> closed_form_rho(const std::string& kind, Index M);
+
+}  // namespace dposg

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs everything dposg needs on Debian 12 from Debian's own packages.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential cmake pkg-config \
+  libeigen3-dev libhdf5-dev hdf5-tools libboost-program-options-dev \
+  libomp-dev catch2 gnuplot-nox libbenchmark-dev \
+  python3-h5py python3-numpy

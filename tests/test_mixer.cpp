@@ -1,0 +1,144 @@
+// ctest-label: unit
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <numbers>
+
+#include "core/error.hpp"
+#include "core/mixer.hpp"
+#include "core/rng.hpp"
+
+using namespace dposg;
+
+namespace {
+Matrix random_matrix(Index d, Index M, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix X(d, M);
+  std::normal_distribution<double> n;
+  for (Index j = 0; j < M; ++j)
+    for (Index i = 0; i < d; ++i) X(i, j) = n(rng);
+  return X;
+}
+Matrix deviation(const Matrix& X) { return X.colwise() - X.rowwise().mean(); }
+}  // namespace
+
+TEST_CASE("ring rho equals Remark 2's closed form 1/3 + 2/3 cos(2 pi/M) for M >= 4", "[topology]") {
+  for (Index M : {4, 5, 6, 7, 8, 13, 16, 31, 64, 100, 257, 1024}) {
+    const Spectrum s = spectrum(ring_topology(M));
+    const double closed = 1.0 / 3.0 + 2.0 / 3.0 * std::cos(2.0 * std::numbers::pi / static_cast<double>(M));
+    INFO("M = " << M);
+    CHECK(s.rho == Approx(closed).epsilon(1e-10));
+    CHECK(s.eigenvalues[0] == Approx(1.0).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("circulant closed forms match the eigen-solver for every fixed topology", "[topology]") {
+  for (const std::string kind : {"ring", "torus", "exponential", "complete"}) {
+    for (Index M : {2, 3, 4, 6, 9, 12, 16, 25, 30, 64}) {
+      INFO(kind << " M = " << M);
+      const MixingSchedule s(kind, M, 1);
+      REQUIRE(closed_form_rho(kind, M).has_value());
+      CHECK(s.rho() == Approx(*closed_form_rho(kind, M)).margin(1e-10));
+    }
+  }
+}
+
+TEST_CASE("every topology is symmetric, doubly stochastic and non-negative", "[topology]") {
+  for (const std::string kind : {"complete", "ring", "torus", "exponential", "random-ring"}) {
+    for (Index M : {1, 2, 3, 5, 8, 12, 33}) {
+      const MixingSchedule s(kind, M, 7);
+      for (int round = 0; round < 3; ++round) {
+        const Matrix W = s.at(5, round).dense();
+        INFO(kind << " M = " << M);
+        CHECK((W - W.transpose()).cwiseAbs().maxCoeff() < 1e-15);
+        CHECK((W.rowwise().sum().array() - 1.0).abs().maxCoeff() < 1e-14);
+        CHECK(W.minCoeff() >= 0.0);
+      }
+    }
+  }
+}
+
+TEST_CASE("mixing equals X W^t by dense products, preserves the column average and contracts by rho^t",
+          "[mixer]") {
+  for (const std::string kind : {"single", "complete", "ring", "torus", "exponential", "random-ring"}) {
+    for (Index M : {1, 4, 9, 16}) {
+      if (kind == "single" && M != 1) continue;
+      for (int t : {0, 1, 2, 5}) {
+        INFO(kind << " M = " << M << " t = " << t);
+        const MixingSchedule sched(kind, M, 3);
+        const CpuMixer mixer(sched);
+        // d larger than one cache block, to cross block boundaries.
+        const Matrix X0 = random_matrix(5000, M, 11);
+        Matrix X = X0;
+        const std::int64_t iteration = 17;
+        mixer.mix(X, t, iteration);
+        // Independent computation: the dense product of this iteration's round matrices.
+        Matrix expected = X0;
+        const int effective = sched.is_complete() ? std::min(t, 1) : t;
+        for (int r = 0; r < effective; ++r) expected = expected * sched.at(iteration, r).dense();
+        CHECK((X - expected).cwiseAbs().maxCoeff() < 1e-12);
+        CHECK((X.rowwise().mean() - X0.rowwise().mean()).cwiseAbs().maxCoeff() < 1e-12);
+        // t-round contraction: ||X W^t - X̄||_F <= rho^t ||X - X̄||_F (each round contracts by rho,
+        // random rings included, since every drawn ring has the ring's spectrum).
+        const double bound = std::pow(sched.rho(), effective) * deviation(X0).norm();
+        CHECK(deviation(X).norm() <= bound * (1 + 1e-12) + 1e-12);
+      }
+    }
+  }
+}
+
+TEST_CASE("a mixer with a wrong weight breaks the contraction check", "[mixer]") {
+  // The check above must be able to fail: a W that is not doubly stochastic moves the average.
+  Matrix W = ring_topology(8).dense();
+  W(0, 0) += 0.1;
+  const Matrix X0 = random_matrix(10, 8, 5);
+  const Matrix X = X0 * W;
+  CHECK((X.rowwise().mean() - X0.rowwise().mean()).cwiseAbs().maxCoeff() > 1e-3);
+  CHECK_THROWS_AS(topology_from_dense(W, "--topology-file"), InputError);
+}
+
+TEST_CASE("random-ring draws are reproducible from (seed, iteration, round) and differ across rounds", "[mixer]") {
+  const MixingSchedule a("random-ring", 16, 42), b("random-ring", 16, 42), c("random-ring", 16, 43);
+  CHECK(a.at(3, 1).dense() == b.at(3, 1).dense());
+  CHECK(a.at(3, 1).dense() != a.at(3, 2).dense());
+  CHECK(a.at(3, 1).dense() != c.at(3, 1).dense());
+}
+
+TEST_CASE("Remark 2: random mixing contracts faster than rho^t and stays below sqrt(M-1)/sqrt(3)^t", "[mixer]") {
+  const Index M = 32;
+  const MixingSchedule s("random-ring", M, 9);
+  for (int t : {1, 2, 4, 6}) {
+    const double measured = s.mean_product_deviation(t, 200);
+    INFO("t = " << t);
+    CHECK(measured < std::sqrt(static_cast<double>(M - 1)) / std::pow(std::sqrt(3.0), t));
+    if (t >= 2) CHECK(measured < std::pow(s.rho(), t));
+  }
+}
+
+TEST_CASE("user W is validated", "[topology]") {
+  Matrix W = complete_topology(4).dense();
+  CHECK_NOTHROW(topology_from_dense(W, "--topology-file"));
+  Matrix asym = W;
+  asym(0, 1) += 0.1;
+  asym(0, 2) -= 0.1;
+  CHECK_THROWS_WITH(topology_from_dense(asym, "--topology-file"), Catch::Contains("not symmetric"));
+  Matrix neg = Matrix::Identity(3, 3) * 1.5;
+  neg(0, 1) = neg(1, 0) = -0.5;
+  neg(2, 2) = 1.0;
+  CHECK_THROWS_WITH(topology_from_dense(neg, "--topology-file"), Catch::Contains("non-negative"));
+  CHECK_THROWS_WITH(topology_from_dense(Matrix::Identity(4, 4), "--topology-file"), Catch::Contains("rho"));
+  Matrix rows = W;
+  rows(0, 0) += 0.2;
+  rows(1, 1) += 0.2;
+  CHECK_THROWS_WITH(topology_from_dense(rows, "--topology-file"), Catch::Contains("doubly stochastic"));
+  CHECK_THROWS_WITH(MixingSchedule("hypercube", 4, 0), Catch::Contains("--topology"));
+  CHECK_THROWS_WITH(MixingSchedule("ring", 0, 0), Catch::Contains("--workers"));
+  CHECK_THROWS_WITH(MixingSchedule("single", 3, 0), Catch::Contains("--workers 1"));
+}
+
+TEST_CASE("bytes on the busiest node count every round's messages", "[mixer]") {
+  CHECK(MixingSchedule("ring", 8, 0).bytes_busiest_per_iteration(100, 3) == 3 * 2 * 100 * 8);
+  CHECK(MixingSchedule("complete", 8, 0).bytes_busiest_per_iteration(100, 3) == 1 * 7 * 100 * 8);
+  CHECK(MixingSchedule("torus", 16, 0).bytes_busiest_per_iteration(10, 1) == 4 * 10 * 8);
+  CHECK(MixingSchedule("single", 1, 0).bytes_busiest_per_iteration(10, 4) == 0);
+}
