@@ -123,12 +123,19 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   auto round_topology = [&](int r) -> const Topology& {
     return schedule_.is_random() ? drawn[static_cast<std::size_t>(r)] : schedule_.base();
   };
-  // Two B x M buffers of doubles sized to stay in a per-core L2 cache (~256 KiB).
-  const Index block = std::max<Index>(8, (16 * 1024) / M);
+  // Two B x M buffers of doubles sized to stay in a per-core L2 cache (~256 KiB), kept per thread
+  // so that repeated calls do not allocate.
+  const Index block = std::min(d, std::max<Index>(8, (16 * 1024) / M));
   const Index blocks = (d + block - 1) / block;
-#pragma omp parallel
+  // Small matrices are mixed on one thread: waking a team costs more than the work.
+  const bool parallel = d * M * rounds >= kParallelMinWork;
+#pragma omp parallel if (parallel)
   {
-    Matrix a(block, M), b(block, M);
+    thread_local Matrix a, b;
+    if (a.rows() != block || a.cols() != M) {
+      a.resize(block, M);
+      b.resize(block, M);
+    }
 #pragma omp for schedule(static)
     for (Index blk = 0; blk < blocks; ++blk) {
       const Index r0 = blk * block;

@@ -94,12 +94,15 @@ TEST_CASE("dposg run with no options is the README's main job", "[cli]") {
   const auto r = run_cli("run", dir);
   INFO(r.err);
   REQUIRE(r.code == 0);
-  auto reader = ResultsReader::open(dir / "dposg-run.h5");
-  const RunSummary s = reader->summary(reader->runs()[0]);
-  CHECK(attr_string(s, "problem") == "star");
-  CHECK(attr_double(s, "workers") == 8);
-  CHECK(attr_string(s, "topology") == "ring");
-  CHECK(attr_double(s, "rounds") == 2);
+  {
+    // Readers are closed before the CLI writes again: HDF5 shares one cached view per process.
+    auto reader = ResultsReader::open(dir / "dposg-run.h5");
+    const RunSummary s = reader->summary(reader->runs()[0]);
+    CHECK(attr_string(s, "problem") == "star");
+    CHECK(attr_double(s, "workers") == 8);
+    CHECK(attr_string(s, "topology") == "ring");
+    CHECK(attr_double(s, "rounds") == 2);
+  }
   // Running it again appends a second run instead of failing or replacing the first.
   REQUIRE(run_cli("run --quiet", dir).code == 0);
   CHECK(ResultsReader::open(dir / "dposg-run.h5")->runs().size() == 2);
@@ -129,8 +132,10 @@ TEST_CASE("config files take the same keys as the command line", "[cli]") {
                   "--run-name from-cli --out c.h5 --quiet",
                   dir)
               .code == 0);
-  auto reader = ResultsReader::open(dir / "c.h5");
-  CHECK(reader->metric("from-config", "grad_norm_sq") == reader->metric("from-cli", "grad_norm_sq"));
+  {
+    auto reader = ResultsReader::open(dir / "c.h5");
+    CHECK(reader->metric("from-config", "grad_norm_sq") == reader->metric("from-cli", "grad_norm_sq"));
+  }
   // The command line wins over the file.
   REQUIRE(run_cli("run --config run.cfg --iters 20 --run-name override --out c.h5 --quiet", dir).code == 0);
   CHECK(ResultsReader::open(dir / "c.h5")->iterations("override").back() == 20);
