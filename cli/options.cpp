@@ -14,7 +14,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "bilinear | star | gaussian-wgan | quadratic-file | forsaken")
       ("dim", po::value(&c.problem.dim)->default_value(c.problem.dim), "d, the total dimension (u and v halves)")
       ("noise", po::value(&c.problem.noise)->default_value(c.problem.noise),
-       "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2)")
+       "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2); gaussian-wgan\n"
+       "draws real samples instead and ignores it")
       ("cond", po::value(&c.problem.cond)->default_value(c.problem.cond), "condition number of the coupling matrix A")
       ("coupling", po::value(&c.problem.coupling)->default_value(c.problem.coupling), "largest singular value of A")
       ("alpha", po::value(&c.problem.alpha)->default_value(c.problem.alpha), "weight of star's nonconvex terms")

@@ -45,8 +45,9 @@ class Problem {
   virtual Index dim_u() const = 0;  // the first dim_u() coordinates are u (min player), the rest v
 
   // Stochastic operator for every column of Z, minibatch of `batch` samples per worker, worker i
-  // drawing from rngs[i] (worker i of the run is column i; `first_worker` is the global index of
-  // column 0 when only a block of workers is held). G is resized to Z's shape.
+  // drawing from rngs[i]; a process holding only a block of workers builds its WorkerRngs with
+  // the block's first global index, so worker streams do not depend on where a worker runs.
+  // G is resized to Z's shape.
   virtual void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const = 0;
 
   // The exact operator E[g(z; xi)] column by column, where the problem knows it.

@@ -1,0 +1,129 @@
+#include "problems/common.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/error.hpp"
+
+namespace dposg::problems {
+
+namespace {
+std::string fmt(double x) {
+  std::ostringstream s;
+  s.precision(17);
+  s << x;
+  return s.str();
+}
+}  // namespace
+
+void require_even_dim(const ProblemOptions& o, const std::string& problem) {
+  if (o.dim < 2 || o.dim % 2 != 0)
+    throw InputError("--dim: must be even and >= 2 for " + problem +
+                     " (u and v halves), got " + std::to_string(o.dim));
+}
+
+void require_noise(const ProblemOptions& o) {
+  if (!(std::isfinite(o.noise) && o.noise >= 0.0))
+    throw InputError("--noise: must be finite and >= 0 (the per-sample noise std), got " +
+                     fmt(o.noise));
+}
+
+void require_cond(const ProblemOptions& o) {
+  if (!(std::isfinite(o.cond) && o.cond >= 1.0))
+    throw InputError("--cond: must be finite and >= 1 (condition number of A), got " +
+                     fmt(o.cond));
+}
+
+void require_coupling(const ProblemOptions& o) {
+  if (!(std::isfinite(o.coupling) && o.coupling > 0.0))
+    throw InputError("--coupling: must be finite and > 0 (largest singular value of A), got " +
+                     fmt(o.coupling));
+}
+
+void require_alpha(const ProblemOptions& o) {
+  if (!(std::isfinite(o.alpha) && o.alpha >= 0.0))
+    throw InputError("--alpha: must be finite and >= 0, got " + fmt(o.alpha));
+}
+
+void require_solution_norm(const ProblemOptions& o) {
+  if (!(std::isfinite(o.solution_norm) && o.solution_norm >= 0.0))
+    throw InputError("--solution-norm: must be finite and >= 0 (||x*||), got " +
+                     fmt(o.solution_norm));
+}
+
+void check_exact_args(const Matrix& Z, Index d, const std::string& problem) {
+  if (Z.rows() != d)
+    throw std::invalid_argument(problem + ": Z has " + std::to_string(Z.rows()) +
+                                " rows, the problem has dimension " + std::to_string(d));
+}
+
+void check_sample_args(const Matrix& Z, Index d, Index batch, const WorkerRngs& rngs,
+                       const std::string& problem) {
+  check_exact_args(Z, d, problem);
+  if (batch < 1) throw InputError("--batch: must be >= 1, got " + std::to_string(batch));
+  if (rngs.size() < Z.cols())
+    throw std::invalid_argument(problem + ": " + std::to_string(Z.cols()) + " columns but only " +
+                                std::to_string(rngs.size()) + " worker streams");
+}
+
+Vector draw_shift(std::uint64_t seed, Index len, double norm) {
+  Vector x(len);
+  Rng rng = make_rng(seed, StreamPurpose::instance, 0);
+  fill_normal(rng, 1.0, x);
+  const double nx = x.norm();
+  if (norm == 0.0 || nx == 0.0) return Vector::Zero(len);
+  return x * (norm / nx);
+}
+
+Matrix random_orthogonal(std::uint64_t seed, std::uint64_t k, Index n) {
+  Matrix M(n, n);
+  Rng rng = make_rng(seed, StreamPurpose::instance, k);
+  Eigen::Map<Vector> flat(M.data(), n * n);  // column-major order
+  fill_normal(rng, 1.0, flat);
+  Eigen::HouseholderQR<Matrix> qr(M);
+  Matrix Q = qr.householderQ() * Matrix::Identity(n, n);
+  const Matrix& R = qr.matrixQR();  // upper triangle is R
+  for (Index j = 0; j < n; ++j)
+    if (R(j, j) < 0.0) Q.col(j) = -Q.col(j);
+  return Q;
+}
+
+Vector log_spaced_singular_values(Index n, double coupling, double cond) {
+  Vector s(n);
+  if (n == 1) {
+    s[0] = coupling;
+    return s;
+  }
+  for (Index k = 0; k < n; ++k)
+    s[k] = coupling * std::pow(cond, -static_cast<double>(k) / static_cast<double>(n - 1));
+  s[0] = coupling;              // exactly, so that ||A||_2 = coupling up to rounding of the product
+  s[n - 1] = coupling / cond;
+  return s;
+}
+
+Matrix coupling_matrix(std::uint64_t seed, const Vector& s) {
+  const Index n = s.size();
+  const Matrix U = random_orthogonal(seed, 1, n);
+  const Matrix V = random_orthogonal(seed, 2, n);
+  return U * s.asDiagonal() * V.transpose();
+}
+
+void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col) {
+  if (noise == 0.0) return;
+  const Index len = col.size();
+  Vector e(len);
+  fill_normal(rng, noise / std::sqrt(static_cast<double>(len) * static_cast<double>(batch)), e);
+  col += e;
+}
+
+void write_constants(InstanceWriter& out, const ProblemConstants& c) {
+  out.scalar("L", c.L);
+  out.scalar("sigma", c.sigma);
+  out.scalar("G", c.G);
+  out.scalar("D", c.D);
+  out.scalar("assumption_iv", c.assumption_iv ? 1.0 : 0.0);
+  if (c.x_star) out.vector("x_star", *c.x_star);
+}
+
+}  // namespace dposg::problems

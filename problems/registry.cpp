@@ -1,0 +1,32 @@
+// make_problem / problem_names: the one place that maps --problem names to problems.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/problem.hpp"
+#include "problems/bilinear.hpp"
+#include "problems/forsaken.hpp"
+#include "problems/gaussian_wgan.hpp"
+#include "problems/quadratic_file.hpp"
+#include "problems/star.hpp"
+
+namespace dposg {
+
+std::vector<std::string> problem_names() {
+  return {"bilinear", "star", "gaussian-wgan", "quadratic-file", "forsaken"};
+}
+
+std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
+  using namespace problems;
+  if (opts.name == "bilinear") return std::make_unique<BilinearProblem>(opts);
+  if (opts.name == "star") return std::make_unique<StarProblem>(opts);
+  if (opts.name == "gaussian-wgan") return std::make_unique<GaussianWganProblem>(opts);
+  if (opts.name == "quadratic-file") return std::make_unique<QuadraticFileProblem>(opts);
+  if (opts.name == "forsaken") return std::make_unique<ForsakenProblem>(opts);
+  std::string known;
+  for (const auto& n : problem_names()) known += (known.empty() ? "" : ", ") + n;
+  throw InputError("--problem: unknown problem '" + opts.name + "' (known: " + known + ")");
+}
+
+}  // namespace dposg

@@ -1,0 +1,79 @@
+#include "problems/star.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "problems/common.hpp"
+
+namespace dposg::problems {
+
+StarProblem::StarProblem(const ProblemOptions& opts) {
+  require_even_dim(opts, "star");
+  require_noise(opts);
+  require_cond(opts);
+  require_coupling(opts);
+  require_alpha(opts);
+  require_solution_norm(opts);
+  n_ = opts.dim / 2;
+  noise_ = opts.noise;
+  cond_ = opts.cond;
+  coupling_ = opts.coupling;
+  alpha_ = opts.alpha;
+
+  x_star_ = draw_shift(opts.seed, 2 * n_, opts.solution_norm);
+  s_ = log_spaced_singular_values(n_, coupling_, cond_);
+  A_ = coupling_matrix(opts.seed, s_);
+
+  constants_.L = 2.0 * alpha_ + coupling_;
+  constants_.sigma = noise_;
+  constants_.D = 4.0 * std::max(1.0, x_star_.norm());
+  const double kx = std::sqrt((A_ * x_star_.tail(n_)).squaredNorm() +
+                              (A_.transpose() * x_star_.head(n_)).squaredNorm());
+  constants_.G = alpha_ * std::sqrt(static_cast<double>(2 * n_)) + coupling_ * constants_.D / 2.0 + kx;
+  constants_.x_star = x_star_;
+  constants_.assumption_iv = true;
+}
+
+void StarProblem::exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const {
+  const Vector w = z - x_star_;
+  g.head(n_).noalias() = A_ * w.tail(n_);
+  g.tail(n_).noalias() = -(A_.transpose() * w.head(n_));
+  for (Index k = 0; k < 2 * n_; ++k) g[k] += 2.0 * alpha_ * w[k] / (1.0 + w[k] * w[k]);
+}
+
+void StarProblem::exact(const Matrix& Z, Matrix& G) const {
+  check_exact_args(Z, dim(), name());
+  G.resize(Z.rows(), Z.cols());
+#pragma omp parallel for schedule(static) if (Z.size() * Z.rows() >= kParallelMinWork)
+  for (Index i = 0; i < Z.cols(); ++i) exact_column(Z.col(i), G.col(i));
+}
+
+void StarProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
+  check_sample_args(Z, dim(), batch, rngs, name());
+  G.resize(Z.rows(), Z.cols());
+#pragma omp parallel for schedule(static) if (Z.size() * Z.rows() >= kParallelMinWork)
+  for (Index i = 0; i < Z.cols(); ++i) {
+    exact_column(Z.col(i), G.col(i));
+    add_isotropic_noise(rngs[i], noise_, batch, G.col(i));
+  }
+}
+
+void StarProblem::write_instance(InstanceWriter& out) const {
+  out.text("formula",
+           "star: z = (u, v), u = z[0:n], v = z[n:2n], w = z - shift = (wu, wv); "
+           "f(z) = alpha*sum(log(1 + wu^2)) + wu^T A wv - alpha*sum(log(1 + wv^2)); "
+           "g(z) = [2 alpha wu/(1 + wu^2) + A wv, -A^T wu + 2 alpha wv/(1 + wv^2)] (elementwise); "
+           "x* = shift. Stochastic: g(z; xi) = g(z) + N(0, noise^2/(d*batch) I).");
+  out.scalar("dim", static_cast<double>(dim()));
+  out.scalar("dim_u", static_cast<double>(n_));
+  out.matrix("A", A_);
+  out.vector("shift", x_star_);
+  out.vector("singular_values", s_);
+  out.scalar("alpha", alpha_);
+  out.scalar("noise", noise_);
+  out.scalar("cond", cond_);
+  out.scalar("coupling", coupling_);
+  write_constants(out, constants_);
+}
+
+}  // namespace dposg::problems
