@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <cctype>
 #include <cmath>
 #include <sstream>
 
@@ -53,7 +54,12 @@ std::string default_run_name(const ExperimentConfig& c) {
     << c.lr;
   if (!c.lr_v.empty()) s << "-lrv" << c.lr_v;
   s << "-m" << c.batch << "-s" << c.seed;
-  return s.str();
+  // Derived names keep to the recorder's run-name alphabet (e.g. "1e+06" becomes "1e_06").
+  std::string name = s.str();
+  for (char& ch : name)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.' || ch == '=' || ch == ','))
+      ch = '_';
+  return name;
 }
 
 Experiment build_experiment(const ExperimentConfig& c) {

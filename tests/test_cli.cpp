@@ -245,7 +245,7 @@ TEST_CASE("a diverging run is recorded as diverged with the metrics up to that p
   CHECK(std::isfinite(g.front()));
 }
 
-TEST_CASE("--lr theorem runs at Theorem 1's eta_max", "[cli]") {
+TEST_CASE("the step size option 'theorem' runs at Theorem 1's eta_max", "[cli]") {
   TempDir dir;
   REQUIRE(run_cli("run --lr theorem --iters 20 --out t.h5 --quiet", dir).code == 0);
   auto reader = ResultsReader::open(dir / "t.h5");
