@@ -12,6 +12,9 @@ const char* kUsage =
     "commands:\n"
     "  run        run DPOSG (or a relative) on one problem and record it to HDF5\n"
     "  topology   print W's spectrum, rho, rho^t and the closed form where one exists\n"
+    "  sweep      run a grid of experiments (options x seeds) into one HDF5 file, in parallel, resumable\n"
+    "  plot       render PNG figures (gnuplot) of an HDF5 results file\n"
+    "  verify     check the paper's claims (Theorem 1, Lemmas 1 and 3, Remark 2, Corollary 1, ...)\n"
     "  info       summarise an HDF5 results file\n";
 }
 
@@ -28,6 +31,9 @@ int main(int argc, char** argv) {
     if (command == "run") return dposg::cli::run_command(sub_argc, sub_argv);
     if (command == "topology") return dposg::cli::topology_command(sub_argc, sub_argv);
     if (command == "info") return dposg::cli::info_command(sub_argc, sub_argv);
+    if (command == "sweep") return dposg::cli::sweep_command(sub_argc, sub_argv);
+    if (command == "plot") return dposg::cli::plot_command(sub_argc, sub_argv);
+    if (command == "verify") return dposg::cli::verify_command(sub_argc, sub_argv);
     std::cerr << "dposg: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const dposg::InputError& e) {

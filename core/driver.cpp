@@ -35,6 +35,8 @@ void MetricsEvaluator::evaluate(const Matrix& Z, std::int64_t iteration, Metrics
   row.set("consensus_error", (Z.colwise() - z_bar).squaredNorm() / static_cast<double>(M));
   // Lemma 3's mu_k = (1/M) sum_i ||g(z^i) - g(z̄)||.
   row.set("grad_dispersion", (g_workers.colwise() - gb).colwise().norm().mean());
+  // Lemma 1's ||(1/M) g(Z_k) 1 - g(z̄_k)||^2.
+  row.set("grad_avg_gap_sq", (g_workers.rowwise().mean() - gb).squaredNorm());
   const auto x_star = problem.constants().x_star;
   row.set("dist_to_solution", x_star ? (z_bar - *x_star).norm() : std::nan(""));
   row.set("z_bar_norm", z_bar.norm());

@@ -76,6 +76,11 @@ MixingSchedule::MixingSchedule(const std::string& kind, Index workers, std::uint
   spectrum_ = spectrum(base_);
 }
 
+MixingSchedule::MixingSchedule(Topology W, std::string label)
+    : kind_(std::move(label)), workers_(W.workers), seed_(0), base_(std::move(W)) {
+  spectrum_ = spectrum(base_);
+}
+
 Topology MixingSchedule::at(std::int64_t iteration, int round) const {
   if (!is_random()) return base_;
   const std::uint64_t key = splitmix64(static_cast<std::uint64_t>(iteration)) ^ static_cast<std::uint64_t>(round);

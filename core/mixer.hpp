@@ -22,6 +22,8 @@ class MixingSchedule {
   // kind: single | complete | ring | torus | exponential | random-ring | file.
   // Throws InputError naming --topology, --workers or --topology-file on bad input.
   MixingSchedule(const std::string& kind, Index workers, std::uint64_t seed, const std::string& file = "");
+  // A fixed W given directly (already validated by the caller), reported under `label`.
+  MixingSchedule(Topology W, std::string label);
 
   const std::string& kind() const { return kind_; }
   Index workers() const { return workers_; }

@@ -735,6 +735,21 @@ std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run) {
   });
 }
 
+void ResultsFile::write_record(const std::string& section, const std::string& group, const std::string& name,
+                               const std::vector<std::pair<std::string, AttrValue>>& attrs) {
+  for (const auto* part : {&section, &group, &name})
+    if (!valid_run_name(*part)) throw std::runtime_error("invalid record name '" + *part + "'");
+  guarded(path_, "writing /" + section + "/" + group + "/" + name, [&] {
+    H5::Group root = impl_->fs->file.openGroup("/");
+    H5::Group sec = exists_link(root, section) ? root.openGroup(section) : root.createGroup(section);
+    H5::Group grp = exists_link(sec, group) ? sec.openGroup(group) : sec.createGroup(group);
+    unlink_if_present(grp, name);
+    H5::Group rec = grp.createGroup(name);
+    for (const auto& [key, value] : attrs) write_attr(rec, key, value);
+    impl_->fs->flush_file();
+  });
+}
+
 // =============================================================================================
 // ResultsReader
 

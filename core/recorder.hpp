@@ -43,6 +43,10 @@ class ResultsFile {
   void remove_run(const std::string& run);
   // Creates /runs/<run> with status "running". Throws InputError if it exists already.
   std::unique_ptr<RunWriter> create_run(const std::string& run);
+  // Writes /<section>/<group>/<name> as a group of attributes (replacing one of the same name)
+  // and flushes: results that are not runs, e.g. the verifier's table (/verify/<check>/<row>).
+  void write_record(const std::string& section, const std::string& group, const std::string& name,
+                    const std::vector<std::pair<std::string, AttrValue>>& attrs);
   const std::string& path() const { return path_; }
 
   struct Impl;

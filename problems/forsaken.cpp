@@ -47,7 +47,8 @@ ForsakenProblem::ForsakenProblem(const ProblemOptions& opts) {
                                     std::abs(dpsi(kBox))});
   constants_.L = max_dpsi + 1.0;
   constants_.sigma = noise_;
-  constants_.D = 2.0 * kBox * std::sqrt(static_cast<double>(2 * n_));
+  // D/2 = kBox: the theorem's ball ||z|| <= D/2 lies inside the box, where L and G hold.
+  constants_.D = 2.0 * kBox;
   const double a = psi(kBox) + kBox + kShift;  // sup_B |psi(x) + y - 0.45|
   const double b = psi(kBox) + kBox;           // sup_B |-x + psi(y)|
   constants_.G = std::sqrt(static_cast<double>(n_) * (a * a + b * b));

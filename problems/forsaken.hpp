@@ -21,8 +21,8 @@
 //       s = 10: 1/2 - 600 + 50000 = 49400.5. The Jacobian is block diagonal with 2x2 blocks
 //       [[psi'(x), 1], [-1, psi'(y)]] = diag + skew, norm <= max|psi'| + 1; B is convex, so the
 //       mean-value argument gives ||g(z1) - g(z2)|| <= L ||z1 - z2|| for z1, z2 in B.
-//   D = 2 * 10 * sqrt(d), the diagonal of B (the ball ||z|| <= D/2 contains B, but L and G are
-//       bounds over B, not over that ball).
+//   D = 2 * 10: the ball ||z|| <= D/2 = 10 lies inside B, so L and G (bounds over B) hold on
+//       the ball, as ProblemConstants promises.
 //   G = sqrt(n) * sqrt(a^2 + b^2) with a = sup_B |psi(x) + y - 0.45| = psi(10) + 10.45 = 98015.45
 //       and b = sup_B |-x + psi(y)| = psi(10) + 10 = 98015 (psi is odd and max_{[0,10]} |psi| =
 //       psi(10) = 98005: psi increases for s^2 > (6 + sqrt 26)/10, and its values below are < 1).

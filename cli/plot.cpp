@@ -1,0 +1,262 @@
+#include "cli/plot.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/error.hpp"
+
+namespace dposg::cli::plot {
+
+namespace {
+
+// A colour-blind-friendly cycle (Tableau 10); after ten curves the dash pattern changes.
+const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+constexpr int kNumColours = 10;
+const int kDashes[] = {1, 4, 5, 3};  // solid, dash-dot, dash-dot-dot, dotted (2 = references)
+
+// A gnuplot single-quoted string: nothing is interpreted but '' (one quote).
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
+
+// A string expression for enhanced text that may contain newlines: 'a'."\n".'b'.
+std::string text_expr(const std::string& s) {
+  std::string out;
+  std::size_t pos = 0;
+  while (true) {
+    const auto nl = s.find('\n', pos);
+    out += quoted(s.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+    if (nl == std::string::npos) break;
+    out += ".\"\\n\".";
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::string num(double v) {
+  if (!std::isfinite(v)) return "NaN";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+bool drawable(double v, bool log) { return std::isfinite(v) && (!log || v > 0); }
+
+std::string run_gnuplot(const std::string& gnuplot, const std::string& dir, const std::string& script, int& status) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::dup2(fds[1], STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::dup2(devnull, STDOUT_FILENO);
+    }
+    if (::chdir(dir.c_str()) != 0) _exit(126);
+    ::execl(gnuplot.c_str(), gnuplot.c_str(), script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ::close(fds[1]);
+  std::string err;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) err.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  return err;
+}
+
+std::string last_lines(const std::string& s, int n) {
+  std::size_t pos = s.size();
+  while (pos > 0 && (s[pos - 1] == '\n' || s[pos - 1] == ' ')) --pos;
+  const std::size_t end = pos;
+  for (int k = 0; k < n && pos > 0; ++k) {
+    pos = s.rfind('\n', pos - 1);
+    if (pos == std::string::npos) {
+      pos = 0;
+      break;
+    }
+  }
+  std::string out = s.substr(pos, end - pos);
+  while (!out.empty() && out.front() == '\n') out.erase(out.begin());
+  for (char& c : out)
+    if (c == '\n') c = ' ';
+  return out;
+}
+
+}  // namespace
+
+std::string enhanced_literal(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (std::strchr("_^{}@&~\\", c)) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string find_gnuplot() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/bin:/bin");
+  std::string d;
+  while (std::getline(dirs, d, ':')) {
+    if (d.empty()) d = ".";
+    const std::string candidate = d + "/gnuplot";
+    if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate)) return candidate;
+  }
+  return "";
+}
+
+bool prune(Figure& f) {
+  std::vector<Curve> kept;
+  for (auto& c : f.curves) {
+    Curve p;
+    p.title = c.title;
+    p.colour = c.colour;
+    p.reference_rate = c.reference_rate;
+    const bool band = !c.lo.empty();
+    for (std::size_t i = 0; i < c.x.size() && i < c.y.size(); ++i) {
+      if (!drawable(c.x[i], f.logx) || !drawable(c.y[i], f.logy)) continue;
+      p.x.push_back(c.x[i]);
+      p.y.push_back(c.y[i]);
+      if (band) {
+        p.lo.push_back(drawable(c.lo[i], f.logy) ? c.lo[i] : c.y[i]);
+        p.hi.push_back(drawable(c.hi[i], f.logy) ? c.hi[i] : c.y[i]);
+      }
+    }
+    if (!p.x.empty()) kept.push_back(std::move(p));
+  }
+  f.curves = std::move(kept);
+  return !f.curves.empty();
+}
+
+std::string render(const Figure& f, const std::string& dir) {
+  const std::string gnuplot = find_gnuplot();
+  if (gnuplot.empty())
+    throw InputError("gnuplot not found on PATH: dposg plot renders with it (Debian: apt-get install gnuplot-nox)");
+  namespace fs = std::filesystem;
+  const std::string dat = f.name + ".dat", gp = f.name + ".gp", png = f.name + ".png";
+  const std::string first_line = f.title.substr(0, f.title.find('\n'));
+
+  {
+    std::ofstream out(fs::path(dir) / dat);
+    if (!out) throw InputError("--out-dir: cannot write '" + (fs::path(dir) / dat).string() + "'");
+    out << "# dposg plot data: " << first_line << "\n# source: " << f.source
+        << "\n# one block per curve (gnuplot: index N); columns: x y" << (f.curves.empty() || f.curves[0].lo.empty() ? "" : " min max")
+        << "\n";
+    for (std::size_t k = 0; k < f.curves.size(); ++k) {
+      const Curve& c = f.curves[k];
+      out << (k ? "\n\n" : "") << "# block " << k << ": " << c.title << "\n";
+      for (std::size_t i = 0; i < c.x.size(); ++i) {
+        out << num(c.x[i]) << ' ' << num(c.y[i]);
+        if (!c.lo.empty()) out << ' ' << num(c.lo[i]) << ' ' << num(c.hi[i]);
+        out << '\n';
+      }
+    }
+    if (!out.flush()) throw std::runtime_error("writing '" + (fs::path(dir) / dat).string() + "' failed");
+  }
+
+  bool references = false;
+  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
+  for (const auto& c : f.curves) {
+    if (c.reference_rate && *c.reference_rate > 0 && *c.reference_rate < 1) references = true;
+    for (std::size_t i = 0; i < c.x.size(); ++i) {
+      xmin = std::min(xmin, c.x[i]);
+      xmax = std::max(xmax, c.x[i]);
+      ymin = std::min({ymin, c.y[i], c.lo.empty() ? c.y[i] : c.lo[i]});
+      ymax = std::max({ymax, c.y[i], c.hi.empty() ? c.y[i] : c.hi[i]});
+    }
+  }
+
+  std::ostringstream s;
+  s << "# " << first_line << "\n# Made by `dposg plot` from " << f.source << ".\n"
+    << "# Restyle freely; re-render with `gnuplot " << gp << "` in this directory (data: " << dat << ").\n"
+    << "set encoding utf8\n"
+    << "set terminal pngcairo size 1200,750 enhanced font 'Sans,12'\n"
+    << "set output " << quoted(png) << "\n";
+  for (int i = 0; i < kNumColours; ++i) s << "set linetype " << i + 1 << " lc rgb '" << kColours[i] << "' lw 2\n";
+  s << "set linetype cycle " << kNumColours << "\n"
+    << "set title " << text_expr(f.title) << "\n"
+    << "set xlabel " << text_expr(f.xlabel) << "\n"
+    << "set ylabel " << text_expr(f.ylabel) << "\n";
+  if (f.logx) s << "set logscale x 10\nset format x '10^{%L}'\n";
+  if (f.logy) s << "set logscale y 10\nset format y '10^{%L}'\n";
+  s << "set grid xtics ytics\nset style fill transparent solid 0.18 noborder\nset samples 1000\n";
+  std::size_t entries = 0;
+  for (const auto& c : f.curves) entries += !c.title.empty();
+  if (entries > 24) s << "set key off\n";
+  else if (entries > 6) s << "set key below left Left reverse noenhanced maxcols 3\n";
+  else s << "set key top right opaque box noenhanced\n";
+  if (references) {
+    // Fixed ranges: the reference lines would otherwise stretch the autoscaled axes.
+    const double pad = f.logy ? 2.0 : 0.0;
+    s << "set xrange [" << num(xmin) << ":" << num(xmax) << "]\n";
+    if (f.logy) s << "set yrange [" << num(ymin / pad) << ":" << num(ymax * pad) << "]\n";
+  }
+  s << "plot \\\n";
+  std::vector<std::string> items;
+  bool reference_titled = false;
+  for (std::size_t k = 0; k < f.curves.size(); ++k) {
+    const Curve& c = f.curves[k];
+    const std::size_t slot = c.colour >= 0 ? static_cast<std::size_t>(c.colour) : k;
+    const int lt = static_cast<int>(slot % kNumColours) + 1;
+    const int dt = kDashes[(slot / kNumColours) % 4];
+    const std::string src = quoted(dat) + " index " + std::to_string(k);
+    if (!c.lo.empty()) items.push_back(src + " using 1:3:4 with filledcurves lt " + std::to_string(lt) + " notitle");
+    items.push_back(src + " using 1:2 with lines lt " + std::to_string(lt) + " dt " + std::to_string(dt) +
+                    (c.title.empty() ? std::string(" notitle") : " title " + quoted(c.title) + " noenhanced"));
+    if (c.reference_rate && *c.reference_rate > 0 && *c.reference_rate < 1) {
+      const std::string x0 = num(c.x[0]), y0 = num(c.y[0]), r = num(*c.reference_rate);
+      std::string title = "notitle";
+      if (!reference_titled && !f.reference_title.empty()) {
+        title = "title " + text_expr(f.reference_title) + " enhanced";
+        reference_titled = true;
+      }
+      items.push_back("(x >= " + x0 + " ? " + y0 + " * " + r + "**(x - " + x0 + ") : NaN) with lines lt " +
+                      std::to_string(lt) + " lw 1.5 dt 2 " + title);
+    }
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) s << "  " << items[i] << (i + 1 < items.size() ? ", \\\n" : "\n");
+  {
+    std::ofstream out(fs::path(dir) / gp);
+    out << s.str();
+    if (!out.flush()) throw std::runtime_error("writing '" + (fs::path(dir) / gp).string() + "' failed");
+  }
+
+  std::error_code ec;
+  fs::remove(fs::path(dir) / png, ec);
+  int status = 0;
+  const std::string err = run_gnuplot(gnuplot, dir, gp, status);
+  const std::string where = (fs::path(dir) / gp).string();
+  if (status == 127 && err.empty()) throw InputError("cannot execute '" + gnuplot + "'");
+  if (err.find("unknown or ambiguous terminal type") != std::string::npos)
+    throw InputError("this gnuplot has no pngcairo terminal (Debian: gnuplot-nox has it): " + last_lines(err, 2));
+  if (status != 0) throw std::runtime_error("gnuplot failed on " + where + " (exit " + std::to_string(status) + "): " + last_lines(err, 4));
+  if (!fs::exists(fs::path(dir) / png)) throw std::runtime_error("gnuplot made no " + png + " from " + where + ": " + last_lines(err, 4));
+  return (fs::path(dir) / png).string();
+}
+
+}  // namespace dposg::cli::plot

@@ -1,0 +1,517 @@
+// dposg plot: PNG figures of a results file, rendered with gnuplot (cli/plot.hpp).
+//   grad       ||g(z̄_k)||^2 vs iteration (log y)
+//   consensus  consensus error vs iteration (log y), with dashed rho_t^{2k} reference slopes
+//   bytes      ||g(z̄_k)||^2 vs bytes sent by the busiest node (log-log)
+//   verify     whatever `dposg verify` left under /verify (see plot_verify below)
+// One curve per run, or with --group-by OPTION one curve per value of that option: the mean over
+// the runs of the group (seeds and any other option) with a min/max band.
+#include <H5Cpp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <variant>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "cli/plot.hpp"
+#include "core/error.hpp"
+#include "core/recorder.hpp"
+
+namespace dposg::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using plot::Curve;
+using plot::Figure;
+
+const char* kUsage =
+    "usage: dposg plot FILE [--kind grad|consensus|bytes|verify|all] [--group-by OPTION] [--runs REGEX]\n"
+    "                  [--out-dir DIR]\n"
+    "Renders PNG figures of a results file with gnuplot; beside each NAME.png it writes NAME.gp (run\n"
+    "`gnuplot NAME.gp` in DIR to restyle and re-render) and NAME.dat (the data).";
+
+struct Run {
+  std::string name, status;
+  std::map<std::string, AttrValue> attrs;
+  std::vector<double> iteration, grad, consensus, bytes;
+};
+
+std::string attr_text(const Run& r, const std::string& key) {
+  auto it = r.attrs.find(key);
+  if (it == r.attrs.end()) return "";
+  if (const auto* s = std::get_if<std::string>(&it->second)) return *s;
+  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return std::to_string(*i);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.4g", std::get<double>(it->second));
+  return buf;
+}
+
+double attr_number(const Run& r, const std::string& key) {
+  auto it = r.attrs.find(key);
+  if (it == r.attrs.end()) return std::nan("");
+  if (const auto* d = std::get_if<double>(&it->second)) return *d;
+  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return static_cast<double>(*i);
+  return std::nan("");
+}
+
+// Options a reader tells runs apart by, in legend order, with their short names (the paper's
+// symbols). Options of future versions appear through a run's sweep_point.
+struct Known {
+  const char* attr;
+  const char* label;  // "" = the value alone
+};
+const Known kKnown[] = {{"problem", ""},     {"topology", ""},   {"rounds", "t="},   {"workers", "M="},
+                        {"step_rule", ""},   {"lr", "η="},       {"lr_v", "η_v="},   {"batch", "m="},
+                        {"noise", "σ="},     {"dim", "d="},      {"iters", "N="},    {"init", "init "},
+                        {"init_spread", "spread="}, {"cond", "cond="}, {"coupling", "coupling="},
+                        {"alpha", "α="},     {"solution_norm", "|x*|="}, {"beta1", "β1="}, {"beta2", "β2="},
+                        {"eps", "ε="},       {"log_every", "log every "}, {"topology_file", "W from "},
+                        {"problem_file", "data "}, {"seed", "seed="}};
+
+std::string option_label(const std::string& attr, const std::string& value) {
+  if (value.empty()) return "(no " + attr + ")";
+  for (const auto& k : kKnown)
+    if (attr == k.attr) return k.label + value;
+  return attr + "=" + value;
+}
+
+// The options to show: every known one plus the grid keys of sweeps, minus those equal in all runs
+// (`varying`) or those that differ (`common`).
+std::vector<std::string> label_keys(const std::vector<const Run*>& runs) {
+  std::vector<std::string> keys;
+  for (const auto& k : kKnown) keys.push_back(k.attr);
+  for (const Run* r : runs) {
+    const std::string point = attr_text(*r, "sweep_point");
+    std::stringstream ss(point);
+    std::string kv;
+    while (std::getline(ss, kv, ',')) {
+      std::string key = kv.substr(0, kv.find('='));
+      std::replace(key.begin(), key.end(), '-', '_');
+      if (!key.empty() && std::find(keys.begin(), keys.end(), key) == keys.end()) keys.insert(keys.end() - 1, key);
+    }
+  }
+  return keys;
+}
+
+bool varies(const std::vector<const Run*>& runs, const std::string& key) {
+  for (const Run* r : runs)
+    if (attr_text(*r, key) != attr_text(*runs[0], key)) return true;
+  return false;
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : sep) + p;
+  return s;
+}
+
+// "star, d=20, ring, t=2, M=8, osg, η=0.05, ..." for the options all runs share.
+std::string common_options(const std::vector<const Run*>& runs, const std::set<std::string>& skip) {
+  std::vector<std::string> parts;
+  for (const auto& key : label_keys(runs)) {
+    if (skip.count(key) || key == "seed" || key == "log_every" || varies(runs, key)) continue;
+    const std::string v = attr_text(*runs[0], key);
+    if (v.empty() || (key == "lr_v" && v == attr_text(*runs[0], "lr"))) continue;
+    if ((key == "topology_file" || key == "problem_file") && v.empty()) continue;
+    if ((key == "beta1" || key == "beta2" || key == "eps") && attr_text(*runs[0], "step_rule") != "oadam") continue;
+    if (key == "init_spread" && attr_text(*runs[0], "init") != "random") continue;
+    if (key == "cond" || key == "coupling" || key == "alpha" || key == "solution_norm") continue;
+    parts.push_back(option_label(key, v));
+  }
+  return join(parts, ", ");
+}
+
+std::string run_label(const Run& r, const std::vector<const Run*>& runs) {
+  std::vector<std::string> parts;
+  for (const auto& key : label_keys(runs))
+    if (varies(runs, key)) parts.push_back(option_label(key, attr_text(r, key)));
+  if (parts.empty())
+    for (const char* key : {"topology", "rounds", "workers"}) parts.push_back(option_label(key, attr_text(r, key)));
+  std::string label = join(parts, ", ");
+  if (r.status != "finished") label += " [" + (r.status.empty() ? std::string("no status") : r.status) + "]";
+  return label;
+}
+
+// One group of runs drawn as one curve: the mean over its runs at every iteration any of them
+// logged, with the min and max as a band.
+struct Group {
+  std::string label;
+  std::vector<const Run*> runs;
+};
+
+using Series = std::vector<double> Run::*;
+
+Curve aggregate(const Group& g, Series xs, Series ys) {
+  std::map<double, std::vector<std::pair<double, double>>> at;  // iteration -> (x, y) of each run
+  for (const Run* r : g.runs) {
+    const auto& it = r->iteration;
+    const auto& x = r->*xs;
+    const auto& y = r->*ys;
+    for (std::size_t i = 0; i < it.size() && i < x.size() && i < y.size(); ++i) at[it[i]].emplace_back(x[i], y[i]);
+  }
+  Curve c;
+  c.title = g.label;
+  const bool band = g.runs.size() > 1;
+  for (const auto& [k, pts] : at) {
+    double sx = 0, sy = 0, lo = INFINITY, hi = -INFINITY;
+    std::size_t n = 0;
+    for (const auto& [x, y] : pts) {
+      if (!std::isfinite(x) || !std::isfinite(y)) continue;
+      sx += x, sy += y, ++n;
+      lo = std::min(lo, y), hi = std::max(hi, y);
+    }
+    if (n == 0) continue;
+    c.x.push_back(sx / static_cast<double>(n));
+    c.y.push_back(sy / static_cast<double>(n));
+    if (band) c.lo.push_back(lo), c.hi.push_back(hi);
+  }
+  return c;
+}
+
+std::vector<Group> make_groups(const std::vector<Run>& runs, const std::string& group_by) {
+  std::vector<const Run*> all;
+  for (const auto& r : runs) all.push_back(&r);
+  std::vector<Group> groups;
+  if (group_by.empty()) {
+    for (const auto& r : runs) groups.push_back({run_label(r, all), {&r}});
+    return groups;
+  }
+  std::map<std::string, std::vector<const Run*>> by;
+  for (const auto& r : runs) by[attr_text(r, group_by)].push_back(&r);
+  std::vector<std::string> values;
+  for (const auto& [v, _] : by) values.push_back(v);
+  // Numbers in numeric order (4, 8, 16), the rest alphabetically.
+  auto number = [](const std::string& s, double& x) {
+    char* end = nullptr;
+    x = std::strtod(s.c_str(), &end);
+    return !s.empty() && end && *end == '\0';
+  };
+  std::stable_sort(values.begin(), values.end(), [&](const std::string& a, const std::string& b) {
+    double x, y;
+    if (number(a, x) && number(b, y)) return x < y;
+    return a < b;
+  });
+  for (const auto& v : values) {
+    const auto& members = by[v];
+    std::size_t unfinished = 0;
+    for (const Run* r : members) unfinished += r->status != "finished";
+    std::string label = option_label(group_by, v) + "  (mean of " + std::to_string(members.size()) + " run" +
+                        (members.size() > 1 ? "s" : "") + (unfinished ? ", " + std::to_string(unfinished) + " not finished" : "") + ")";
+    groups.push_back({label, members});
+  }
+  return groups;
+}
+
+std::string grad_axis_label(const std::vector<Run>& runs) {
+  std::size_t exact = 0;
+  for (const auto& r : runs) exact += attr_number(r, "grad_norm_exact") != 0;
+  if (exact == runs.size()) return "||g(z̄_k)||^2  (exact operator)";
+  if (exact == 0) return "||g(z̄_k)||^2  (large-batch estimate)";
+  return "||g(z̄_k)||^2  (exact operator or large-batch estimate)";
+}
+
+std::string title_lines(const std::string& what, const std::vector<Run>& runs, const std::string& group_by,
+                        const std::string& path, bool lines_per_run = false) {
+  std::vector<const Run*> all;
+  for (const auto& r : runs) all.push_back(&r);
+  std::set<std::string> skip;
+  if (!group_by.empty()) skip.insert(group_by);
+  std::string second = plot::enhanced_literal(common_options(all, skip));
+  std::string third = plot::enhanced_literal(fs::path(path).filename().string() + ", " + std::to_string(runs.size()) +
+                                             " run" + (runs.size() > 1 ? "s" : ""));
+  if (!group_by.empty() && lines_per_run)
+    third += plot::enhanced_literal("; one line per run, one colour per " + group_by);
+  else if (!group_by.empty())
+    third += plot::enhanced_literal("; one curve per " + group_by + ": mean over its runs, band = min..max");
+  else if (runs.size() > 24)
+    third += plot::enhanced_literal("; too many for a legend: use --group-by OPTION or --runs REGEX");
+  return what + (second.empty() ? "" : "\n" + second) + "\n{/*0.85 " + third + "}";
+}
+
+// /verify: a hook for `dposg verify`. Every group at or below /verify that holds 1-D numeric
+// datasets becomes one figure verify[-GROUP] with one curve per dataset against the x dataset:
+// the group's string attribute `x` names it, else a dataset `iteration`, else the index. Optional
+// group attributes: `title`, `xlabel`, `ylabel` (strings), `logx`, `logy` (integers 0/1; logy
+// defaults to on when every value is positive and they span more than two decades). A dataset's
+// string attribute `label` replaces its name in the legend.
+struct VerifyGroup {
+  std::string path;
+  std::map<std::string, std::string> text_attrs;
+  std::map<std::string, long> int_attrs;
+  std::vector<std::pair<std::string, std::vector<double>>> datasets;
+  std::map<std::string, std::string> labels;
+};
+
+std::string read_string_attr(const H5::Attribute& a) {
+  H5::StrType t = a.getStrType();
+  std::string s;
+  a.read(t, s);
+  return s;
+}
+
+void collect_verify(const H5::Group& g, const std::string& path, std::vector<VerifyGroup>& out) {
+  VerifyGroup vg;
+  vg.path = path;
+  for (int i = 0, n = g.getNumAttrs(); i < n; ++i) {
+    H5::Attribute a = g.openAttribute(static_cast<unsigned>(i));
+    const auto cls = a.getTypeClass();
+    if (cls == H5T_STRING) vg.text_attrs[a.getName()] = read_string_attr(a);
+    else if (cls == H5T_INTEGER && a.getSpace().getSimpleExtentNpoints() == 1) {
+      long v = 0;
+      a.read(H5::PredType::NATIVE_LONG, &v);
+      vg.int_attrs[a.getName()] = v;
+    }
+  }
+  std::vector<std::string> children;
+  for (hsize_t i = 0; i < g.getNumObjs(); ++i) children.push_back(g.getObjnameByIdx(i));
+  std::sort(children.begin(), children.end());
+  for (const auto& name : children) {
+    const auto type = g.childObjType(name);
+    if (type == H5O_TYPE_GROUP) {
+      collect_verify(g.openGroup(name), path + "/" + name, out);
+    } else if (type == H5O_TYPE_DATASET) {
+      H5::DataSet ds = g.openDataSet(name);
+      const auto cls = ds.getTypeClass();
+      H5::DataSpace sp = ds.getSpace();
+      if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || sp.getSimpleExtentNdims() != 1) continue;
+      hsize_t n = 0;
+      sp.getSimpleExtentDims(&n);
+      if (n == 0) continue;
+      std::vector<double> v(n);
+      ds.read(v.data(), H5::PredType::NATIVE_DOUBLE);
+      vg.datasets.emplace_back(name, std::move(v));
+      if (ds.attrExists("label")) {
+        H5::Attribute a = ds.openAttribute("label");
+        if (a.getTypeClass() == H5T_STRING) vg.labels[name] = read_string_attr(a);
+      }
+    }
+  }
+  if (!vg.datasets.empty()) out.push_back(std::move(vg));
+}
+
+std::vector<Figure> verify_figures(const std::string& path, bool& present) {
+  std::vector<VerifyGroup> groups;
+  present = false;
+  try {
+    H5::Exception::dontPrint();
+    H5::FileAccPropList fapl;
+    H5Pset_file_locking(fapl.getId(), false, true);
+    H5::H5File file(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl);
+    if (!file.nameExists("verify") || file.childObjType("verify") != H5O_TYPE_GROUP) return {};
+    present = true;
+    collect_verify(file.openGroup("verify"), "/verify", groups);
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error("reading /verify of '" + path + "': " + e.getDetailMsg());
+  }
+  std::vector<Figure> figures;
+  for (const auto& g : groups) {
+    Figure f;
+    std::string stem = g.path.substr(1);
+    std::replace(stem.begin(), stem.end(), '/', '-');
+    for (char& c : stem)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+    f.name = stem;
+    f.source = path + ":" + g.path;
+    auto text = [&](const char* key, const std::string& fallback) {
+      auto it = g.text_attrs.find(key);
+      return it != g.text_attrs.end() ? it->second : fallback;
+    };
+    std::string xname = text("x", "");
+    std::vector<double> x;
+    for (const auto& [n, v] : g.datasets)
+      if (n == xname || (xname.empty() && n == "iteration")) {
+        xname = n;
+        x = v;
+      }
+    if (x.empty()) xname.clear();
+    f.title = plot::enhanced_literal(text("title", "verify results: " + g.path)) + "\n{/*0.85 " +
+              plot::enhanced_literal(fs::path(path).filename().string() + ":" + g.path) + "}";
+    f.xlabel = plot::enhanced_literal(text("xlabel", xname.empty() ? "index" : xname));
+    f.ylabel = plot::enhanced_literal(text("ylabel", "value"));
+    bool positive = true;
+    double lo = INFINITY, hi = 0;
+    for (const auto& [n, v] : g.datasets) {
+      if (n == xname) continue;
+      if (!x.empty() && v.size() != x.size()) continue;
+      Curve c;
+      c.title = g.labels.count(n) ? g.labels.at(n) : n;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        c.x.push_back(x.empty() ? static_cast<double>(i) : x[i]);
+        c.y.push_back(v[i]);
+        if (std::isfinite(v[i])) {
+          positive = positive && v[i] > 0;
+          lo = std::min(lo, std::abs(v[i])), hi = std::max(hi, std::abs(v[i]));
+        }
+      }
+      f.curves.push_back(std::move(c));
+    }
+    auto flag = [&](const char* key, bool fallback) {
+      auto it = g.int_attrs.find(key);
+      return it != g.int_attrs.end() ? it->second != 0 : fallback;
+    };
+    f.logy = flag("logy", positive && lo > 0 && hi / lo > 100);
+    f.logx = flag("logx", false);
+    if (!f.curves.empty()) figures.push_back(std::move(f));
+  }
+  return figures;
+}
+
+}  // namespace
+
+int plot_command(int argc, const char* const argv[]) {
+  std::string path, kind = "all", group_by, runs_regex, out_dir;
+  po::options_description desc("Plot");
+  desc.add_options()
+      ("file", po::value(&path), "HDF5 results file")
+      ("kind", po::value(&kind)->default_value(kind),
+       "grad (||g(z̄_k)||^2 vs k) | consensus (consensus error vs k, with rho_t^{2k} slopes) | bytes "
+       "(||g(z̄_k)||^2 vs bytes on the busiest node) | verify (the /verify results) | all")
+      ("group-by", po::value(&group_by),
+       "one curve per value of this option (e.g. topology, rounds, workers): mean over its runs with a min/max band")
+      ("runs", po::value(&runs_regex), "only runs whose name matches this regular expression (ECMAScript, search)")
+      ("out-dir", po::value(&out_dir), "where to write NAME.png/.gp/.dat (default: FILE without .h5, plus -plots)");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  if (!parse(argc, argv, desc, kUsage, &pos)) return 0;
+  if (path.empty()) throw InputError("FILE: give the results file to plot (dposg plot FILE)");
+  const std::set<std::string> kinds = {"grad", "consensus", "bytes", "verify", "all"};
+  if (!kinds.count(kind)) throw InputError("--kind: expected grad, consensus, bytes, verify or all, got '" + kind + "'");
+  std::optional<std::regex> filter;
+  if (!runs_regex.empty()) {
+    try {
+      filter.emplace(runs_regex);
+    } catch (const std::regex_error& e) {
+      throw InputError("--runs: not a regular expression: '" + runs_regex + "' (" + e.what() + ")");
+    }
+  }
+  std::string group_attr = group_by;
+  std::replace(group_attr.begin(), group_attr.end(), '-', '_');
+  if (out_dir.empty()) {
+    fs::path p(path);
+    out_dir = (p.parent_path() / (p.stem().string() + "-plots")).string();
+  }
+  const bool want_runs = kind != "verify";
+
+  std::vector<Run> runs;
+  {
+    auto reader = ResultsReader::open(path);
+    for (const auto& name : reader->runs()) {
+      if (filter && !std::regex_search(name, *filter)) continue;
+      const RunSummary s = reader->summary(name);
+      if (s.rows == 0) continue;
+      Run r;
+      r.name = name;
+      r.status = s.status;
+      for (const auto& [k, v] : s.attrs) r.attrs[k] = v;
+      const auto it = reader->iterations(name);
+      r.iteration.assign(it.begin(), it.end());
+      r.grad = reader->metric(name, "grad_norm_sq");
+      r.consensus = reader->metric(name, "consensus_error");
+      r.bytes = reader->metric(name, "bytes_busiest");
+      runs.push_back(std::move(r));
+    }
+  }
+  if (want_runs && runs.empty()) {
+    if (filter) throw InputError("--runs: no run with metrics in '" + path + "' matches '" + runs_regex + "'");
+    if (kind != "all") throw InputError("'" + path + "' has no run with metrics to plot");
+  }
+  if (!group_attr.empty() && !runs.empty()) {
+    const bool any = std::any_of(runs.begin(), runs.end(), [&](const Run& r) { return r.attrs.count(group_attr); });
+    if (!any) throw InputError("--group-by: no run in '" + path + "' has the option '" + group_by + "'");
+  }
+  if (plot::find_gnuplot().empty())
+    throw InputError("gnuplot not found on PATH: dposg plot renders with it (Debian: apt-get install gnuplot-nox)");
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir)) throw InputError("--out-dir: cannot create '" + out_dir + "': " + ec.message());
+
+  const std::vector<Group> groups = make_groups(runs, group_attr);
+  std::vector<std::string> written;
+  auto emit = [&](Figure f, const std::string& skip_reason) {
+    if (!plot::prune(f)) {
+      std::printf("%s: skipped: %s\n", f.name.c_str(), skip_reason.c_str());
+      return;
+    }
+    written.push_back(plot::render(f, out_dir));
+    std::printf("wrote %s  (restyle: %s.gp, data: %s.dat)\n", written.back().c_str(), f.name.c_str(), f.name.c_str());
+  };
+
+  if (!runs.empty() && (kind == "grad" || kind == "all")) {
+    Figure f;
+    f.name = "grad_norm";
+    f.source = path;
+    f.title = title_lines("||g(z̄_k)||^2 at the worker average z̄_k, by iteration", runs, group_attr, path);
+    f.xlabel = "iteration k";
+    f.ylabel = grad_axis_label(runs);
+    for (const auto& g : groups) f.curves.push_back(aggregate(g, &Run::iteration, &Run::grad));
+    emit(std::move(f), "no positive finite ||g(z̄_k)||^2 in the selected runs");
+  }
+  if (!runs.empty() && (kind == "consensus" || kind == "all")) {
+    Figure f;
+    f.name = "consensus";
+    f.source = path;
+    f.title = title_lines("consensus error (1/M) Σ_i ||z_k^i - z̄_k||^2, by iteration", runs, group_attr, path);
+    f.xlabel = "iteration k";
+    f.ylabel = "consensus error (1/M) Σ_i ||z_k^i - z̄_k||^2";
+    f.reference_title = "dashed: ρ_t^{2k} through the first point (ρ_t = ρ^t, or measured for random mixing)";
+    for (const auto& g : groups) {
+      Curve c = aggregate(g, &Run::iteration, &Run::consensus);
+      double rho_t = 0;
+      for (const Run* r : g.runs) rho_t += attr_number(*r, "rho_t") / static_cast<double>(g.runs.size());
+      if (std::isfinite(rho_t)) {
+        // rho_t ~ 0 (complete graph: exact consensus in one round) has no slope worth drawing.
+        if (rho_t > 1e-9) c.reference_rate = rho_t * rho_t;
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "  ρ_t=%.3g", rho_t > 1e-9 ? rho_t : 0.0);
+        c.title += buf;
+      }
+      f.curves.push_back(std::move(c));
+    }
+    emit(std::move(f),
+         "no run has a positive consensus error (one worker, or exact consensus on the complete graph)");
+  }
+  if (!runs.empty() && (kind == "bytes" || kind == "all")) {
+    Figure f;
+    f.name = "bytes";
+    f.source = path;
+    f.title = title_lines("||g(z̄_k)||^2 against the communication of the busiest node", runs, group_attr, path,
+                          true);
+    f.xlabel = "bytes sent by the busiest node, cumulative";
+    f.ylabel = grad_axis_label(runs);
+    f.logx = true;
+    // Grouped: one line per run in its group's colour. Runs of a group may send different bytes per
+    // iteration (another M or t), so averaging them along x would mix them.
+    for (std::size_t k = 0; k < groups.size(); ++k) {
+      if (group_attr.empty()) {
+        f.curves.push_back(aggregate(groups[k], &Run::bytes, &Run::grad));
+        continue;
+      }
+      for (std::size_t i = 0; i < groups[k].runs.size(); ++i) {
+        Curve c = aggregate({i == 0 ? groups[k].label : "", {groups[k].runs[i]}}, &Run::bytes, &Run::grad);
+        c.colour = static_cast<int>(k);
+        f.curves.push_back(std::move(c));
+      }
+    }
+    emit(std::move(f), "no run sends bytes (one worker: nothing to communicate)");
+  }
+  if (kind == "verify" || kind == "all") {
+    bool present = false;
+    const auto figures = verify_figures(path, present);
+    if (!present) std::printf("verify: skipped: no verify results in %s\n", path.c_str());
+    else if (figures.empty()) std::printf("verify: skipped: /verify in %s holds no 1-D numeric dataset\n", path.c_str());
+    for (const auto& f : figures) emit(f, "no finite values under " + f.source);
+  }
+  if (written.empty()) std::printf("no figure written\n");
+  return 0;
+}
+
+}  // namespace dposg::cli

@@ -1,0 +1,350 @@
+// dposg sweep: a grid of `dposg run`s (every combination x seeds) into one HDF5 file, in parallel,
+// resumable. The grid points are parsed with the options of `dposg run` itself (cli::run_options),
+// so every run option works in a sweep and means the same.
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/any.hpp>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "core/error.hpp"
+#include "core/experiment.hpp"
+#include "core/recorder.hpp"
+#include "core/sweep.hpp"
+
+namespace dposg::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: dposg sweep --grid KEY=V1,V2,... [--grid ...] [--seeds N] [--jobs J] [run options] --out FILE\n"
+    "Runs every combination of the grid values x N seeds (--seed, --seed+1, ...) as one run each in FILE,\n"
+    "named from its grid values (e.g. workers=4,topology=ring,seed=0). KEY is any option of `dposg run`;\n"
+    "the other run options are fixed for all runs. A config file (--config) takes the same keys, with\n"
+    "repeated `grid = KEY=V1,V2` lines; the command line wins over it, key by key.\n"
+    "Re-running the same sweep on the same file resumes it: finished and diverged runs are kept, runs\n"
+    "left 'running' by a killed sweep are redone, failed ones are kept unless --retry-failed.\n"
+    "Exit code: 0 all runs finished, 1 some run diverged or failed, 2 bad input (no file written).";
+
+// Options of `dposg run` that say where and how to write, not what to run: never part of a grid,
+// and not compared when a sweep resumes (threads do not change the numbers of a run).
+const std::set<std::string> kOutputOnly = {"out", "run-name", "overwrite", "quiet", "threads"};
+// Fixed options not handed to each run's parse: the seed is per run, the rest are the sweep's.
+const std::set<std::string> kNotPerRun = {"seed", "out", "run-name", "overwrite", "quiet"};
+
+std::string value_text(const boost::any& v) {
+  auto num = [](double x) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", x);
+    return std::string(buf);
+  };
+  if (const auto* p = boost::any_cast<std::string>(&v)) return *p;
+  if (const auto* p = boost::any_cast<double>(&v)) return num(*p);
+  if (const auto* p = boost::any_cast<float>(&v)) return num(*p);
+  if (const auto* p = boost::any_cast<int>(&v)) return std::to_string(*p);
+  if (const auto* p = boost::any_cast<long>(&v)) return std::to_string(*p);
+  if (const auto* p = boost::any_cast<long long>(&v)) return std::to_string(*p);
+  if (const auto* p = boost::any_cast<unsigned>(&v)) return std::to_string(*p);
+  if (const auto* p = boost::any_cast<unsigned long>(&v)) return std::to_string(*p);
+  if (const auto* p = boost::any_cast<unsigned long long>(&v)) return std::to_string(*p);
+  if (const auto* p = boost::any_cast<bool>(&v)) return *p ? "true" : "false";
+  if (const auto* p = boost::any_cast<std::vector<std::string>>(&v)) {
+    std::string s;
+    for (const auto& x : *p) s += (s.empty() ? "" : " ") + x;
+    return s;
+  }
+  return "?";
+}
+
+// Axes and fixed run options of one source (command line or config file).
+struct Source {
+  std::vector<GridAxis> axes;
+  std::map<std::string, po::option> fixed;
+};
+
+Source collect(const po::parsed_options& parsed, const po::options_description& run_desc, const std::string& where) {
+  Source s;
+  for (const auto& o : parsed.options) {
+    if (o.unregistered || o.string_key.empty()) continue;
+    if (o.string_key == "grid") {
+      for (const auto& v : o.value) s.axes.push_back(parse_grid_axis(v, where + "grid"));
+    } else if (run_desc.find_nothrow(o.string_key, false)) {
+      s.fixed[o.string_key] = o;
+    }
+  }
+  std::set<std::string> keys;
+  for (const auto& a : s.axes) {
+    if (!keys.insert(a.key).second)
+      throw InputError(where + "grid: option '" + a.key + "' given as a grid axis twice");
+    if (s.fixed.count(a.key))
+      throw InputError(where + a.key + ": given both as a fixed option and as a grid axis");
+  }
+  return s;
+}
+
+bool has_axis(const std::vector<GridAxis>& axes, const std::string& key) {
+  return std::any_of(axes.begin(), axes.end(), [&](const GridAxis& a) { return a.key == key; });
+}
+
+void check_axis_key(const std::string& key, const po::options_description& run_desc) {
+  if (!run_desc.find_nothrow(key, false)) {
+    std::string hint;
+    std::string dashed = key;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    if (dashed != key && run_desc.find_nothrow(dashed, false)) hint = " (did you mean '" + dashed + "'?)";
+    throw InputError("--grid: unknown option '" + key + "'" + hint + "; a grid key must be an option of dposg run");
+  }
+  if (kOutputOnly.count(key) && key != "threads")
+    throw InputError("--grid: '" + key + "' cannot vary within a sweep (it says where to write, not what to run)");
+}
+
+class SweepProgressLine {
+ public:
+  explicit SweepProgressLine(bool enabled) : enabled_(enabled) {}
+  void operator()(const SweepProgress& p) {
+    if (!enabled_ || p.total == 0) return;
+    const double effective = static_cast<double>(p.done) + p.in_flight;
+    char eta[32] = "?";
+    if (effective > 0)
+      std::snprintf(eta, sizeof eta, "%.0fs", p.elapsed_s * (static_cast<double>(p.total) - effective) / effective);
+    std::fprintf(stderr, "\r\033[K  sweep: %zu/%zu runs done (%3.0f%%), %.0fs elapsed, ~%s left", p.done, p.total,
+                 100.0 * effective / static_cast<double>(p.total), p.elapsed_s, eta);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+};
+
+struct Stats {
+  std::vector<double> values;
+  void add(double v) {
+    if (std::isfinite(v)) values.push_back(v);
+  }
+  std::string mean_min_max() const {
+    if (values.empty()) return "-";
+    double s = 0;
+    for (double v : values) s += v;
+    const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+    char buf[80];
+    if (values.size() == 1) std::snprintf(buf, sizeof buf, "%.3e", values[0]);
+    else std::snprintf(buf, sizeof buf, "%.3e [%.2e, %.2e]", s / static_cast<double>(values.size()), *lo, *hi);
+    return buf;
+  }
+  std::string mean() const {
+    if (values.empty()) return "-";
+    double s = 0;
+    for (double v : values) s += v;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3e", s / static_cast<double>(values.size()));
+    return buf;
+  }
+};
+
+// One line per combination, aggregated over its seeds.
+void print_summary(const std::string& path, const std::vector<SweepRun>& runs, const std::vector<GridPoint>& combos,
+                   std::size_t per_combo, const std::vector<SweepRunResult>& results, double seconds) {
+  auto reader = ResultsReader::open(path);
+  std::size_t ran = 0;
+  for (const auto& r : results) ran += r.action != ResumeAction::skip;
+  std::printf("sweep -> %s: %zu run(s) = %zu combination(s) x %zu seed(s); %zu run now, %zu kept from before (%.1f s)\n",
+              path.c_str(), runs.size(), combos.size(), per_combo, ran, runs.size() - ran, seconds);
+  std::size_t width = 11;
+  std::vector<std::string> labels;
+  for (const auto& c : combos) {
+    labels.push_back(c.empty() ? "(no grid)" : sweep_run_name(c));
+    width = std::max(width, labels.back().size());
+  }
+  std::printf("%-*s  %-22s  %-36s  %-10s  %s\n", static_cast<int>(width), "combination", "status",
+              "final grad_norm_sq: mean [min, max]", "consensus", "s/run");
+  std::map<std::string, int> totals;
+  for (std::size_t c = 0; c < combos.size(); ++c) {
+    std::map<std::string, int> count;
+    Stats g, cons, wall;
+    for (std::size_t s = 0; s < per_combo; ++s) {
+      const std::size_t i = c * per_combo + s;
+      const std::string status = results[i].status.empty() ? "unknown" : results[i].status;
+      ++count[status];
+      ++totals[status];
+      auto last = [&](const char* m) {
+        const auto v = reader->metric(runs[i].name, m);
+        return v.empty() ? std::nan("") : v.back();
+      };
+      g.add(last("grad_norm_sq"));
+      cons.add(last("consensus_error"));
+      wall.add(last("wall_time_s"));
+    }
+    std::string status;
+    for (const auto& [k, n] : count) status += (status.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+    std::printf("%-*s  %-22s  %-36s  %-10s  %s\n", static_cast<int>(width), labels[c].c_str(), status.c_str(),
+                g.mean_min_max().c_str(), cons.mean().c_str(), wall.mean().c_str());
+  }
+  std::string line;
+  for (const auto& [k, n] : totals) line += (line.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+  std::printf("%s.  Every run: dposg info %s; figures: dposg plot %s --group-by OPTION\n", line.c_str(), path.c_str(),
+              path.c_str());
+  if (totals.count("failed"))
+    std::printf("Failed runs are kept when the sweep is run again; --retry-failed redoes them.\n");
+}
+
+}  // namespace
+
+int sweep_command(int argc, const char* const argv[]) {
+  ExperimentConfig base;
+  OutputOptions output;
+  output.out = "dposg-sweep.h5";
+  int seeds = 1;
+  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  bool retry_failed = false;
+  std::string config_path;
+
+  po::options_description sweep_desc("Sweep");
+  sweep_desc.add_options()
+      ("grid", po::value<std::vector<std::string>>(),
+       "KEY=V1,V2,...: one axis of the grid (repeat for more axes); KEY is any option of dposg run")
+      ("seeds", po::value(&seeds)->default_value(seeds), "runs per combination, with seeds --seed, --seed+1, ...")
+      ("jobs", po::value(&jobs)->default_value(jobs),
+       "runs executed at once (threads); with more than one, each run gets one OpenMP thread unless --threads")
+      ("retry-failed", po::bool_switch(&retry_failed), "redo runs recorded as failed (diverged runs are results: kept)");
+  const po::options_description run_desc = run_options(base, output);
+  po::options_description file_desc;
+  file_desc.add(sweep_desc).add(run_desc);
+  po::options_description meta("General");
+  meta.add_options()("help,h", "print this help")("config", po::value(&config_path),
+                                                   "config file: the same keys without dashes, `key = value`");
+  po::options_description all;
+  all.add(meta).add(file_desc);
+
+  // Parsed by hand (not cli::parse) because the grid needs the raw options of each source.
+  po::variables_map vm;
+  std::optional<po::parsed_options> cmd, cfg;
+  try {
+    cmd.emplace(po::command_line_parser(argc, argv).options(all).run());
+    po::store(*cmd, vm);
+    if (vm.count("help")) {
+      std::cout << kUsage << "\n\n" << all << "\n";
+      return 0;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw InputError("--config: cannot open '" + path + "'");
+      try {
+        cfg.emplace(po::parse_config_file(in, file_desc, false));
+        po::store(*cfg, vm);  // the command line wins: po::store keeps the first value stored
+      } catch (const po::error& e) {
+        throw InputError("--config: '" + path + "': " + e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError(e.what());
+  }
+  if (seeds < 1) throw InputError("--seeds: must be >= 1, got " + std::to_string(seeds));
+  if (jobs < 1) throw InputError("--jobs: must be >= 1, got " + std::to_string(jobs));
+  if (!base.run_name.empty()) throw InputError("--run-name: a sweep names each run from its grid values; drop it");
+
+  // Merge the two sources key by key; the command line wins.
+  const Source c = collect(*cmd, run_desc, "--");
+  const Source f = cfg ? collect(*cfg, run_desc, "--config: ") : Source{};
+  std::vector<GridAxis> axes;
+  for (const auto& a : f.axes) {
+    if (c.fixed.count(a.key)) continue;
+    auto it = std::find_if(c.axes.begin(), c.axes.end(), [&](const GridAxis& x) { return x.key == a.key; });
+    axes.push_back(it != c.axes.end() ? *it : a);
+  }
+  for (const auto& a : c.axes)
+    if (!has_axis(axes, a.key)) axes.push_back(a);
+  std::map<std::string, po::option> fixed = c.fixed;
+  for (const auto& [k, o] : f.fixed)
+    if (!fixed.count(k) && !has_axis(c.axes, k)) fixed.emplace(k, o);
+  for (const auto& a : axes) check_axis_key(a.key, run_desc);
+  const bool seed_axis = has_axis(axes, "seed");
+  if (seed_axis && seeds != 1) throw InputError("--seeds: cannot be combined with a grid axis over seed");
+
+  // Every run, validated (build_experiment) before the output file is touched.
+  const std::vector<GridPoint> combos = expand_grid(axes);
+  const std::size_t per_combo = seed_axis ? 1 : static_cast<std::size_t>(seeds);
+  std::vector<SweepRun> runs;
+  runs.reserve(combos.size() * per_combo);
+  for (const auto& combo : combos) {
+    for (std::size_t s = 0; s < per_combo; ++s) {
+      SweepRun run;
+      run.point = combo;
+      if (!seed_axis) run.point.emplace_back("seed", std::to_string(base.seed + s));
+      run.name = sweep_run_name(run.point);
+      OutputOptions ignored;
+      const po::options_description point_desc = run_options(run.config, ignored);
+      po::parsed_options parsed(&point_desc);
+      for (const auto& [k, v] : run.point) {
+        po::option o(k, {v});
+        o.original_tokens = {"--grid " + k + "=" + v};
+        parsed.options.push_back(o);
+      }
+      for (const auto& [k, o] : fixed)
+        if (!kNotPerRun.count(k)) parsed.options.push_back(o);
+      po::variables_map pvm;
+      try {
+        po::store(parsed, pvm);
+        po::notify(pvm);
+      } catch (const po::error& e) {
+        throw InputError("--grid: " + std::string(e.what()));
+      }
+      std::string key;
+      for (const auto& [k, v] : pvm)
+        if (!kOutputOnly.count(k)) key += k + "=" + value_text(v.value()) + "\n";
+      run.options_key = key;
+      try {
+        (void)build_experiment(run.config);
+      } catch (const InputError& e) {
+        throw InputError("run '" + run.name + "': " + e.what());
+      }
+      runs.push_back(std::move(run));
+    }
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  auto file = ResultsFile::open(output.out);
+  ResumePolicy policy;
+  policy.retry_failed = retry_failed;
+  policy.overwrite = output.overwrite;
+  const std::vector<ResumeAction> plan = plan_sweep(*file, runs, policy);
+
+  SweepProgressLine progress(!output.quiet && isatty(STDERR_FILENO));
+  SweepOptions opts;
+  opts.jobs = jobs;
+  opts.resume = policy;
+  opts.on_progress = [&](const SweepProgress& p) { progress(p); };
+  std::vector<SweepRunResult> results;
+  try {
+    results = run_sweep(*file, runs, plan, opts);
+  } catch (...) {
+    progress.clear();
+    throw;
+  }
+  progress.clear();
+  file.reset();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!output.quiet) print_summary(output.out, runs, combos, per_combo, results, seconds);
+  const bool all_finished =
+      std::all_of(results.begin(), results.end(), [](const SweepRunResult& r) { return r.status == "finished"; });
+  return all_finished ? 0 : 1;
+}
+
+}  // namespace dposg::cli

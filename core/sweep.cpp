@@ -1,0 +1,306 @@
+#include "core/sweep.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "core/error.hpp"
+
+namespace dposg {
+
+namespace {
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+bool run_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '.' || c == '=' || c == ',';
+}
+
+std::map<std::string, std::string> parse_options_key(const std::string& key) {
+  std::map<std::string, std::string> m;
+  std::size_t pos = 0;
+  while (pos < key.size()) {
+    auto end = key.find('\n', pos);
+    if (end == std::string::npos) end = key.size();
+    const std::string line = key.substr(pos, end - pos);
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) m[line.substr(0, eq)] = line.substr(eq + 1);
+    pos = end + 1;
+  }
+  return m;
+}
+
+std::string attr_string(const RunSummary& s, const std::string& name, bool& found) {
+  for (const auto& [n, v] : s.attrs)
+    if (n == name) {
+      if (const auto* p = std::get_if<std::string>(&v)) {
+        found = true;
+        return *p;
+      }
+    }
+  found = false;
+  return "";
+}
+
+// Forwards the driver's rows to the run's writer, one HDF5 call at a time across all threads.
+// on_finish mirrors the RecorderObserver of core/experiment.cpp (which cannot take a lock).
+class LockedRecorder final : public Observer {
+ public:
+  LockedRecorder(RunWriter& w, std::mutex& m) : w_(w), m_(m) {}
+  void on_log(const MetricsRow& row) override {
+    std::lock_guard lock(m_);
+    w_.append(row);
+  }
+  void on_finish(const RunOutcome& out) override {
+    std::lock_guard lock(m_);
+    w_.write_final("z_bar", out.z_bar);
+    w_.set_attr("iterations_done", out.iterations_done);
+    if (!out.message.empty()) w_.set_attr("message", out.message);
+    w_.set_status(to_string(out.status));
+  }
+
+ private:
+  RunWriter& w_;
+  std::mutex& m_;
+};
+
+// Publishes the fraction of iterations a run has done, for the sweep's progress estimate.
+class FractionObserver final : public Observer {
+ public:
+  FractionObserver(std::atomic<double>& slot, std::int64_t iters) : slot_(slot), iters_(iters) {}
+  void on_log(const MetricsRow& row) override {
+    slot_.store(iters_ > 0 ? static_cast<double>(row.iteration) / static_cast<double>(iters_) : 1.0);
+  }
+
+ private:
+  std::atomic<double>& slot_;
+  std::int64_t iters_;
+};
+
+}  // namespace
+
+GridAxis parse_grid_axis(const std::string& text, const std::string& option) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos)
+    throw InputError(option + " '" + text + "': expected KEY=VALUE,VALUE,... (e.g. workers=4,8,16)");
+  GridAxis axis;
+  axis.key = trim(text.substr(0, eq));
+  if (axis.key.empty()) throw InputError(option + " '" + text + "': the option name before '=' is empty");
+  const std::string rest = text.substr(eq + 1);
+  std::size_t pos = 0;
+  std::set<std::string> seen;
+  while (true) {
+    auto comma = rest.find(',', pos);
+    const std::string v = trim(rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (v.empty()) throw InputError(option + " '" + text + "': empty value for " + axis.key);
+    if (!seen.insert(v).second) throw InputError(option + " '" + text + "': value '" + v + "' given twice");
+    axis.values.push_back(v);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return axis;
+}
+
+std::vector<GridPoint> expand_grid(const std::vector<GridAxis>& axes) {
+  std::set<std::string> keys;
+  for (const auto& a : axes) {
+    if (!keys.insert(a.key).second) throw InputError("--grid: option '" + a.key + "' given as a grid axis twice");
+    if (a.values.empty()) throw InputError("--grid: no values for '" + a.key + "'");
+  }
+  std::vector<GridPoint> points{GridPoint{}};
+  for (const auto& a : axes) {
+    std::vector<GridPoint> next;
+    next.reserve(points.size() * a.values.size());
+    for (const auto& p : points)
+      for (const auto& v : a.values) {
+        GridPoint q = p;
+        q.emplace_back(a.key, v);
+        next.push_back(std::move(q));
+      }
+    points = std::move(next);
+  }
+  return points;
+}
+
+std::string sweep_run_name(const GridPoint& point) {
+  std::string name;
+  for (const auto& [k, v] : point) {
+    if (!name.empty()) name += ',';
+    name += k + "=" + v;
+  }
+  for (char& c : name)
+    if (!run_name_char(c)) c = '_';
+  return name;
+}
+
+ResumeAction resume_action(const std::string& status, const ResumePolicy& policy) {
+  if (status.empty()) return ResumeAction::run;
+  if (policy.overwrite) return ResumeAction::redo;
+  if (status == "finished" || status == "diverged") return ResumeAction::skip;
+  if (status == "failed") return policy.retry_failed ? ResumeAction::redo : ResumeAction::skip;
+  return ResumeAction::redo;  // "running": its process was killed
+}
+
+std::string options_key_difference(const std::string& a, const std::string& b) {
+  const auto ma = parse_options_key(a), mb = parse_options_key(b);
+  std::string diff;
+  for (const auto& [k, va] : ma) {
+    auto it = mb.find(k);
+    if (it == mb.end() || it->second == va) continue;
+    if (!diff.empty()) diff += "; ";
+    diff += k + ": " + va + " vs " + it->second;
+  }
+  return diff;
+}
+
+std::vector<ResumeAction> plan_sweep(const ResultsFile& file, const std::vector<SweepRun>& runs,
+                                     const ResumePolicy& policy) {
+  std::set<std::string> names;
+  for (const auto& r : runs)
+    if (!names.insert(r.name).second)
+      throw InputError("--grid: two runs of the sweep would both be named '" + r.name + "'");
+  std::vector<ResumeAction> plan;
+  std::unique_ptr<ResultsReader> reader;
+  for (const auto& r : runs) {
+    const std::string status = file.run_status(r.name);
+    if (status.empty() && !file.has_run(r.name)) {
+      plan.push_back(ResumeAction::run);
+      continue;
+    }
+    if (policy.overwrite) {
+      plan.push_back(ResumeAction::redo);
+      continue;
+    }
+    if (!reader) reader = ResultsReader::open(file.path());
+    bool found = false;
+    const std::string recorded = attr_string(reader->summary(r.name), "sweep_options", found);
+    const std::string where = "run '" + r.name + "' in '" + file.path() + "'";
+    if (!found)
+      throw InputError(where + " was not made by a sweep (no sweep_options attribute); use another --out, or "
+                       "--overwrite to replace it");
+    const std::string diff = options_key_difference(recorded, r.options_key);
+    if (!diff.empty())
+      throw InputError(where + " was made with other options (" + diff +
+                       " now); use another --out, or --overwrite to replace it");
+    plan.push_back(resume_action(status.empty() ? "unknown" : status, policy));
+  }
+  return plan;
+}
+
+std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<SweepRun>& runs,
+                                      const std::vector<ResumeAction>& plan, const SweepOptions& opts) {
+  if (plan.size() != runs.size()) throw std::logic_error("run_sweep: plan and runs differ in size");
+  std::vector<SweepRunResult> results(runs.size());
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    results[i].name = runs[i].name;
+    results[i].action = plan[i];
+    if (plan[i] == ResumeAction::skip) results[i].status = file.run_status(runs[i].name);
+    else todo.push_back(i);
+  }
+  const int jobs = static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(opts.jobs < 1 ? 1 : opts.jobs, todo.size())));
+
+  // The serial HDF5 library is not thread-safe: this mutex guards every call that may reach it.
+  std::mutex h5;
+  std::mutex state;  // guards `error` and the wake-up of the progress loop
+  std::condition_variable wake;
+  std::exception_ptr error;
+  std::atomic<std::size_t> next{0}, done{0};
+  std::atomic<bool> stop{false};
+  auto fractions = std::make_unique<std::atomic<double>[]>(static_cast<std::size_t>(jobs));
+  for (int j = 0; j < jobs; ++j) fractions[j].store(0.0);
+
+  auto worker = [&](int slot) {
+    while (!stop.load()) {
+      const std::size_t t = next.fetch_add(1);
+      if (t >= todo.size()) break;
+      const std::size_t i = todo[t];
+      const SweepRun& run = runs[i];
+      ExperimentConfig config = run.config;
+      // OpenMP's thread count is per calling thread: run_experiment sets it from config.threads.
+      if (jobs > 1 && config.threads == 0) config.threads = 1;
+      std::unique_ptr<RunWriter> writer;
+      try {
+        std::optional<Experiment> e;
+        {
+          // Building may read HDF5 input (--topology-file, --problem-file): under the lock too.
+          std::lock_guard lock(h5);
+          e.emplace(build_experiment(config));
+          e->run_name = run.name;
+          if (file.has_run(run.name)) file.remove_run(run.name);
+          writer = file.create_run(run.name);
+          write_run_attributes(*e, *writer);
+          writer->set_attr("sweep_options", run.options_key);
+          writer->set_attr("sweep_point", sweep_run_name(run.point));
+          e->problem->write_instance(writer->problem_group());
+          writer->flush(true);
+        }
+        LockedRecorder recorder(*writer, h5);
+        FractionObserver fraction(fractions[slot], config.iters);
+        const RunOutcome out = run_experiment(*e, nullptr, {&recorder, &fraction});
+        std::lock_guard lock(h5);
+        writer.reset();
+        results[i].status = to_string(out.status);
+        results[i].message = out.message;
+      } catch (...) {
+        {
+          std::lock_guard lock(h5);
+          try {
+            writer.reset();
+          } catch (...) {
+          }
+        }
+        std::lock_guard lock(state);
+        if (!error) error = std::current_exception();
+        stop.store(true);
+      }
+      fractions[slot].store(0.0);
+      done.fetch_add(1);
+      wake.notify_all();
+    }
+  };
+
+  const auto start = std::chrono::steady_clock::now();
+  auto report = [&] {
+    if (!opts.on_progress) return;
+    SweepProgress p;
+    p.total = todo.size();
+    p.done = done.load();
+    for (int j = 0; j < jobs; ++j) p.in_flight += fractions[j].load();
+    p.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    opts.on_progress(p);
+  };
+
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(jobs));
+  for (int j = 0; j < jobs && !todo.empty(); ++j) threads.emplace_back(worker, j);
+  {
+    std::unique_lock lock(state);
+    const auto interval = std::chrono::duration<double>(opts.progress_interval_s);
+    while (done.load() < todo.size() && !stop.load()) {
+      wake.wait_for(lock, interval);
+      lock.unlock();
+      report();
+      lock.lock();
+    }
+  }
+  for (auto& th : threads) th.join();
+  report();
+  if (error) std::rethrow_exception(error);
+  return results;
+}
+
+}  // namespace dposg

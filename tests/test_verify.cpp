@@ -1,0 +1,139 @@
+// ctest-label: integration
+#include <catch2/catch.hpp>
+
+#include <H5Cpp.h>
+
+#include <filesystem>
+#include <regex>
+#include <sstream>
+
+#include "cli_harness.hpp"
+#include "core/recorder.hpp"
+#include "theory_checks/verify.hpp"
+
+using namespace dposg;
+using namespace dposg::verify;
+
+namespace {
+
+std::vector<Row> run_one(const std::string& check, const Injection& inj = {}) {
+  Options o;
+  o.size = Size::quick;
+  o.only = {check};
+  o.inject = inj;
+  return run_checks(o);
+}
+
+int failures(const std::vector<Row>& rows) {
+  int n = 0;
+  for (const auto& r : rows) n += r.status == Status::fail;
+  return n;
+}
+
+bool failed(const std::vector<Row>& rows, const std::string& claim_part) {
+  for (const auto& r : rows)
+    if (r.status == Status::fail && r.claim.find(claim_part) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+// Each check passes as shipped and fails when its claim is broken on purpose.
+
+TEST_CASE("theorem1 passes, and fails when L is understated so the step size leaves the theorem", "[verify]") {
+  CHECK(failures(run_one("theorem1")) == 0);
+  Injection inj;
+  inj.stated_L_scale = 1e-3;
+  // The sampled Lipschitz ratio exposes the misstated L, and the theorem is then not claimed.
+  const auto rows = run_one("theorem1", inj);
+  CHECK(failed(rows, "A1(i)"));
+  for (const auto& r : rows)
+    if (r.claim.find("<= RHS") != std::string::npos) CHECK(r.status != Status::pass);
+}
+
+TEST_CASE("t-rounds passes, and fails with a mixer with a wrong weight", "[verify]") {
+  CHECK(failures(run_one("t-rounds")) == 0);
+  Injection inj;
+  inj.ring_self_weight = 0.5;
+  CHECK(failed(run_one("t-rounds", inj), "2 log rho"));
+}
+
+TEST_CASE("lemma1 passes, and fails for disagreeing workers judged with an understated sigma", "[verify]") {
+  CHECK(failures(run_one("lemma1")) == 0);
+  Injection inj;
+  inj.stated_sigma_scale = 1e-3;
+  CHECK(failed(run_one("lemma1", inj), "g(Z_k)"));
+}
+
+TEST_CASE("remark2 passes, and fails for a ring with a wrong weight", "[verify]") {
+  CHECK(failures(run_one("remark2")) == 0);
+  Injection inj;
+  inj.ring_self_weight = 0.5;
+  CHECK(failed(run_one("remark2", inj), "ring: max over M"));
+}
+
+TEST_CASE("corollary1 passes, and fails when workers share their noise", "[verify]") {
+  CHECK(failures(run_one("corollary1")) == 0);
+  Injection inj;
+  inj.shared_noise = true;
+  CHECK(failed(run_one("corollary1", inj), "varying M"));
+}
+
+TEST_CASE("special-cases passes, and fails when a ring is compared with CPOSG", "[verify]") {
+  CHECK(failures(run_one("special-cases")) == 0);
+  Injection inj;
+  inj.special_case_wrong_topology = true;
+  CHECK(failed(run_one("special-cases", inj), "CPOSG"));
+}
+
+TEST_CASE("negative-control passes on forsaken, and fails when given a problem that satisfies (iv)", "[verify]") {
+  const auto rows = run_one("negative-control");
+  CHECK(failures(rows) == 0);
+  // The theorem is never claimed on the negative control.
+  for (const auto& r : rows)
+    if (r.claim.find("not claimed") != std::string::npos) CHECK(r.status == Status::not_applicable);
+  Injection inj;
+  inj.negative_control_problem = "star";
+  CHECK(failed(run_one("negative-control", inj), "found violated"));
+}
+
+TEST_CASE("dposg verify --quick passes, prints the table and writes every row and run to HDF5", "[verify]") {
+  dposg::test::TempDir dir;
+  const auto r = dposg::test::run_cli("verify --quick --out v.h5", dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("PASS:") != std::string::npos);
+  const std::regex row_re(R"((theorem1|t-rounds|lemma1|remark2|corollary1|special-cases|negative-control) .*(PASS|FAIL|info|n/a))");
+  int table_rows = 0;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) table_rows += std::regex_search(line, row_re);
+  {
+    auto reader = ResultsReader::open(dir / "v.h5");
+    CHECK(reader->runs().size() > 20);
+    for (const auto& run : reader->runs()) CHECK(reader->summary(run).status != "running");
+  }
+  H5::Exception::dontPrint();
+  // Every table row is a group /verify/<check>/rowNNN with the table's columns as attributes.
+  H5::H5File f(dir / "v.h5", H5F_ACC_RDONLY);
+  int stored = 0;
+  H5::Group v = f.openGroup("verify");
+  for (hsize_t i = 0; i < v.getNumObjs(); ++i) {
+    H5::Group g = v.openGroup(v.getObjnameByIdx(i));
+    for (hsize_t j = 0; j < g.getNumObjs(); ++j) {
+      H5::Group row = g.openGroup(g.getObjnameByIdx(j));
+      CHECK(row.attrExists("measured"));
+      CHECK(row.attrExists("status"));
+      ++stored;
+    }
+  }
+  CHECK(stored == table_rows);
+  CHECK(stored > 40);
+}
+
+TEST_CASE("dposg verify rejects an unknown check with exit code 2 and no file", "[verify]") {
+  dposg::test::TempDir dir;
+  const auto r = dposg::test::run_cli("verify --check theorem9 --out v.h5", dir);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--check") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "v.h5"));
+}

@@ -1,0 +1,292 @@
+// Theorem 1, Lemma 1 and Lemma 3 / the t-round bound: the claims about one DPOSG run.
+#include <cmath>
+#include <sstream>
+
+#include "theory_checks/verify.hpp"
+
+namespace dposg::verify {
+namespace {
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s.precision(4);
+  s << v;
+  return s.str();
+}
+
+// The setting of Theorem 1's experiment: a nonconvex-nonconcave problem with known constants.
+ExperimentConfig theorem_config(const Context& ctx) {
+  ExperimentConfig c;
+  c.problem.name = "star";
+  c.problem.dim = ctx.quick() ? 10 : 20;
+  c.problem.noise = 0.5;
+  c.workers = ctx.quick() ? 4 : 8;
+  c.topology = "ring";
+  c.batch = 4;
+  c.iters = ctx.quick() ? 2000 : 20000;
+  c.log_every = 1;
+  c.step_rule = "osg";
+  c.seed = ctx.opt.seed;
+  return c;
+}
+
+int seeds(const Context& ctx) { return ctx.quick() ? 3 : 10; }
+
+// Theorem 1's quantities for config c at t rounds, with L scaled by `L_scale` (a fault injection:
+// a user who understates L gets a step size the theorem does not cover).
+struct Setting {
+  ExperimentConfig config;
+  TheoremQuantities q;
+  TheoremInputs in;
+  bool assumptions = false;
+};
+
+Setting theorem_setting(Context& ctx, const std::string& check, ExperimentConfig c) {
+  Setting s;
+  c.lr = "1";
+  c.rounds = 1;
+  Experiment probe = build_experiment(c);
+  // A fault injection may misstate L: the assumption check and the theorem both see the stated value.
+  probe.problem = with_stated_constants(std::move(probe.problem), ctx.opt.inject.stated_L_scale, 1.0);
+  s.assumptions = check_assumption1(ctx, check, *probe.problem, c.seed);
+  s.in.constants = probe.problem->constants();
+  s.in.M = static_cast<double>(c.workers);
+  s.in.m = static_cast<double>(c.batch);
+  s.in.rho = probe.mixer->schedule().rho();
+  s.in.iters = static_cast<double>(c.iters);
+  s.in.x0_dist = (probe.Z0.rowwise().mean() - *s.in.constants.x_star).norm();
+  // t_min does not depend on t; take the literal reading's t, then eta_max at that t.
+  s.in.rho_t = s.in.rho;
+  const double t_min = theorem1(s.in).t_min;
+  c.rounds = std::max(1, static_cast<int>(std::ceil(t_min)));
+  s.in.rounds = c.rounds;
+  s.in.rho_t = std::pow(s.in.rho, c.rounds);
+  s.q = theorem1(s.in);
+  s.in.eta = s.q.eta_max;
+  s.q = theorem1(s.in);
+  std::ostringstream lr;
+  lr.precision(17);
+  lr << s.q.eta_max;
+  c.lr = lr.str();
+  s.config = c;
+  return s;
+}
+
+Row make_row(const std::string& check, const std::string& claim, double measured, const std::string& rel,
+             double expected, Status st, const std::string& note = "") {
+  Row r;
+  r.check = check;
+  r.claim = claim;
+  r.measured = measured;
+  r.relation = rel;
+  r.expected = expected;
+  r.status = st;
+  r.note = note;
+  return r;
+}
+
+// Seed-averaged time averages of the given metrics; a diverged run counts as +inf.
+struct SeedStats {
+  std::vector<std::vector<double>> values;  // per metric, per seed
+  double max_z_bar_norm = 0;
+  bool diverged = false;
+};
+
+SeedStats run_seeds(Context& ctx, const Setting& s, const std::string& label, const std::vector<std::string>& metrics,
+                    const std::function<void(Experiment&)>& modify = {}) {
+  SeedStats out;
+  out.values.resize(metrics.size());
+  for (int k = 0; k < seeds(ctx); ++k) {
+    ExperimentConfig c = s.config;
+    c.seed = s.config.seed + static_cast<std::uint64_t>(k);
+    const Trace t = ctx.run(c, label + ".seed" + std::to_string(k), modify,
+                            {{"claim_t_min", s.q.t_min},
+                             {"claim_eta_max", s.q.eta_max},
+                             {"claim_bound", s.q.bound},
+                             {"claim_stated_L", s.in.constants.L}});
+    const bool ok = t.outcome.status == RunStatus::finished;
+    out.diverged = out.diverged || !ok;
+    for (std::size_t i = 0; i < metrics.size(); ++i)
+      out.values[i].push_back(ok ? t.time_average(metrics[i]) : std::numeric_limits<double>::infinity());
+    for (const auto& r : t.rows) out.max_z_bar_norm = std::max(out.max_z_bar_norm, r.get("z_bar_norm"));
+  }
+  return out;
+}
+
+}  // namespace
+
+void check_theorem1(Context& ctx) {
+  const std::string check = "theorem1";
+  const Setting s = theorem_setting(ctx, check, theorem_config(ctx));
+  const auto& q = s.q;
+  ctx.add(make_row(check, "t_min, literal reading (M^2 sqrt(m) G^2 + sigma^2)", q.t_min, "info", NAN, Status::info,
+                   "t used = " + std::to_string(s.config.rounds)));
+  ctx.add(make_row(check, "t_min, alternative reading (M sqrt(mM) G^2 + sigma^2)", q.t_min_alt, "info", NAN,
+                   Status::info));
+  ctx.add(make_row(check, "eta_max = min(terms) with c = 321", q.eta_max, "info", NAN, Status::info,
+                   "terms " + fmt(q.eta_term1) + ", " + fmt(q.eta_term2) + ", " + fmt(q.eta_term3) +
+                       "; literal 2nd term " + fmt(q.eta_term2_literal)));
+
+  const SeedStats st = run_seeds(ctx, s, "theorem1.within", {"grad_norm_sq"});
+  const double upper = st.diverged ? INFINITY : mean(st.values[0]) + 3 * std_error(st.values[0]);
+  Row r = make_row(check,
+                   "(1/N) sum_k ||g(z̄_k)||^2 <= RHS (seed mean + 3 s.e., " + std::to_string(seeds(ctx)) + " seeds)",
+                   upper, "<=", q.bound, upper <= q.bound ? Status::pass : Status::fail);
+  r.margin = upper / q.bound;
+  r.margin_kind = "measured/bound";
+  const double radius = s.in.constants.D / 2;
+  if (!s.assumptions) {
+    r.status = Status::not_applicable;
+    r.note = "Assumption 1 does not hold numerically: the theorem is not claimed";
+  } else if (st.max_z_bar_norm > radius) {
+    r.status = Status::not_applicable;
+    r.note = "max ||z̄_k|| = " + fmt(st.max_z_bar_norm) + " > D/2: the theorem's premise fails";
+  } else {
+    r.note = "max ||z̄_k|| = " + fmt(st.max_z_bar_norm) + " <= D/2 = " + fmt(radius);
+  }
+  ctx.add(r);
+
+  // Outside the conditions: information, not a verdict.
+  struct Violation {
+    std::string label;
+    double eta_factor;
+    int rounds;
+  };
+  for (const Violation& v : {Violation{"eta = 20 eta_max, t = 1", 20.0, 1}, Violation{"eta = 0.9/L, t = 0", 0.0, 0}}) {
+    Setting w = s;
+    const double eta = v.eta_factor > 0 ? v.eta_factor * q.eta_max : 0.9 / s.in.constants.L;
+    std::ostringstream lr;
+    lr.precision(17);
+    lr << eta;
+    w.config.lr = lr.str();
+    w.config.rounds = v.rounds;
+    TheoremInputs in = s.in;
+    in.eta = eta;
+    in.rounds = v.rounds;
+    in.rho_t = std::pow(in.rho, v.rounds);
+    w.q = theorem1(in);
+    const SeedStats vs = run_seeds(ctx, w, "theorem1.violating." + std::to_string(v.rounds), {"grad_norm_sq"});
+    const double m = mean(vs.values[0]);
+    Row i = make_row(check, "outside the conditions (" + v.label + "): time average vs RHS at that eta", m, "info",
+                     w.q.bound, Status::info,
+                     vs.diverged ? "diverged" : (m <= w.q.bound ? "still below the RHS" : "above the RHS"));
+    i.margin = m / w.q.bound;
+    i.margin_kind = "measured/bound";
+    ctx.add(i);
+  }
+}
+
+void check_lemma1(Context& ctx) {
+  const std::string check = "lemma1";
+  ExperimentConfig c = theorem_config(ctx);
+  const auto& inj = ctx.opt.inject;
+  const bool faulty = inj.stated_sigma_scale != 1.0;
+  Setting s = theorem_setting(ctx, check, c);
+  // Lemma 1 takes eta = min(second, third term of Theorem 1's bound).
+  const double eta = std::min(s.q.eta_term2, s.q.eta_term3);
+  std::ostringstream lr;
+  lr.precision(17);
+  lr << eta;
+  s.config.lr = lr.str();
+  if (faulty) {
+    // No gossip, from spread-out starts: the workers disagree, and the lemma is fed a smaller sigma.
+    s.config.rounds = 0;
+    s.config.init = "random";
+    s.config.init_spread = 3.0;
+  }
+  const SeedStats st = run_seeds(ctx, s, "lemma1", {"grad_avg_gap_sq", "grad_norm_sq"});
+  const double sigma = s.in.constants.sigma * inj.stated_sigma_scale;
+  const double mM = s.in.m * s.in.M;
+  const double lhs = mean(st.values[0]) + 3 * std_error(st.values[0]);
+  const double rhs = sigma * sigma / std::sqrt(mM) + mean(st.values[1]) / (kTheoremC - 1);
+  Row r = make_row(check, "(1/N) sum ||(1/M) g(Z_k) 1 - g(z̄_k)||^2 <= sigma^2/sqrt(mM) + (1/N) sum ||g(z̄_k)||^2/(c-1)",
+                   lhs, "<=", rhs, lhs <= rhs ? Status::pass : Status::fail,
+                   "eta = " + fmt(eta) + ", t = " + std::to_string(s.config.rounds));
+  r.margin = lhs / rhs;
+  r.margin_kind = "measured/bound";
+  if (!s.assumptions) r.status = Status::not_applicable;
+  ctx.add(r);
+}
+
+void check_t_rounds(Context& ctx) {
+  const std::string check = "t-rounds";
+  const auto& inj = ctx.opt.inject;
+  // (a) Lemma 3 at Theorem 1's setting: time average of mu_k against 8 eta L sigma / (sqrt(mM)(1 - 4 eta L)).
+  {
+    const Setting s = theorem_setting(ctx, check, theorem_config(ctx));
+    const SeedStats st = run_seeds(ctx, s, "t-rounds.lemma3", {"grad_dispersion"});
+    const double eta = s.q.eta_max, L = s.in.constants.L, sigma = s.in.constants.sigma;
+    const double bound = 8 * eta * L * sigma / (std::sqrt(s.in.m * s.in.M) * (1 - 4 * eta * L));
+    const double upper = mean(st.values[0]) + 3 * std_error(st.values[0]);
+    Row r = make_row(check, "Lemma 3: (1/N) sum mu_k < 8 eta L sigma / (sqrt(mM)(1 - 4 eta L)), t >= t_min", upper, "<=",
+                     bound, upper < bound ? Status::pass : Status::fail,
+                     "t = " + std::to_string(s.config.rounds) + ", eta = " + fmt(eta));
+    r.margin = upper / bound;
+    r.margin_kind = "measured/bound";
+    if (!s.assumptions) r.status = Status::not_applicable;
+    ctx.add(r);
+  }
+  // (b) Consensus falls like rho^{2t}: noise-free workers from spread-out starts on a linear game;
+  // the per-iteration decay factor of the consensus error is ~ rho^{2t}, so log(factor) against t
+  // has slope 2 log rho.
+  ExperimentConfig c;
+  c.problem.name = "bilinear";
+  c.problem.dim = 10;
+  c.problem.cond = 2;
+  c.problem.noise = 0.0;
+  c.workers = 16;
+  c.topology = "ring";
+  c.step_rule = "osg";
+  c.lr = "0.01";
+  c.init = "random";
+  c.init_spread = 1.0;
+  c.iters = ctx.quick() ? 300 : 1000;
+  c.log_every = 1;
+  c.seed = ctx.opt.seed;
+  const double rho = MixingSchedule("ring", c.workers, 0).rho();
+  auto faulty_mixer = [&](Experiment& e) {
+    if (inj.ring_self_weight <= 0) return;
+    const double w = inj.ring_self_weight, n = (1 - w) / 2;
+    Matrix W = Matrix::Zero(c.workers, c.workers);
+    for (Index i = 0; i < c.workers; ++i) {
+      W(i, i) = w;
+      W(i, (i + 1) % c.workers) += n;
+      W(i, (i + c.workers - 1) % c.workers) += n;
+    }
+    e.mixer = std::make_unique<CpuMixer>(MixingSchedule(topology_from_dense(W, "injected ring"), "ring"));
+  };
+  std::vector<double> ts, logs;
+  const int t_max = ctx.quick() ? 4 : 6;
+  for (int t = 1; t <= t_max; ++t) {
+    c.rounds = t;
+    const Trace tr = ctx.run(c, "t-rounds.consensus.t" + std::to_string(t), faulty_mixer,
+                             {{"claim_rho", rho}, {"claim_rho_2t", std::pow(rho, 2 * t)}});
+    // Fit log consensus against k where it has decayed well past the start and not yet to round-off.
+    const double c0 = tr.rows.front().get("consensus_error");
+    std::vector<double> ks, ls;
+    for (const auto& row : tr.rows) {
+      const double v = row.get("consensus_error");
+      if (row.iteration >= 5 && v < 1e-2 * c0 && v > 1e-22 * c0) {
+        ks.push_back(static_cast<double>(row.iteration));
+        ls.push_back(std::log(v));
+      }
+    }
+    if (ks.size() < 5) continue;
+    const double factor = std::exp(slope(ks, ls));
+    ts.push_back(t);
+    logs.push_back(std::log(factor));
+    Row r = make_row(check, "consensus decay factor per iteration at t = " + std::to_string(t) + " vs rho^{2t}", factor,
+                     "info", std::pow(rho, 2 * t), Status::info);
+    ctx.add(r);
+  }
+  const double fitted = ts.size() >= 2 ? slope(ts, logs) : NAN;
+  const double expected = 2 * std::log(rho);
+  const double rel = std::abs(fitted - expected) / std::abs(expected);
+  Row r = make_row(check, "slope of log(consensus decay) against t ~= 2 log rho (ring, M = 16)", fitted, "~=", expected,
+                   rel <= 0.05 ? Status::pass : Status::fail, "tolerance 5% relative");
+  r.margin = rel;
+  r.margin_kind = "rel. error";
+  ctx.add(r);
+}
+
+}  // namespace dposg::verify

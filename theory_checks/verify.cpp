@@ -1,0 +1,166 @@
+#include "theory_checks/verify.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "core/error.hpp"
+
+namespace dposg::verify {
+
+const char* to_string(Status s) {
+  switch (s) {
+    case Status::pass: return "PASS";
+    case Status::fail: return "FAIL";
+    case Status::info: return "info";
+    case Status::not_applicable: return "n/a";
+  }
+  return "?";
+}
+
+const std::vector<CheckInfo>& checks() {
+  static const std::vector<CheckInfo> list = {
+      {"theorem1", "Theorem 1: (1/N) sum E||g(z̄_k)||^2 <= RHS for t >= t_min, eta <= eta_max"},
+      {"t-rounds", "Lemma 3 and the t-round bound: mean mu_k, consensus falling like rho^{2t}"},
+      {"lemma1", "Lemma 1: average of gradients vs gradient at the average"},
+      {"remark2", "Remark 2: ring rho closed form; random mixing E||W_1..W_t - J|| <= sqrt(M-1)/sqrt(3)^t"},
+      {"corollary1", "Corollary 1: stationary ||g(z̄)||^2 scales like 1/(mM)"},
+      {"special-cases", "Special cases: W = 11^T/M, t = 1 is CPOSG; M = 1, W = I is OSG"},
+      {"negative-control", "Negative control: Assumption 1(iv) violated, the theorem not claimed"},
+  };
+  return list;
+}
+
+double Trace::time_average(const std::string& metric) const {
+  // Theorem 1 averages k = 0..N-1: every logged row but the last (iteration N).
+  double s = 0;
+  std::size_t n = 0;
+  const std::int64_t N = rows.empty() ? 0 : rows.back().iteration;
+  for (const auto& r : rows)
+    if (r.iteration < N) s += r.get(metric), ++n;
+  return n ? s / static_cast<double>(n) : std::nan("");
+}
+
+double Trace::tail_mean(const std::string& metric, std::int64_t from) const {
+  double s = 0;
+  std::size_t n = 0;
+  for (const auto& r : rows)
+    if (r.iteration >= from) s += r.get(metric), ++n;
+  return n ? s / static_cast<double>(n) : std::nan("");
+}
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? std::nan("") : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+double std_error(const std::vector<double>& v) {
+  if (v.size() < 2) return 0.0;
+  const double m = mean(v);
+  double ss = 0;
+  for (double x : v) ss += (x - m) * (x - m);
+  return std::sqrt(ss / static_cast<double>(v.size() - 1) / static_cast<double>(v.size()));
+}
+
+double slope(const std::vector<double>& x, const std::vector<double>& y) {
+  const double mx = mean(x), my = mean(y);
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    num += (x[i] - mx) * (y[i] - my);
+    den += (x[i] - mx) * (x[i] - mx);
+  }
+  return num / den;
+}
+
+namespace {
+
+struct TraceObserver final : Observer {
+  std::vector<MetricsRow>* rows;
+  explicit TraceObserver(std::vector<MetricsRow>* r) : rows(r) {}
+  void on_log(const MetricsRow& r) override { rows->push_back(r); }
+};
+
+}  // namespace
+
+Trace Context::run(ExperimentConfig c, const std::string& name, const std::function<void(Experiment&)>& modify,
+                   const std::vector<std::pair<std::string, AttrValue>>& attrs) {
+  c.threads = opt.threads;
+  c.run_name = "verify." + name;
+  Experiment e = build_experiment(c);
+  if (modify) modify(e);
+  Trace t;
+  t.theorem = e.theorem;
+  t.constants = e.problem->constants();
+  t.rho = e.mixer->schedule().rho();
+  t.rho_t = e.rho_t;
+  t.eta = e.step.eta_u;
+  t.run_name = e.run_name;
+  if (opt.progress) std::fprintf(stderr, "  running %s\n", e.run_name.c_str());
+  TraceObserver obs(&t.rows);
+  std::unique_ptr<RunWriter> w;
+  if (opt.out) {
+    if (opt.out->has_run(e.run_name)) opt.out->remove_run(e.run_name);
+    w = opt.out->create_run(e.run_name);
+    for (const auto& [k, v] : attrs) w->set_attr(k, v);
+  }
+  t.outcome = run_experiment(e, w.get(), {&obs});
+  return t;
+}
+
+std::vector<Row> run_checks(const Options& opt) {
+  using Fn = void (*)(Context&);
+  const std::vector<std::pair<std::string, Fn>> fns = {
+      {"theorem1", check_theorem1},       {"t-rounds", check_t_rounds},
+      {"lemma1", check_lemma1},           {"remark2", check_remark2},
+      {"corollary1", check_corollary1},   {"special-cases", check_special_cases},
+      {"negative-control", check_negative_control},
+  };
+  for (const auto& name : opt.only) {
+    bool known = false;
+    for (const auto& [n, f] : fns) known = known || n == name;
+    if (!known) {
+      std::string list;
+      for (const auto& [n, f] : fns) list += (list.empty() ? "" : ", ") + n;
+      throw InputError("--check: unknown check '" + name + "' (known: " + list + ")");
+    }
+  }
+  Context ctx(opt);
+  for (const auto& [name, fn] : fns) {
+    if (!opt.only.empty() && std::find(opt.only.begin(), opt.only.end(), name) == opt.only.end()) continue;
+    if (opt.progress) std::fprintf(stderr, "check %s\n", name.c_str());
+    fn(ctx);
+  }
+  if (opt.out) {
+    int k = 0;
+    for (const auto& r : ctx.rows) {
+      char idx[32];
+      std::snprintf(idx, sizeof idx, "row%03d", k++);
+      opt.out->write_record("verify", r.check, idx,
+                            {{"claim", r.claim},
+                             {"measured", r.measured},
+                             {"relation", r.relation},
+                             {"expected", r.expected},
+                             {"margin", r.margin},
+                             {"margin_kind", r.margin_kind},
+                             {"status", std::string(to_string(r.status))},
+                             {"note", r.note}});
+    }
+  }
+  return ctx.rows;
+}
+
+bool print_table(const std::vector<Row>& rows, std::FILE* to) {
+  bool ok = true;
+  std::fprintf(to, "%-16s %-72s %12s %-4s %12s %-24s %s\n", "check", "claim", "measured", "", "bound/expected",
+               "margin", "result");
+  for (const auto& r : rows) {
+    char margin[64] = "";
+    if (!std::isnan(r.margin)) std::snprintf(margin, sizeof margin, "%.3g %s", r.margin, r.margin_kind.c_str());
+    std::fprintf(to, "%-16s %-72s %12.4e %-4s %12.4e %-24s %s%s%s\n", r.check.c_str(), r.claim.c_str(), r.measured,
+                 r.relation.c_str(), r.expected, margin, to_string(r.status), r.note.empty() ? "" : "  ",
+                 r.note.c_str());
+    ok = ok && r.status != Status::fail;
+  }
+  return ok;
+}
+
+}  // namespace dposg::verify

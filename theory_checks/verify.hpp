@@ -1,0 +1,119 @@
+#pragma once
+// `dposg verify`: the paper's claims as checks that can fail. Each check runs experiments through
+// the same engine as `dposg run`, compares what it measured with the claim's bound or expected
+// value, and returns table rows; every run and every row is written to the results file.
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/experiment.hpp"
+#include "core/recorder.hpp"
+
+namespace dposg::verify {
+
+enum class Status { pass, fail, info, not_applicable };
+const char* to_string(Status s);
+
+struct Row {
+  std::string check;
+  std::string claim;
+  double measured = std::numeric_limits<double>::quiet_NaN();
+  std::string relation;  // "<=", ">=", "~=", "info"
+  double expected = std::numeric_limits<double>::quiet_NaN();
+  double margin = std::numeric_limits<double>::quiet_NaN();  // see `margin_kind`
+  std::string margin_kind;  // e.g. "measured/bound", "rel. error", "tolerance"
+  Status status = Status::info;
+  std::string note;
+};
+
+// Deliberate faults, so that tests can show each check fails when its claim is broken.
+struct Injection {
+  double ring_self_weight = 0.0;   // > 0: gossip uses a ring with this self weight (not 1/3)
+  double stated_L_scale = 1.0;     // the theorem is fed L * scale (< 1 understates L)
+  bool shared_noise = false;       // every worker sees the same noise (no averaging across workers)
+  bool special_case_wrong_topology = false;  // special cases compared on a ring instead of W = 11^T/M
+  double stated_sigma_scale = 1.0; // Lemma 1's bound is fed sigma * scale
+  std::string negative_control_problem = "forsaken";  // the problem expected to violate (iv)
+};
+
+enum class Size { quick, full };
+
+struct Options {
+  Size size = Size::quick;
+  std::uint64_t seed = 0;
+  int threads = 0;
+  std::vector<std::string> only;  // check names; empty = all
+  Injection inject;
+  ResultsFile* out = nullptr;
+  bool progress = false;  // one line per experiment on stderr
+};
+
+struct CheckInfo {
+  std::string name;
+  std::string title;
+};
+const std::vector<CheckInfo>& checks();
+
+// Runs the selected checks; throws InputError for an unknown check name.
+std::vector<Row> run_checks(const Options& opt);
+
+// Prints the table; returns true when no row failed.
+bool print_table(const std::vector<Row>& rows, std::FILE* to);
+
+// ---- shared by the checks -------------------------------------------------------------------
+
+struct Trace {
+  std::vector<MetricsRow> rows;
+  RunOutcome outcome;
+  TheoremQuantities theorem;
+  ProblemConstants constants;
+  double rho = 0, rho_t = 0, eta = 0;
+  std::string run_name;
+  // Time average over k = 0..N-1 of a metric logged every iteration.
+  double time_average(const std::string& metric) const;
+  // Mean over the logged rows with iteration >= from.
+  double tail_mean(const std::string& metric, std::int64_t from) const;
+};
+
+class Context {
+ public:
+  explicit Context(const Options& o) : opt(o) {}
+  const Options& opt;
+  std::vector<Row> rows;
+  bool quick() const { return opt.size == Size::quick; }
+
+  // Runs one experiment, logging every iteration unless the config says otherwise; `modify` may
+  // replace parts of the built experiment (a faulty mixer, a wrapped problem); `attrs` are the
+  // claim's quantities, written as run attributes.
+  Trace run(ExperimentConfig c, const std::string& name,
+            const std::function<void(Experiment&)>& modify = {},
+            const std::vector<std::pair<std::string, AttrValue>>& attrs = {});
+  void add(Row r) { rows.push_back(std::move(r)); }
+};
+
+// The problem with its stated L and sigma scaled: what a user who misstates the constants runs.
+std::unique_ptr<Problem> with_stated_constants(std::unique_ptr<Problem> p, double L_scale, double sigma_scale);
+
+// Statistics.
+double mean(const std::vector<double>& v);
+double std_error(const std::vector<double>& v);
+// Least-squares slope of y against x.
+double slope(const std::vector<double>& x, const std::vector<double>& y);
+
+// Assumption 1 checked numerically on a problem (sampled Lipschitz ratios, <g(x), x - x*>, the
+// bound G on the ball, the noise variance against sigma^2/m); adds rows and returns whether
+// (i)-(iv) all held.
+bool check_assumption1(Context& ctx, const std::string& check, const Problem& p, std::uint64_t seed);
+
+// The checks (one per claim of the paper).
+void check_theorem1(Context& ctx);
+void check_t_rounds(Context& ctx);
+void check_lemma1(Context& ctx);
+void check_remark2(Context& ctx);
+void check_corollary1(Context& ctx);
+void check_special_cases(Context& ctx);
+void check_negative_control(Context& ctx);
+
+}  // namespace dposg::verify
