@@ -9,7 +9,8 @@ namespace dposg {
 namespace {
 // log_{1/rho}(arg); rho = 0 means one round already reaches consensus.
 double log_base_inv_rho(double arg, double rho) {
-  if (rho <= 0.0) return arg > 1.0 ? 1.0 : 0.0;
+  // rho of 11^T/M computed in floating point is ~1e-16, not 0: one round already averages exactly.
+  if (rho <= 1e-12) return arg > 1.0 ? 1.0 : 0.0;
   if (rho >= 1.0) return std::numeric_limits<double>::infinity();
   return std::log(arg) / std::log(1.0 / rho);
 }
@@ -33,7 +34,7 @@ TheoremQuantities theorem1(const TheoremInputs& in) {
     q.t_min_alt = log_base_inv_rho(1.0 + (M * std::sqrt(m * M) * G * G + s * s) / (4.0 * s), in.rho);
   } else {
     // sigma = 0 makes the argument infinite (the theorem is stated for noisy operators).
-    q.t_min = q.t_min_alt = (in.rho <= 0.0) ? 1.0 : inf;
+    q.t_min = q.t_min_alt = (in.rho <= 1e-12) ? 1.0 : inf;
   }
   const double eta = in.eta > 0.0 ? in.eta : q.eta_max;
   // Theorem 1: (1/N) sum E||g(z̄_k)||^2 <= 8 ( ||x0-x*||^2/(eta^2 N) + 20 sigma^2/(mM) + 48 (D L sigma + sigma^2)/sqrt(mM) ).

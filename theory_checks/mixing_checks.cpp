@@ -144,7 +144,10 @@ void check_corollary1(Context& ctx) {
     std::vector<double> xs, ys;
     for (Index n : {1, 2, 4, 8, 16}) {
       const Index M = sw.over_M ? n : 1, m = sw.over_M ? 1 : n;
-      const double lv = level(M, m, std::string(sw.over_M ? "M" : "m") + std::to_string(n));
+      // Built with append: GCC 12 warns (-Wrestrict, a known false positive) on "x" + to_string.
+      std::string label = sw.over_M ? "M" : "m";
+      label.append(std::to_string(n));
+      const double lv = level(M, m, label);
       xs.push_back(std::log(static_cast<double>(n)));
       ys.push_back(std::log(lv));
     }

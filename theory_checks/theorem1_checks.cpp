@@ -226,6 +226,43 @@ void check_t_rounds(Context& ctx) {
     if (!s.assumptions) r.status = Status::not_applicable;
     ctx.add(r);
   }
+  // (a') Lemma 3 as M grows, on W = 11^T/M (t = 1 >= t_min = 1). Each z^i_k carries its own fresh
+  // noise eta (eps^i - eps̄) whatever t is, so mu_k >~ L_eff eta sigma / sqrt(m) while the bound
+  // falls like 1/sqrt(M): measured/bound should grow like sqrt(M) and cross 1 for M large enough.
+  {
+    std::vector<Index> Ms = {4, 16, 64};
+    if (!ctx.quick()) Ms.push_back(256);
+    std::vector<double> logM, logratio;
+    for (Index M : Ms) {
+      ExperimentConfig c = theorem_config(ctx);
+      c.workers = M;
+      c.topology = "complete";
+      c.rounds = 1;
+      c.lr = "theorem";
+      std::vector<double> mus;
+      double eta = 0, bound = 0;
+      for (int k = 0; k < (ctx.quick() ? 1 : 3); ++k) {
+        c.seed = ctx.opt.seed + static_cast<std::uint64_t>(k);
+        const Trace t = ctx.run(c, "t-rounds.lemma3-M" + std::to_string(M) + ".seed" + std::to_string(k));
+        eta = t.eta;
+        const double L = t.constants.L, sigma = t.constants.sigma;
+        bound = 8 * eta * L * sigma / (std::sqrt(static_cast<double>(c.batch * M)) * (1 - 4 * eta * L));
+        mus.push_back(t.time_average("grad_dispersion"));
+      }
+      const double upper = mean(mus) + 3 * std_error(mus);
+      Row r = make_row(check, "Lemma 3 on W = 11^T/M, M = " + std::to_string(M) + ": (1/N) sum mu_k < 8 eta L sigma/(sqrt(mM)(1-4 eta L))",
+                       upper, "<=", bound, upper < bound ? Status::pass : Status::fail, "eta = eta_max = " + fmt(eta));
+      r.margin = upper / bound;
+      r.margin_kind = "measured/bound";
+      ctx.add(r);
+      logM.push_back(std::log(static_cast<double>(M)));
+      logratio.push_back(std::log(mean(mus) / bound));
+    }
+    const double sl = slope(logM, logratio);
+    const double cross = std::exp((std::log(1.0) - (mean(logratio) - sl * mean(logM))) / sl);
+    ctx.add(make_row(check, "Lemma 3: log-log slope of measured/bound against M (1/2 if mu_k does not fall with M)", sl,
+                     "info", 0.5, Status::info, "measured/bound reaches 1 near M = " + fmt(cross)));
+  }
   // (b) Consensus falls like rho^{2t}: noise-free workers from spread-out starts on a linear game;
   // the per-iteration decay factor of the consensus error is ~ rho^{2t}, so log(factor) against t
   // has slope 2 log rho.
