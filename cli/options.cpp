@@ -40,12 +40,15 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("iters", po::value(&c.iters)->default_value(c.iters), "N, iterations")
       ("batch", po::value(&c.batch)->default_value(c.batch), "m, minibatch per worker")
       ("seed", po::value(&c.seed)->default_value(c.seed), "seed of the instance, the workers' noise and random mixing")
-      ("init", po::value(&c.init)->default_value(c.init), "zero (Algorithm 1) | random")
+      ("init", po::value(&c.init)->default_value(c.init),
+       "zero (Algorithm 1) | random | problem (the problem's own random start, e.g. network weights)")
       ("init-spread", po::value(&c.init_spread)->default_value(c.init_spread),
        "with --init random: std of each worker's own offset (norm scale)");
   po::options_description out("Output");
   out.add_options()
       ("log-every", po::value(&c.log_every)->default_value(c.log_every), "log metrics every this many iterations")
+      ("eval-batch", po::value(&c.eval_batch)->default_value(c.eval_batch),
+       "samples per worker for the large-batch estimate of g(z̄) where no exact operator exists")
       ("out", po::value(&o.out)->default_value(o.out), "HDF5 results file (appended to if it exists)")
       ("run-name", po::value(&c.run_name)->default_value(c.run_name), "run group name; empty = derived from options")
       ("overwrite", po::bool_switch(&o.overwrite), "replace a run of the same name")

@@ -40,6 +40,8 @@ void MetricsEvaluator::evaluate(const Matrix& Z, std::int64_t iteration, Metrics
   const auto x_star = problem.constants().x_star;
   row.set("dist_to_solution", x_star ? (z_bar - *x_star).norm() : std::nan(""));
   row.set("z_bar_norm", z_bar.norm());
+  Rng extra_rng = make_rng(seed, StreamPurpose::evaluation, static_cast<std::uint64_t>(iteration) ^ 0xE7);
+  problem.extra_metrics(z_bar, extra_rng, row);
 }
 
 namespace {

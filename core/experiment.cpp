@@ -71,7 +71,9 @@ Experiment build_experiment(const ExperimentConfig& c) {
   if (c.batch < 1) throw InputError("--batch: must be >= 1, got " + std::to_string(c.batch));
   if (c.log_every < 1) throw InputError("--log-every: must be >= 1, got " + std::to_string(c.log_every));
   if (c.threads < 0) throw InputError("--threads: must be >= 0, got " + std::to_string(c.threads));
-  if (c.init != "zero" && c.init != "random") throw InputError("--init: expected 'zero' or 'random', got '" + c.init + "'");
+  if (c.init != "zero" && c.init != "random" && c.init != "problem")
+    throw InputError("--init: expected 'zero', 'random' or 'problem', got '" + c.init + "'");
+  if (c.eval_batch < 1) throw InputError("--eval-batch: must be >= 1, got " + std::to_string(c.eval_batch));
   if (!(c.init_spread >= 0.0) || !std::isfinite(c.init_spread))
     throw InputError("--init-spread: must be >= 0, got " + compact(c.init_spread));
   if (c.init == "zero" && c.init_spread > 0.0) throw InputError("--init-spread: needs --init random");
@@ -88,6 +90,11 @@ Experiment build_experiment(const ExperimentConfig& c) {
   const Index d = e.problem->dim();
   const ProblemConstants k = e.problem->constants();
   e.Z0 = Matrix::Zero(d, c.workers);
+  if (c.init == "problem") {
+    Rng rng = make_rng(c.seed, StreamPurpose::init);
+    const Vector z0 = e.problem->initial_point(rng);
+    e.Z0.colwise() = z0;
+  }
   if (c.init == "random") {
     // One shared random start of norm ~1 (same for all workers), plus an optional per-worker spread.
     Rng rng = make_rng(c.seed, StreamPurpose::init);
@@ -142,6 +149,7 @@ Experiment build_experiment(const ExperimentConfig& c) {
   e.driver.batch = c.batch;
   e.driver.log_every = c.log_every;
   e.driver.seed = c.seed;
+  e.driver.eval_batch = c.eval_batch;
   e.run_name = c.run_name.empty() ? default_run_name(c) : c.run_name;
   return e;
 }
@@ -173,6 +181,7 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("seed", static_cast<std::int64_t>(c.seed));
   w.set_attr("init", c.init);
   w.set_attr("init_spread", c.init_spread);
+  w.set_attr("eval_batch", static_cast<std::int64_t>(c.eval_batch));
   w.set_attr("log_every", c.log_every);
   w.set_attr("run_name", e.run_name);
 

@@ -29,10 +29,11 @@ struct ExperimentConfig {
   std::int64_t iters = 1000;
   Index batch = 1;
   std::uint64_t seed = 0;
-  std::string init = "zero";  // zero | random
+  std::string init = "zero";  // zero | random | problem (the problem's own random start, e.g. network weights)
   double init_spread = 0.0;   // per-worker spread of a random start (consensus matters from k = 0)
   std::int64_t log_every = 10;
   int threads = 0;            // 0 = OpenMP default
+  Index eval_batch = 4096;    // samples per worker for g(z̄) where no exact operator exists
   int deviation_draws = 200;  // Monte-Carlo draws of E||W_t...W_1 - J|| for random mixing
   std::string run_name;       // empty = derived from the options
 };

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.hpp"
 #include "core/rng.hpp"
 #include "core/types.hpp"
 
@@ -58,6 +59,20 @@ class Problem {
 
   // Writes the instance data and constants needed to recompute g without the code.
   virtual void write_instance(InstanceWriter& out) const = 0;
+
+  // Problem-specific metrics at the worker average, added to every logged row (e.g. a GAN's
+  // loss_g, loss_d, modes_covered). `rng` is an evaluation stream of its own.
+  virtual void extra_metrics(const Vector& z_bar, Rng& rng, MetricsRow& row) const {
+    (void)z_bar;
+    (void)rng;
+    (void)row;
+  }
+  // Where a problem has a natural random start (network weights), it draws it here; the default
+  // is the zero start of Algorithm 1. Used by --init problem.
+  virtual Vector initial_point(Rng& rng) const {
+    (void)rng;
+    return Vector::Zero(dim());
+  }
 };
 
 // Options every problem understands; each problem documents how it uses them.
