@@ -41,22 +41,7 @@ void BilinearProblem::exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref
   g.tail(n_).noalias() = -(A_.transpose() * w.head(n_));
 }
 
-void BilinearProblem::exact(const Matrix& Z, Matrix& G) const {
-  check_exact_args(Z, dim(), name());
-  G.resize(Z.rows(), Z.cols());
-#pragma omp parallel for schedule(static) if (Z.size() * Z.rows() >= kParallelMinWork)
-  for (Index i = 0; i < Z.cols(); ++i) exact_column(Z.col(i), G.col(i));
-}
 
-void BilinearProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
-  check_sample_args(Z, dim(), batch, rngs, name());
-  G.resize(Z.rows(), Z.cols());
-#pragma omp parallel for schedule(static) if (Z.size() * Z.rows() >= kParallelMinWork)
-  for (Index i = 0; i < Z.cols(); ++i) {
-    exact_column(Z.col(i), G.col(i));
-    add_isotropic_noise(rngs[i], noise_, batch, G.col(i));
-  }
-}
 
 void BilinearProblem::write_instance(InstanceWriter& out) const {
   out.text("formula",

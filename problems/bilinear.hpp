@@ -21,28 +21,28 @@
 //   G = L D/2 + ||[b; c]||: g(z) = J z + [b; c], and ||J z|| <= L ||z|| <= L D/2 on the ball.
 //       (This is <= L (D/2 + ||x*||) since ||[b; c]|| = ||J x*|| <= L ||x*||.)
 #include "core/problem.hpp"
+#include "problems/common.hpp"
 
 namespace dposg::problems {
 
-class BilinearProblem final : public Problem {
+class BilinearProblem final : public AdditiveNoiseProblem {
  public:
   explicit BilinearProblem(const ProblemOptions& opts);
 
   std::string name() const override { return "bilinear"; }
   Index dim() const override { return 2 * n_; }
   Index dim_u() const override { return n_; }
-  void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const override;
-  void exact(const Matrix& Z, Matrix& G) const override;
   ProblemConstants constants() const override { return constants_; }
   void write_instance(InstanceWriter& out) const override;
 
   const Matrix& A() const { return A_; }
 
  private:
-  void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const;
+  void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const override;
+  Index column_work() const override { return 2 * n_ * n_; }
 
   Index n_;
-  double noise_, cond_, coupling_;
+  double cond_, coupling_;
   Vector s_;           // singular values of A, descending
   Matrix A_;           // n x n
   Vector b_, c_;       // n each

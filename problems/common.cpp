@@ -126,4 +126,21 @@ void write_constants(InstanceWriter& out, const ProblemConstants& c) {
   if (c.x_star) out.vector("x_star", *c.x_star);
 }
 
+void AdditiveNoiseProblem::exact(const Matrix& Z, Matrix& G) const {
+  check_exact_args(Z, dim(), name());
+  G.resize(Z.rows(), Z.cols());
+#pragma omp parallel for schedule(static) if (Z.cols() * column_work() >= kParallelMinWork)
+  for (Index i = 0; i < Z.cols(); ++i) exact_column(Z.col(i), G.col(i));
+}
+
+void AdditiveNoiseProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
+  check_sample_args(Z, dim(), batch, rngs, name());
+  G.resize(Z.rows(), Z.cols());
+#pragma omp parallel for schedule(static) if (Z.cols() * column_work() >= kParallelMinWork)
+  for (Index i = 0; i < Z.cols(); ++i) {
+    exact_column(Z.col(i), G.col(i));
+    add_isotropic_noise(rngs[i], noise_, batch, G.col(i));
+  }
+}
+
 }  // namespace dposg::problems

@@ -60,6 +60,21 @@ Matrix coupling_matrix(std::uint64_t seed, const Vector& s);
 // Nothing is drawn when noise == 0.
 void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col);
 
+// A problem whose stochastic operator is its exact operator plus isotropic Gaussian noise of
+// per-sample variance noise^2 (the common convention), evaluated column by column; subclasses
+// give the exact operator of one column.
+class AdditiveNoiseProblem : public Problem {
+ public:
+  void exact(const Matrix& Z, Matrix& G) const final;
+  void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const final;
+
+ protected:
+  virtual void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const = 0;
+  // Scalar operations of one exact_column call: small batches of columns run on one thread.
+  virtual Index column_work() const = 0;
+  double noise_ = 0.0;
+};
+
 // Writes the scalar constants and x* (when known) of `c`.
 void write_constants(InstanceWriter& out, const ProblemConstants& c);
 

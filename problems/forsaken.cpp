@@ -64,22 +64,7 @@ void ForsakenProblem::exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref
   }
 }
 
-void ForsakenProblem::exact(const Matrix& Z, Matrix& G) const {
-  check_exact_args(Z, dim(), name());
-  G.resize(Z.rows(), Z.cols());
-#pragma omp parallel for schedule(static) if (Z.size() * 32 >= kParallelMinWork)
-  for (Index i = 0; i < Z.cols(); ++i) exact_column(Z.col(i), G.col(i));
-}
 
-void ForsakenProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
-  check_sample_args(Z, dim(), batch, rngs, name());
-  G.resize(Z.rows(), Z.cols());
-#pragma omp parallel for schedule(static) if (Z.size() * 32 >= kParallelMinWork)
-  for (Index i = 0; i < Z.cols(); ++i) {
-    exact_column(Z.col(i), G.col(i));
-    add_isotropic_noise(rngs[i], noise_, batch, G.col(i));
-  }
-}
 
 void ForsakenProblem::write_instance(InstanceWriter& out) const {
   out.text("formula",

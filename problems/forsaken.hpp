@@ -30,10 +30,11 @@
 #include <utility>
 
 #include "core/problem.hpp"
+#include "problems/common.hpp"
 
 namespace dposg::problems {
 
-class ForsakenProblem final : public Problem {
+class ForsakenProblem final : public AdditiveNoiseProblem {
  public:
   explicit ForsakenProblem(const ProblemOptions& opts);
 
@@ -42,8 +43,6 @@ class ForsakenProblem final : public Problem {
   std::string name() const override { return "forsaken"; }
   Index dim() const override { return 2 * n_; }
   Index dim_u() const override { return n_; }
-  void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const override;
-  void exact(const Matrix& Z, Matrix& G) const override;
   ProblemConstants constants() const override { return constants_; }
   void write_instance(InstanceWriter& out) const override;
 
@@ -51,10 +50,10 @@ class ForsakenProblem final : public Problem {
   static std::pair<double, double> copy_solution();
 
  private:
-  void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const;
+  void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const override;
+  Index column_work() const override { return 32 * n_; }
 
   Index n_;
-  double noise_;
   ProblemConstants constants_;
 };
 

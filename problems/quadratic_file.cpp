@@ -177,25 +177,11 @@ QuadraticFileProblem::QuadraticFileProblem(const ProblemOptions& opts) {
   constants_.assumption_iv = psd_P_ && psd_Q_ && x_star.has_value();
 }
 
-void QuadraticFileProblem::exact(const Matrix& Z, Matrix& G) const {
-  check_exact_args(Z, dim(), name());
-  G.resize(Z.rows(), Z.cols());
-#pragma omp parallel for schedule(static) if (Z.size() * Z.rows() >= kParallelMinWork)
-  for (Index i = 0; i < Z.cols(); ++i) {
-    G.col(i).noalias() = J_ * Z.col(i);
-    G.col(i) += r_;
-  }
-}
 
-void QuadraticFileProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
-  check_sample_args(Z, dim(), batch, rngs, name());
-  G.resize(Z.rows(), Z.cols());
-#pragma omp parallel for schedule(static) if (Z.size() * Z.rows() >= kParallelMinWork)
-  for (Index i = 0; i < Z.cols(); ++i) {
-    G.col(i).noalias() = J_ * Z.col(i);
-    G.col(i) += r_;
-    add_isotropic_noise(rngs[i], noise_, batch, G.col(i));
-  }
+
+void QuadraticFileProblem::exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const {
+  g.noalias() = J_ * z;
+  g += r_;
 }
 
 void QuadraticFileProblem::write_instance(InstanceWriter& out) const {

@@ -32,25 +32,25 @@
 #include <string>
 
 #include "core/problem.hpp"
+#include "problems/common.hpp"
 
 namespace dposg::problems {
 
-class QuadraticFileProblem final : public Problem {
+class QuadraticFileProblem final : public AdditiveNoiseProblem {
  public:
   explicit QuadraticFileProblem(const ProblemOptions& opts);
 
   std::string name() const override { return "quadratic-file"; }
   Index dim() const override { return n_u_ + n_v_; }
   Index dim_u() const override { return n_u_; }
-  void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const override;
-  void exact(const Matrix& Z, Matrix& G) const override;
   ProblemConstants constants() const override { return constants_; }
   void write_instance(InstanceWriter& out) const override;
 
  private:
+  void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const override;
+  Index column_work() const override { return dim() * dim(); }
   std::string file_;
   Index n_u_ = 0, n_v_ = 0;
-  double noise_ = 0.0;
   Matrix A_, P_, Q_;
   Vector b_, c_;
   Matrix J_;  // [[P, A], [-A^T, Q]]

@@ -41,22 +41,7 @@ void StarProblem::exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vec
   for (Index k = 0; k < 2 * n_; ++k) g[k] += 2.0 * alpha_ * w[k] / (1.0 + w[k] * w[k]);
 }
 
-void StarProblem::exact(const Matrix& Z, Matrix& G) const {
-  check_exact_args(Z, dim(), name());
-  G.resize(Z.rows(), Z.cols());
-#pragma omp parallel for schedule(static) if (Z.size() * Z.rows() >= kParallelMinWork)
-  for (Index i = 0; i < Z.cols(); ++i) exact_column(Z.col(i), G.col(i));
-}
 
-void StarProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
-  check_sample_args(Z, dim(), batch, rngs, name());
-  G.resize(Z.rows(), Z.cols());
-#pragma omp parallel for schedule(static) if (Z.size() * Z.rows() >= kParallelMinWork)
-  for (Index i = 0; i < Z.cols(); ++i) {
-    exact_column(Z.col(i), G.col(i));
-    add_isotropic_noise(rngs[i], noise_, batch, G.col(i));
-  }
-}
 
 void StarProblem::write_instance(InstanceWriter& out) const {
   out.text("formula",

@@ -26,28 +26,28 @@
 //       so ||h(w)|| <= alpha sqrt(d); the skew part is K (z - x*) with ||K z|| <= ||A|| D/2 on the
 //       ball, and ||K x*|| = ||[A x*_v; A^T x*_u]|| (<= ||A|| ||x*||, the bound of the brief).
 #include "core/problem.hpp"
+#include "problems/common.hpp"
 
 namespace dposg::problems {
 
-class StarProblem final : public Problem {
+class StarProblem final : public AdditiveNoiseProblem {
  public:
   explicit StarProblem(const ProblemOptions& opts);
 
   std::string name() const override { return "star"; }
   Index dim() const override { return 2 * n_; }
   Index dim_u() const override { return n_; }
-  void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const override;
-  void exact(const Matrix& Z, Matrix& G) const override;
   ProblemConstants constants() const override { return constants_; }
   void write_instance(InstanceWriter& out) const override;
 
   const Matrix& A() const { return A_; }
 
  private:
-  void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const;
+  void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const override;
+  Index column_work() const override { return 2 * n_ * n_ + 8 * n_; }
 
   Index n_;
-  double noise_, cond_, coupling_, alpha_;
+  double cond_, coupling_, alpha_;
   Vector s_;
   Matrix A_;
   Vector x_star_;

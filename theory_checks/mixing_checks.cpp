@@ -8,19 +8,6 @@
 namespace dposg::verify {
 namespace {
 
-Row make_row(const std::string& check, const std::string& claim, double measured, const std::string& rel,
-             double expected, Status st, const std::string& note = "") {
-  Row r;
-  r.check = check;
-  r.claim = claim;
-  r.measured = measured;
-  r.relation = rel;
-  r.expected = expected;
-  r.status = st;
-  r.note = note;
-  return r;
-}
-
 Topology ring_under_test(Index M, double self_weight) {
   if (self_weight <= 0) return ring_topology(M);
   const double n = (1 - self_weight) / 2;

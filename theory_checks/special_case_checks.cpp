@@ -7,19 +7,6 @@
 namespace dposg::verify {
 namespace {
 
-Row make_row(const std::string& check, const std::string& claim, double measured, const std::string& rel,
-             double expected, Status st, const std::string& note = "") {
-  Row r;
-  r.check = check;
-  r.claim = claim;
-  r.measured = measured;
-  r.relation = rel;
-  r.expected = expected;
-  r.status = st;
-  r.note = note;
-  return r;
-}
-
 // CPOSG (every worker restarts from the exact average of x) or, for M = 1, OSG of equation (2):
 // a plain loop over the same operator and noise streams, returning ||g(z̄_k)||^2 for k = 0..N.
 std::vector<double> plain_loop(const Problem& p, Index M, double eta, std::int64_t N, Index batch, std::uint64_t seed) {

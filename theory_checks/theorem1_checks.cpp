@@ -72,19 +72,6 @@ Setting theorem_setting(Context& ctx, const std::string& check, ExperimentConfig
   return s;
 }
 
-Row make_row(const std::string& check, const std::string& claim, double measured, const std::string& rel,
-             double expected, Status st, const std::string& note = "") {
-  Row r;
-  r.check = check;
-  r.claim = claim;
-  r.measured = measured;
-  r.relation = rel;
-  r.expected = expected;
-  r.status = st;
-  r.note = note;
-  return r;
-}
-
 // Seed-averaged time averages of the given metrics; a diverged run counts as +inf.
 struct SeedStats {
   std::vector<std::vector<double>> values;  // per metric, per seed

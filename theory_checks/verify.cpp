@@ -18,6 +18,19 @@ const char* to_string(Status s) {
   return "?";
 }
 
+Row make_row(const std::string& check, const std::string& claim, double measured, const std::string& relation,
+             double expected, Status status, const std::string& note) {
+  Row r;
+  r.check = check;
+  r.claim = claim;
+  r.measured = measured;
+  r.relation = relation;
+  r.expected = expected;
+  r.status = status;
+  r.note = note;
+  return r;
+}
+
 const std::vector<CheckInfo>& checks() {
   static const std::vector<CheckInfo> list = {
       {"theorem1", "Theorem 1: (1/N) sum E||g(z̄_k)||^2 <= RHS for t >= t_min, eta <= eta_max"},

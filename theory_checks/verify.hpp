@@ -50,6 +50,9 @@ struct Options {
   bool progress = false;  // one line per experiment on stderr
 };
 
+Row make_row(const std::string& check, const std::string& claim, double measured, const std::string& relation,
+             double expected, Status status, const std::string& note = "");
+
 struct CheckInfo {
   std::string name;
   std::string title;
