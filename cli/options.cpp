@@ -2,10 +2,20 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "core/error.hpp"
 
 namespace dposg::cli {
+
+namespace {
+// "0.1" rather than Boost's "0.10000000000000001" in --help.
+std::string shortest(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+}  // namespace
 
 po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   po::options_description problem("Problem");
@@ -13,13 +23,13 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("problem", po::value(&c.problem.name)->default_value(c.problem.name),
        "bilinear | star | gaussian-wgan | quadratic-file | forsaken")
       ("dim", po::value(&c.problem.dim)->default_value(c.problem.dim), "d, the total dimension (u and v halves)")
-      ("noise", po::value(&c.problem.noise)->default_value(c.problem.noise),
-       "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2); gaussian-wgan\n"
+      ("noise", po::value(&c.problem.noise)->default_value(c.problem.noise, shortest(c.problem.noise)),
+       "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2); gaussian-wgan "
        "draws real samples instead and ignores it")
-      ("cond", po::value(&c.problem.cond)->default_value(c.problem.cond), "condition number of the coupling matrix A")
-      ("coupling", po::value(&c.problem.coupling)->default_value(c.problem.coupling), "largest singular value of A")
-      ("alpha", po::value(&c.problem.alpha)->default_value(c.problem.alpha), "weight of star's nonconvex terms")
-      ("solution-norm", po::value(&c.problem.solution_norm)->default_value(c.problem.solution_norm),
+      ("cond", po::value(&c.problem.cond)->default_value(c.problem.cond, shortest(c.problem.cond)), "condition number of the coupling matrix A")
+      ("coupling", po::value(&c.problem.coupling)->default_value(c.problem.coupling, shortest(c.problem.coupling)), "largest singular value of A")
+      ("alpha", po::value(&c.problem.alpha)->default_value(c.problem.alpha, shortest(c.problem.alpha)), "weight of star's nonconvex terms")
+      ("solution-norm", po::value(&c.problem.solution_norm)->default_value(c.problem.solution_norm, shortest(c.problem.solution_norm)),
        "||x*|| of the solution shift drawn from the seed")
       ("problem-file", po::value(&c.problem.file)->default_value(c.problem.file),
        "HDF5 data of file-based problems (quadratic-file: datasets A, and optionally P, Q, b, c)");
@@ -34,15 +44,15 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("step-rule", po::value(&c.step_rule)->default_value(c.step_rule), "osg | oadam | extragradient | gda")
       ("lr", po::value(&c.lr)->default_value(c.lr), "step size eta (u and v), or 'theorem' for Theorem 1's eta_max")
       ("lr-v", po::value(&c.lr_v)->default_value(c.lr_v), "step size of the v (max) player; empty = --lr")
-      ("beta1", po::value(&c.beta1)->default_value(c.beta1), "oadam: first-moment decay")
-      ("beta2", po::value(&c.beta2)->default_value(c.beta2), "oadam: second-moment decay")
-      ("eps", po::value(&c.eps)->default_value(c.eps), "oadam: denominator offset")
+      ("beta1", po::value(&c.beta1)->default_value(c.beta1, shortest(c.beta1)), "oadam: first-moment decay")
+      ("beta2", po::value(&c.beta2)->default_value(c.beta2, shortest(c.beta2)), "oadam: second-moment decay")
+      ("eps", po::value(&c.eps)->default_value(c.eps, shortest(c.eps)), "oadam: denominator offset")
       ("iters", po::value(&c.iters)->default_value(c.iters), "N, iterations")
       ("batch", po::value(&c.batch)->default_value(c.batch), "m, minibatch per worker")
       ("seed", po::value(&c.seed)->default_value(c.seed), "seed of the instance, the workers' noise and random mixing")
       ("init", po::value(&c.init)->default_value(c.init),
        "zero (Algorithm 1) | random | problem (the problem's own random start, e.g. network weights)")
-      ("init-spread", po::value(&c.init_spread)->default_value(c.init_spread),
+      ("init-spread", po::value(&c.init_spread)->default_value(c.init_spread, shortest(c.init_spread)),
        "with --init random: std of each worker's own offset (norm scale)");
   po::options_description out("Output");
   out.add_options()
