@@ -264,11 +264,22 @@ TEST_CASE("a run killed with SIGKILL leaves a readable file with the run marked 
   REQUIRE(child >= 0);
   if (child == 0) {
     if (chdir(dir.path.c_str()) != 0) _exit(99);
-    execl(DPOSG_CLI, DPOSG_CLI, "run", "--dim", "2000", "--workers", "16", "--iters", "100000000", "--log-every", "1",
+    execl(DPOSG_CLI, DPOSG_CLI, "run", "--dim", "200", "--workers", "16", "--iters", "100000000", "--log-every", "1",
           "--run-name", "killed", "--out", "k.h5", "--quiet", static_cast<char*>(nullptr));
     _exit(98);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Kill it once the run has rows on disk (slow builds, e.g. sanitizers, take a while to start).
+  auto has_rows = [&] {
+    try {
+      return ResultsReader::open(path)->summary("killed").rows > 0;
+    } catch (const std::exception&) {
+      return false;  // not created yet, or caught mid-write: look again
+    }
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!has_rows() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
