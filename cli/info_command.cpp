@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -12,14 +15,39 @@ namespace dposg::cli {
 
 namespace {
 
+// Doubles in the shortest form that reads back exactly, so that scripts get the stored value.
 std::string attr_text(const RunSummary& s, const std::string& name) {
   for (const auto& [n, v] : s.attrs)
     if (n == name) {
+      if (const auto* d = std::get_if<double>(&v)) {
+        char buf[40];
+        const auto r = std::to_chars(buf, buf + sizeof buf, *d);
+        return std::string(buf, r.ptr);
+      }
       std::ostringstream o;
       std::visit([&](const auto& x) { o << x; }, v);
       return o.str();
     }
   return "";
+}
+
+// The grid of the sweeps in the file, from each run's `sweep_point` ("key=value,..."): keys and
+// values in order of first appearance.
+std::vector<std::pair<std::string, std::vector<std::string>>> sweep_grid(const std::vector<RunSummary>& runs) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid;
+  for (const auto& s : runs) {
+    std::stringstream point(attr_text(s, "sweep_point"));
+    std::string kv;
+    while (std::getline(point, kv, ',')) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) continue;
+      const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+      auto it = std::find_if(grid.begin(), grid.end(), [&](const auto& g) { return g.first == key; });
+      if (it == grid.end()) it = grid.insert(grid.end(), {key, {}});
+      if (std::find(it->second.begin(), it->second.end(), value) == it->second.end()) it->second.push_back(value);
+    }
+  }
+  return grid;
 }
 
 std::string csv_quote(const std::string& s) {
@@ -42,8 +70,21 @@ int info_command(int argc, const char* const argv[]) {
     return 0;
   if (path.empty()) throw InputError("FILE: give the results file to summarise (dposg info FILE)");
   auto reader = ResultsReader::open(path);
-  const std::vector<std::string> columns = {"problem", "workers", "topology", "rounds", "step_rule", "lr",
-                                            "batch", "iters", "seed", "rho"};
+  std::vector<RunSummary> summaries;
+  std::size_t width = 44;
+  for (const auto& run : reader->runs()) {
+    summaries.push_back(reader->summary(run));
+    width = std::max(width, run.size());
+  }
+  const auto grid = sweep_grid(summaries);
+  std::vector<std::string> columns = {"problem", "workers", "topology", "rounds", "step_rule", "lr",
+                                      "batch", "iters", "seed", "rho"};
+  // Every option a sweep varied is a CSV column too (attribute names: '_' for '-').
+  for (const auto& [key, values] : grid) {
+    std::string attr = key;
+    std::replace(attr.begin(), attr.end(), '-', '_');
+    if (std::find(columns.begin(), columns.end(), attr) == columns.end()) columns.push_back(attr);
+  }
   const std::vector<std::string> metrics = {"grad_norm_sq", "consensus_error", "dist_to_solution"};
   if (csv) {
     std::printf("run,status,rows");
@@ -51,12 +92,21 @@ int info_command(int argc, const char* const argv[]) {
     for (const auto& m : metrics) std::printf(",final_%s", m.c_str());
     std::printf("\n");
   } else {
-    std::printf("%s: %zu run(s)\n", path.c_str(), reader->runs().size());
-    std::printf("%-44s %-9s %6s %-10s %3s %-12s %2s %-13s %9s %12s %12s\n", "run", "status", "rows", "problem", "M",
-                "topology", "t", "step_rule", "rho", "grad_norm_sq", "consensus");
+    std::printf("%s: %zu run(s)\n", path.c_str(), summaries.size());
+    if (!grid.empty()) {
+      std::printf("sweep grid:");
+      for (std::size_t i = 0; i < grid.size(); ++i) {
+        std::printf("%s %s = ", i ? ";" : "", grid[i].first.c_str());
+        for (std::size_t j = 0; j < grid[i].second.size(); ++j)
+          std::printf("%s%s", j ? ", " : "", grid[i].second[j].c_str());
+      }
+      std::printf("\n");
+    }
+    std::printf("%-*s %-9s %6s %-10s %3s %-12s %2s %-13s %9s %12s %12s\n", static_cast<int>(width), "run", "status",
+                "rows", "problem", "M", "topology", "t", "step_rule", "rho", "grad_norm_sq", "consensus");
   }
-  for (const auto& run : reader->runs()) {
-    const RunSummary s = reader->summary(run);
+  for (const RunSummary& s : summaries) {
+    const std::string& run = s.name;
     auto last = [&](const std::string& m) {
       const auto v = reader->metric(run, m);
       return v.empty() ? std::nan("") : v.back();
@@ -67,7 +117,8 @@ int info_command(int argc, const char* const argv[]) {
       for (const auto& m : metrics) std::printf(",%.17g", last(m));
       std::printf("\n");
     } else {
-      std::printf("%-44s %-9s %6lld %-10s %3s %-12s %2s %-13s %9.6f %12.4e %12.4e\n", run.c_str(), s.status.c_str(),
+      std::printf("%-*s %-9s %6lld %-10s %3s %-12s %2s %-13s %9.6f %12.4e %12.4e\n", static_cast<int>(width),
+                  run.c_str(), s.status.c_str(),
                   static_cast<long long>(s.rows), attr_text(s, "problem").c_str(), attr_text(s, "workers").c_str(),
                   attr_text(s, "topology").c_str(), attr_text(s, "rounds").c_str(), attr_text(s, "step_rule").c_str(),
                   std::atof(attr_text(s, "rho").c_str()), last("grad_norm_sq"), last("consensus_error"));

@@ -29,7 +29,7 @@ constexpr int kNumColours = 10;
 const int kDashes[] = {1, 4, 5, 3};  // solid, dash-dot, dash-dot-dot, dotted (2 = references)
 
 // A gnuplot single-quoted string: nothing is interpreted but '' (one quote).
-std::string quoted(const std::string& s) {
+std::string gp_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
   return q + "'";
@@ -41,7 +41,7 @@ std::string text_expr(const std::string& s) {
   std::size_t pos = 0;
   while (true) {
     const auto nl = s.find('\n', pos);
-    out += quoted(s.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+    out += gp_quote(s.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
     if (nl == std::string::npos) break;
     out += ".\"\\n\".";
     pos = nl + 1;
@@ -136,6 +136,7 @@ bool prune(Figure& f) {
     Curve p;
     p.title = c.title;
     p.colour = c.colour;
+    p.point_type = c.point_type;
     p.reference_rate = c.reference_rate;
     const bool band = !c.lo.empty();
     for (std::size_t i = 0; i < c.x.size() && i < c.y.size(); ++i) {
@@ -195,19 +196,32 @@ std::string render(const Figure& f, const std::string& dir) {
   s << "# " << first_line << "\n# Made by `dposg plot` from " << f.source << ".\n"
     << "# Restyle freely; re-render with `gnuplot " << gp << "` in this directory (data: " << dat << ").\n"
     << "set encoding utf8\n"
-    << "set terminal pngcairo size 1200,750 enhanced font 'Sans,12'\n"
-    << "set output " << quoted(png) << "\n";
+    << "set terminal pngcairo size 1200," << f.height << " enhanced font 'Sans,12'\n"
+    << "set output " << gp_quote(png) << "\n";
   for (int i = 0; i < kNumColours; ++i) s << "set linetype " << i + 1 << " lc rgb '" << kColours[i] << "' lw 2\n";
   s << "set linetype cycle " << kNumColours << "\n"
     << "set title " << text_expr(f.title) << "\n"
     << "set xlabel " << text_expr(f.xlabel) << "\n"
     << "set ylabel " << text_expr(f.ylabel) << "\n";
+  if (!f.ytics.empty()) {
+    // Row names as labels left of the axis (tic labels would be format strings, which gnuplot
+    // cuts short when they hold a %), with a left margin wide enough for the longest.
+    std::size_t longest = 0;
+    for (const auto& [y, text] : f.ytics) longest = std::max(longest, text.size());
+    s << "set ytics 1 format ''\nset lmargin at screen "
+      << num(std::min(0.65, (static_cast<double>(longest) * 6.6 + 24.0) / 1200.0)) << "\n";
+    for (std::size_t i = 0; i < f.ytics.size(); ++i)
+      s << "set label " << i + 1 << " " << gp_quote(f.ytics[i].second) << " at graph -0.01, first "
+        << num(f.ytics[i].first) << " right noenhanced font ',10'\n";
+    s << "set yrange [" << num(f.ytics.back().first + 0.5) << ":" << num(f.ytics.front().first - 0.5) << "]\n";
+  }
   if (f.logx) s << "set logscale x 10\nset format x '10^{%L}'\n";
-  if (f.logy) s << "set logscale y 10\nset format y '10^{%L}'\n";
-  s << "set grid xtics ytics\nset style fill transparent solid 0.18 noborder\nset samples 1000\n";
+  if (f.logy && f.ytics.empty()) s << "set logscale y 10\nset format y '10^{%L}'\n";
+  s << (f.ytics.empty() ? "set grid xtics ytics" : "set grid xtics") << "\nset style fill transparent solid 0.18 noborder\nset samples 1000\n";
   std::size_t entries = 0;
   for (const auto& c : f.curves) entries += !c.title.empty();
   if (entries > 24) s << "set key off\n";
+  else if (!f.ytics.empty()) s << "set key below center horizontal noenhanced\n";
   else if (entries > 6) s << "set key below left Left reverse noenhanced maxcols 3\n";
   else s << "set key top right opaque box noenhanced\n";
   if (references) {
@@ -224,10 +238,12 @@ std::string render(const Figure& f, const std::string& dir) {
     const std::size_t slot = c.colour >= 0 ? static_cast<std::size_t>(c.colour) : k;
     const int lt = static_cast<int>(slot % kNumColours) + 1;
     const int dt = kDashes[(slot / kNumColours) % 4];
-    const std::string src = quoted(dat) + " index " + std::to_string(k);
+    const std::string src = gp_quote(dat) + " index " + std::to_string(k);
     if (!c.lo.empty()) items.push_back(src + " using 1:3:4 with filledcurves lt " + std::to_string(lt) + " notitle");
-    items.push_back(src + " using 1:2 with lines lt " + std::to_string(lt) + " dt " + std::to_string(dt) +
-                    (c.title.empty() ? std::string(" notitle") : " title " + quoted(c.title) + " noenhanced"));
+    const std::string style = c.point_type > 0 ? "with points pt " + std::to_string(c.point_type) + " ps 1.6"
+                                               : "with lines dt " + std::to_string(dt);
+    items.push_back(src + " using 1:2 " + style + " lt " + std::to_string(lt) +
+                    (c.title.empty() ? std::string(" notitle") : " title " + gp_quote(c.title) + " noenhanced"));
     if (c.reference_rate && *c.reference_rate > 0 && *c.reference_rate < 1) {
       const std::string x0 = num(c.x[0]), y0 = num(c.y[0]), r = num(*c.reference_rate);
       std::string title = "notitle";

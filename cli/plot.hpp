@@ -5,6 +5,7 @@
 // NAME.png.
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dposg::cli::plot {
@@ -12,6 +13,7 @@ namespace dposg::cli::plot {
 struct Curve {
   std::string title;  // legend entry, shown as is (no enhanced-text markup); "" = not in the legend
   int colour = -1;    // index into the colour cycle; -1 = the curve's own position
+  int point_type = 0; // 0 = a line; else points of this gnuplot point type (7 filled circle, 4 open square)
   std::vector<double> x, y;
   std::vector<double> lo, hi;  // a min/max band when not empty (same length as x)
   // A dashed line y = y0 * rate^(x - x0) through the curve's first drawn point (x0, y0), in the
@@ -26,6 +28,9 @@ struct Figure {
   bool logx = false, logy = true;
   std::string reference_title;  // legend entry of the first reference line (enhanced text)
   std::string source;           // where the data came from, for the files' header comments
+  // Labelled y tics (shown as is), first at the top; empty = a numeric y axis.
+  std::vector<std::pair<double, std::string>> ytics;
+  int height = 750;  // pixels (the width is 1200)
   std::vector<Curve> curves;
 };
 

@@ -2,7 +2,7 @@
 //   grad       ||g(z̄_k)||^2 vs iteration (log y)
 //   consensus  consensus error vs iteration (log y), with dashed rho_t^{2k} reference slopes
 //   bytes      ||g(z̄_k)||^2 vs bytes sent by the busiest node (log-log)
-//   verify     whatever `dposg verify` left under /verify (see plot_verify below)
+//   verify     the table `dposg verify` left under /verify (see verify_figures below)
 // One curve per run, or with --group-by OPTION one curve per value of that option: the mean over
 // the runs of the group (seeds and any other option) with a min/max band.
 #include <H5Cpp.h>
@@ -229,77 +229,55 @@ std::string title_lines(const std::string& what, const std::vector<Run>& runs, c
   std::string third = plot::enhanced_literal(fs::path(path).filename().string() + ", " + std::to_string(runs.size()) +
                                              " run" + (runs.size() > 1 ? "s" : ""));
   if (!group_by.empty() && lines_per_run)
-    third += plot::enhanced_literal("; one line per run, one colour per " + group_by);
+    third += plot::enhanced_literal("; one line per run, one colour per value of " + group_by);
   else if (!group_by.empty())
-    third += plot::enhanced_literal("; one curve per " + group_by + ": mean over its runs, band = min..max");
+    third += plot::enhanced_literal("; one curve per value of " + group_by + ": mean over its runs, band = min..max");
   else if (runs.size() > 24)
     third += plot::enhanced_literal("; too many for a legend: use --group-by OPTION or --runs REGEX");
   return what + (second.empty() ? "" : "\n" + second) + "\n{/*0.85 " + third + "}";
 }
 
-// /verify: a hook for `dposg verify`. Every group at or below /verify that holds 1-D numeric
-// datasets becomes one figure verify[-GROUP] with one curve per dataset against the x dataset:
-// the group's string attribute `x` names it, else a dataset `iteration`, else the index. Optional
-// group attributes: `title`, `xlabel`, `ylabel` (strings), `logx`, `logy` (integers 0/1; logy
-// defaults to on when every value is positive and they span more than two decades). A dataset's
-// string attribute `label` replaces its name in the legend.
-struct VerifyGroup {
-  std::string path;
-  std::map<std::string, std::string> text_attrs;
-  std::map<std::string, long> int_attrs;
-  std::vector<std::pair<std::string, std::vector<double>>> datasets;
-  std::map<std::string, std::string> labels;
+// /verify, written by `dposg verify`: /verify/<check>/<rowNNN> groups whose attributes are one
+// table row (claim, measured, relation, expected, margin, margin_kind, status, note). One figure
+// per check, verify-<check>: per row, the measured value (a filled circle coloured by the row's
+// status) and the bound or expected value (an open square), log y when the values are positive
+// and span more than two decades.
+struct VerifyRow {
+  std::string name, claim, relation, status, note;
+  double measured = std::nan(""), expected = std::nan("");
 };
 
-std::string read_string_attr(const H5::Attribute& a) {
-  H5::StrType t = a.getStrType();
+std::string string_attr(const H5::H5Object& o, const char* name) {
+  if (!o.attrExists(name)) return "";
+  H5::Attribute a = o.openAttribute(name);
+  if (a.getTypeClass() != H5T_STRING) return "";
   std::string s;
-  a.read(t, s);
-  return s;
+  a.read(a.getStrType(), s);
+  return s.c_str();  // drop the NUL padding of fixed-length strings
 }
 
-void collect_verify(const H5::Group& g, const std::string& path, std::vector<VerifyGroup>& out) {
-  VerifyGroup vg;
-  vg.path = path;
-  for (int i = 0, n = g.getNumAttrs(); i < n; ++i) {
-    H5::Attribute a = g.openAttribute(static_cast<unsigned>(i));
-    const auto cls = a.getTypeClass();
-    if (cls == H5T_STRING) vg.text_attrs[a.getName()] = read_string_attr(a);
-    else if (cls == H5T_INTEGER && a.getSpace().getSimpleExtentNpoints() == 1) {
-      long v = 0;
-      a.read(H5::PredType::NATIVE_LONG, &v);
-      vg.int_attrs[a.getName()] = v;
-    }
+double number_attr(const H5::H5Object& o, const char* name) {
+  if (!o.attrExists(name)) return std::nan("");
+  H5::Attribute a = o.openAttribute(name);
+  if (a.getTypeClass() != H5T_FLOAT && a.getTypeClass() != H5T_INTEGER) return std::nan("");
+  if (a.getSpace().getSimpleExtentNpoints() != 1) return std::nan("");
+  double v = 0;
+  a.read(H5::PredType::NATIVE_DOUBLE, &v);
+  return v;
+}
+
+std::vector<std::string> children_of(const H5::Group& g, H5O_type_t type) {
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < g.getNumObjs(); ++i) {
+    const std::string n = g.getObjnameByIdx(i);
+    if (g.childObjType(n) == type) names.push_back(n);
   }
-  std::vector<std::string> children;
-  for (hsize_t i = 0; i < g.getNumObjs(); ++i) children.push_back(g.getObjnameByIdx(i));
-  std::sort(children.begin(), children.end());
-  for (const auto& name : children) {
-    const auto type = g.childObjType(name);
-    if (type == H5O_TYPE_GROUP) {
-      collect_verify(g.openGroup(name), path + "/" + name, out);
-    } else if (type == H5O_TYPE_DATASET) {
-      H5::DataSet ds = g.openDataSet(name);
-      const auto cls = ds.getTypeClass();
-      H5::DataSpace sp = ds.getSpace();
-      if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || sp.getSimpleExtentNdims() != 1) continue;
-      hsize_t n = 0;
-      sp.getSimpleExtentDims(&n);
-      if (n == 0) continue;
-      std::vector<double> v(n);
-      ds.read(v.data(), H5::PredType::NATIVE_DOUBLE);
-      vg.datasets.emplace_back(name, std::move(v));
-      if (ds.attrExists("label")) {
-        H5::Attribute a = ds.openAttribute("label");
-        if (a.getTypeClass() == H5T_STRING) vg.labels[name] = read_string_attr(a);
-      }
-    }
-  }
-  if (!vg.datasets.empty()) out.push_back(std::move(vg));
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::vector<Figure> verify_figures(const std::string& path, bool& present) {
-  std::vector<VerifyGroup> groups;
+  std::map<std::string, std::vector<VerifyRow>> checks;
   present = false;
   try {
     H5::Exception::dontPrint();
@@ -308,59 +286,83 @@ std::vector<Figure> verify_figures(const std::string& path, bool& present) {
     H5::H5File file(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl);
     if (!file.nameExists("verify") || file.childObjType("verify") != H5O_TYPE_GROUP) return {};
     present = true;
-    collect_verify(file.openGroup("verify"), "/verify", groups);
+    const H5::Group verify = file.openGroup("verify");
+    for (const auto& check : children_of(verify, H5O_TYPE_GROUP)) {
+      const H5::Group cg = verify.openGroup(check);
+      for (const auto& row : children_of(cg, H5O_TYPE_GROUP)) {
+        const H5::Group rg = cg.openGroup(row);
+        VerifyRow r;
+        r.name = row;
+        r.claim = string_attr(rg, "claim");
+        r.relation = string_attr(rg, "relation");
+        r.status = string_attr(rg, "status");
+        r.note = string_attr(rg, "note");
+        r.measured = number_attr(rg, "measured");
+        r.expected = number_attr(rg, "expected");
+        checks[check].push_back(std::move(r));
+      }
+    }
   } catch (const H5::Exception& e) {
     throw std::runtime_error("reading /verify of '" + path + "': " + e.getDetailMsg());
   }
   std::vector<Figure> figures;
-  for (const auto& g : groups) {
+  for (const auto& [check, rows] : checks) {
+    if (rows.empty()) continue;
     Figure f;
-    std::string stem = g.path.substr(1);
-    std::replace(stem.begin(), stem.end(), '/', '-');
+    std::string stem = "verify-" + check;
     for (char& c : stem)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
     f.name = stem;
-    f.source = path + ":" + g.path;
-    auto text = [&](const char* key, const std::string& fallback) {
-      auto it = g.text_attrs.find(key);
-      return it != g.text_attrs.end() ? it->second : fallback;
-    };
-    std::string xname = text("x", "");
-    std::vector<double> x;
-    for (const auto& [n, v] : g.datasets)
-      if (n == xname || (xname.empty() && n == "iteration")) {
-        xname = n;
-        x = v;
-      }
-    if (x.empty()) xname.clear();
-    f.title = plot::enhanced_literal(text("title", "verify results: " + g.path)) + "\n{/*0.85 " +
-              plot::enhanced_literal(fs::path(path).filename().string() + ":" + g.path) + "}";
-    f.xlabel = plot::enhanced_literal(text("xlabel", xname.empty() ? "index" : xname));
-    f.ylabel = plot::enhanced_literal(text("ylabel", "value"));
-    bool positive = true;
+    f.source = path + ":/verify/" + check;
+    std::size_t pass = 0, fail = 0;
     double lo = INFINITY, hi = 0;
-    for (const auto& [n, v] : g.datasets) {
-      if (n == xname) continue;
-      if (!x.empty() && v.size() != x.size()) continue;
-      Curve c;
-      c.title = g.labels.count(n) ? g.labels.at(n) : n;
-      for (std::size_t i = 0; i < v.size(); ++i) {
-        c.x.push_back(x.empty() ? static_cast<double>(i) : x[i]);
-        c.y.push_back(v[i]);
-        if (std::isfinite(v[i])) {
-          positive = positive && v[i] > 0;
-          lo = std::min(lo, std::abs(v[i])), hi = std::max(hi, std::abs(v[i]));
-        }
+    bool nonpositive = false;
+    for (const auto& r : rows) {
+      pass += r.status == "PASS";
+      fail += r.status == "FAIL";
+      for (double v : {r.measured, r.expected}) {
+        if (!std::isfinite(v)) continue;
+        if (v <= 0) nonpositive = true;
+        else lo = std::min(lo, v), hi = std::max(hi, v);
       }
-      f.curves.push_back(std::move(c));
     }
-    auto flag = [&](const char* key, bool fallback) {
-      auto it = g.int_attrs.find(key);
-      return it != g.int_attrs.end() ? it->second != 0 : fallback;
-    };
-    f.logy = flag("logy", positive && lo > 0 && hi / lo > 100);
-    f.logx = flag("logx", false);
-    if (!f.curves.empty()) figures.push_back(std::move(f));
+    f.logy = false;
+    f.logx = hi > 0 && hi / lo > 100;
+    f.title = plot::enhanced_literal("dposg verify, check " + check + ": measured value and bound/expected value per row") +
+              "\n{/*0.85 " +
+              plot::enhanced_literal(fs::path(path).filename().string() + ": " + std::to_string(rows.size()) + " rows, " +
+                                     std::to_string(pass) + " PASS, " + std::to_string(fail) + " FAIL" +
+                                     (f.logx && nonpositive ? "; values <= 0 not drawn on the log axis" : "")) +
+              "}";
+    f.xlabel = "value (in the units of each row's claim)";
+    f.ylabel = "";
+    f.height = std::max(500, 200 + 34 * static_cast<int>(rows.size()));
+    Curve expected, passed, failed, other;
+    expected.title = "bound or expected value";
+    expected.point_type = 4;
+    expected.colour = 0;
+    passed.title = "measured, PASS";
+    failed.title = "measured, FAIL";
+    other.title = "measured, info or n/a";
+    passed.colour = 2, failed.colour = 3, other.colour = 7;
+    passed.point_type = failed.point_type = other.point_type = 7;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      const double y = static_cast<double>(i + 1);
+      std::string claim = r.claim.empty() ? r.name : r.claim;
+      if (claim.size() > 64) claim = claim.substr(0, 62) + "..";
+      f.ytics.emplace_back(y, claim + "  [" + r.status + "]");
+      if (r.relation != "info") {
+        expected.x.push_back(r.expected);
+        expected.y.push_back(y);
+      }
+      Curve& m = r.status == "PASS" ? passed : r.status == "FAIL" ? failed : other;
+      m.x.push_back(r.measured);
+      m.y.push_back(y);
+    }
+    for (Curve* c : {&expected, &passed, &failed, &other})
+      if (!c->x.empty()) f.curves.push_back(std::move(*c));
+    figures.push_back(std::move(f));
   }
   return figures;
 }
@@ -471,7 +473,7 @@ int plot_command(int argc, const char* const argv[]) {
         // rho_t ~ 0 (complete graph: exact consensus in one round) has no slope worth drawing.
         if (rho_t > 1e-9) c.reference_rate = rho_t * rho_t;
         char buf[48];
-        std::snprintf(buf, sizeof buf, "  ρ_t=%.3g", rho_t > 1e-9 ? rho_t : 0.0);
+        std::snprintf(buf, sizeof buf, "  rho_t=%.3g", rho_t > 1e-9 ? rho_t : 0.0);
         c.title += buf;
       }
       f.curves.push_back(std::move(c));
@@ -507,7 +509,7 @@ int plot_command(int argc, const char* const argv[]) {
     bool present = false;
     const auto figures = verify_figures(path, present);
     if (!present) std::printf("verify: skipped: no verify results in %s\n", path.c_str());
-    else if (figures.empty()) std::printf("verify: skipped: /verify in %s holds no 1-D numeric dataset\n", path.c_str());
+    else if (figures.empty()) std::printf("verify: skipped: /verify in %s holds no table rows\n", path.c_str());
     for (const auto& f : figures) emit(f, "no finite values under " + f.source);
   }
   if (written.empty()) std::printf("no figure written\n");

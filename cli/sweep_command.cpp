@@ -147,12 +147,12 @@ struct Stats {
     else std::snprintf(buf, sizeof buf, "%.3e [%.2e, %.2e]", s / static_cast<double>(values.size()), *lo, *hi);
     return buf;
   }
-  std::string mean() const {
+  std::string mean(const char* format = "%.3e") const {
     if (values.empty()) return "-";
     double s = 0;
     for (double v : values) s += v;
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3e", s / static_cast<double>(values.size()));
+    std::snprintf(buf, sizeof buf, format, s / static_cast<double>(values.size()));
     return buf;
   }
 };
@@ -193,7 +193,7 @@ void print_summary(const std::string& path, const std::vector<SweepRun>& runs, c
     std::string status;
     for (const auto& [k, n] : count) status += (status.empty() ? "" : ", ") + std::to_string(n) + " " + k;
     std::printf("%-*s  %-22s  %-36s  %-10s  %s\n", static_cast<int>(width), labels[c].c_str(), status.c_str(),
-                g.mean_min_max().c_str(), cons.mean().c_str(), wall.mean().c_str());
+                g.mean_min_max().c_str(), cons.mean().c_str(), wall.mean("%.3g").c_str());
   }
   std::string line;
   for (const auto& [k, n] : totals) line += (line.empty() ? "" : ", ") + std::to_string(n) + " " + k;
@@ -318,6 +318,12 @@ int sweep_command(int argc, const char* const argv[]) {
       runs.push_back(std::move(run));
     }
   }
+
+  std::set<std::string> names;
+  for (const auto& run : runs)
+    if (!names.insert(run.name).second)
+      throw InputError("--grid: two runs would both be named '" + run.name +
+                       "' (values that differ only in characters a run name cannot hold)");
 
   const auto start = std::chrono::steady_clock::now();
   auto file = ResultsFile::open(output.out);

@@ -1,0 +1,147 @@
+"""Reading dposg results files (HDF5, the layout of DESIGN.md section 4) into pandas.
+
+    /                          attrs: format_version, dposg_version
+    /runs/<run>/               attrs: every option, rho, rho_t, status, constants, theorem quantities
+    /runs/<run>/metrics/<name> 1-D, one entry per logged iteration; `iteration` is one of them
+    /runs/<run>/problem/       the problem instance
+    /runs/<run>/final/         z_bar (and for GANs a batch of samples)
+    /verify/<check>/<row>      `dposg verify`'s table: one group of attributes per row
+
+Only h5py, numpy and pandas are needed. Strings are stored as fixed-length UTF-8 and come back
+from h5py as bytes: everything here returns str.
+"""
+import os
+
+import h5py
+import numpy as np
+import pandas as pd
+
+# Final values reported per run in runs_table().
+FINAL_METRICS = ("grad_norm_sq", "consensus_error", "dist_to_solution", "bytes_busiest", "wall_time_s")
+
+
+def results_path(default="results.h5"):
+    """The results file the notebooks read: $DPOSG_RESULTS, else `default`."""
+    return os.environ.get("DPOSG_RESULTS", default)
+
+
+def _py(value):
+    """An attribute value as plain Python: str for strings, float/int for scalars, arrays kept."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        if value.shape == ():
+            return _py(value[()])
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _open(path):
+    # No file lock: a sweep may be writing the file while we look.
+    try:
+        return h5py.File(path, "r", locking=False)
+    except TypeError:  # h5py < 3.5 has no `locking`
+        return h5py.File(path, "r")
+
+
+def _metrics_of(group):
+    """The run's metrics as a DataFrame indexed by iteration (rows cut to the shortest dataset, as a
+    killed writer can leave one dataset a flush ahead of the others)."""
+    if "metrics" not in group:
+        return pd.DataFrame()
+    m = group["metrics"]
+    names = [n for n in m if isinstance(m[n], h5py.Dataset) and m[n].ndim == 1]
+    if not names:
+        return pd.DataFrame()
+    rows = min(m[n].shape[0] for n in names)
+    data = {n: m[n][:rows] for n in names}
+    df = pd.DataFrame(data)
+    if "iteration" in df:
+        df = df.set_index("iteration")
+    return df
+
+
+def runs_table(path=None):
+    """One row per run: its name, every scalar attribute, the number of logged rows, the final
+    value of FINAL_METRICS (`final_<name>`) and `mean_grad_norm_sq`, the mean of ||g(z_bar_k)||^2
+    over the logged iterations k < N (Theorem 1's left-hand side, sampled every --log-every)."""
+    path = path or results_path()
+    records = []
+    with _open(path) as f:
+        for name, g in f.get("runs", {}).items():
+            rec = {"run": name}
+            for key, value in g.attrs.items():
+                v = _py(value)
+                if not isinstance(v, np.ndarray):
+                    rec[key] = v
+            df = _metrics_of(g)
+            rec["rows"] = len(df)
+            rec["metrics"] = ",".join(df.columns)
+            for metric in FINAL_METRICS:
+                rec["final_" + metric] = df[metric].iloc[-1] if metric in df and len(df) else np.nan
+            if "grad_norm_sq" in df and len(df):
+                iters = rec.get("iters")
+                before_end = df.index < iters if iters is not None and len(df) > 1 else slice(None)
+                rec["mean_grad_norm_sq"] = float(df["grad_norm_sq"][before_end].mean())
+            else:
+                rec["mean_grad_norm_sq"] = np.nan
+            records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def metrics(run, path=None):
+    """The metrics of one run, indexed by iteration."""
+    path = path or results_path()
+    with _open(path) as f:
+        return _metrics_of(f["runs"][run])
+
+
+def all_metrics(path=None, runs=None):
+    """Every run's metrics in one long table: columns run, iteration and one per metric."""
+    path = path or results_path()
+    frames = []
+    with _open(path) as f:
+        for name, g in f.get("runs", {}).items():
+            if runs is not None and name not in runs:
+                continue
+            df = _metrics_of(g)
+            if len(df):
+                df = df.reset_index()
+                df.insert(0, "run", name)
+                frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run", "iteration"])
+
+
+def final_arrays(run, path=None):
+    """The datasets under /runs/<run>/final (z_bar, GAN samples, ...) as numpy arrays."""
+    path = path or results_path()
+    with _open(path) as f:
+        g = f["runs"][run]
+        if "final" not in g:
+            return {}
+        return {n: d[()] for n, d in g["final"].items() if isinstance(d, h5py.Dataset)}
+
+
+def verify_table(path=None):
+    """`dposg verify`'s table (/verify/<check>/<row>, one row per group of attributes), or None
+    when the file holds no /verify group."""
+    path = path or results_path()
+    with _open(path) as f:
+        if "verify" not in f:
+            return None
+        records = []
+        for check, cg in f["verify"].items():
+            if not isinstance(cg, h5py.Group):
+                continue
+            for row, rg in cg.items():
+                rec = {"check": check, "row": row}
+                rec.update({k: _py(v) for k, v in rg.attrs.items()})
+                records.append(rec)
+        return pd.DataFrame.from_records(records)
+
+
+def group_mean(df, by, value, index="iteration"):
+    """Mean, min and max of `value` over the runs of each group `by` at each `index` value."""
+    return df.groupby(by + [index])[value].agg(["mean", "min", "max", "count"]).reset_index()

@@ -1,0 +1,200 @@
+// ctest-label: integration
+// dposg plot: every kind of figure from a file the CLI made, checked as PNG images (signature,
+// size, pixels), with the .gp scripts re-rendering on their own.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+
+#include "cli_harness.hpp"
+#include "core/recorder.hpp"
+
+using namespace dposg;
+using dposg::test::run_cli;
+using dposg::test::slurp;
+using dposg::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Png {
+  bool signature = false;
+  std::uint32_t width = 0, height = 0;
+  std::uintmax_t bytes = 0;
+};
+
+Png read_png(const fs::path& path) {
+  Png p;
+  if (!fs::exists(path)) return p;
+  p.bytes = fs::file_size(path);
+  const std::string data = slurp(path);
+  if (data.size() < 24) return p;
+  p.signature = data.compare(0, 8, std::string("\x89PNG\r\n\x1a\n", 8)) == 0 && data.compare(12, 4, "IHDR") == 0;
+  auto be32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(data[at + i]);
+    return v;
+  };
+  p.width = be32(16);
+  p.height = be32(20);
+  return p;
+}
+
+bool have_matplotlib() {
+  return std::system("/usr/bin/python3 -c 'import matplotlib.image' >/dev/null 2>&1") == 0;
+}
+
+// Decodes the PNGs with matplotlib (one process) and checks that none is one flat colour.
+bool have_content(const std::vector<fs::path>& paths) {
+  if (!have_matplotlib()) return true;
+  std::string cmd =
+      "/usr/bin/python3 -c \"import sys, matplotlib.image as m\n"
+      "for p in sys.argv[1:]:\n"
+      "    px = m.imread(p); px = px.reshape(-1, px.shape[-1])\n"
+      "    if px.std(axis=0).max() < 0.02 or len({tuple(r) for r in px[::7].round(2).tolist()}) < 20: sys.exit(p)\n\"";
+  for (const auto& p : paths) cmd += " '" + p.string() + "'";
+  return std::system(cmd.c_str()) == 0;
+}
+
+void check_figure(const fs::path& dir, const std::string& stem) {
+  INFO(stem);
+  const Png p = read_png(dir / (stem + ".png"));
+  CHECK(p.signature);
+  CHECK(p.width >= 200);
+  CHECK(p.height >= 200);
+  CHECK(p.bytes > 8000);
+  CHECK(fs::exists(dir / (stem + ".gp")));
+  CHECK(fs::exists(dir / (stem + ".dat")));
+}
+
+int blocks(const fs::path& dat) {
+  const std::string s = slurp(dat);
+  int n = 0;
+  for (std::size_t p = s.find("# block "); p != std::string::npos; p = s.find("# block ", p + 1)) ++n;
+  return n;
+}
+
+// A small sweep: 2 topologies x 2 values of t x 2 seeds, workers starting apart.
+void make_results(const TempDir& dir) {
+  const auto r = run_cli(
+      "sweep --grid topology=ring,random-ring --grid rounds=1,2 --seeds 2 --workers 8 --iters 300 --log-every 5 "
+      "--init random --init-spread 1 --out r.h5 --quiet",
+      dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("dposg plot renders every kind, with scripts that re-render standalone", "[plot][cli]") {
+  TempDir dir;
+  make_results(dir);
+  if (!have_matplotlib()) WARN("/usr/bin/python3 has no matplotlib: PNG pixels are not decoded");
+
+  SECTION("one curve per run") {
+    const auto r = run_cli("plot r.h5 --out-dir figs", dir);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const fs::path figs = dir.path / "figs";
+    for (const char* stem : {"grad_norm", "consensus", "bytes"}) check_figure(figs, stem);
+    CHECK(have_content({figs / "grad_norm.png", figs / "consensus.png", figs / "bytes.png"}));
+    CHECK(blocks(figs / "grad_norm.dat") == 8);
+    CHECK(r.out.find("no verify results in r.h5") != std::string::npos);
+    // Legends name what tells the runs apart, the title what they share.
+    const std::string gp = slurp(figs / "grad_norm.gp");
+    CHECK(gp.find("'ring, t=1, seed=0'") != std::string::npos);
+    CHECK(gp.find("M=8") != std::string::npos);
+    CHECK(gp.find("(exact operator)") != std::string::npos);
+    // The consensus figure carries a rho_t^{2k} reference per curve.
+    CHECK(slurp(figs / "consensus.gp").find("**(x - ") != std::string::npos);
+
+    // The .gp runs on its own from its directory.
+    fs::remove(figs / "bytes.png");
+    const std::string cmd = "cd '" + figs.string() + "' && gnuplot bytes.gp >/dev/null 2>&1";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    check_figure(figs, "bytes");
+  }
+  SECTION("grouped by an option, one kind, some runs") {
+    const auto r = run_cli("plot r.h5 --kind grad --group-by topology --runs 'rounds=2' --out-dir g", dir);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const fs::path g = dir.path / "g";
+    check_figure(g, "grad_norm");
+    CHECK(have_content({g / "grad_norm.png"}));
+    CHECK_FALSE(fs::exists(g / "consensus.png"));
+    CHECK(blocks(g / "grad_norm.dat") == 2);
+    const std::string gp = slurp(g / "grad_norm.gp");
+    CHECK(gp.find("random-ring  (mean of 2 runs)") != std::string::npos);
+    CHECK(gp.find("filledcurves") != std::string::npos);  // the min/max band
+  }
+  SECTION("bytes grouped: one line per run in its group's colour") {
+    REQUIRE(run_cli("plot r.h5 --kind bytes --group-by rounds --out-dir b", dir).code == 0);
+    const fs::path b = dir.path / "b";
+    check_figure(b, "bytes");
+    CHECK(have_content({b / "bytes.png"}));
+    CHECK(blocks(b / "bytes.dat") == 8);
+  }
+}
+
+TEST_CASE("dposg plot draws the table dposg verify writes under /verify", "[plot][cli]") {
+  TempDir dir;
+  make_results(dir);
+  {
+    // The layout `dposg verify` writes: /verify/<check>/<row> with the row as attributes.
+    auto file = ResultsFile::open(dir / "r.h5");
+    const char* status[] = {"PASS", "FAIL", "info"};
+    for (int k = 0; k < 6; ++k) {
+      char row[16];
+      std::snprintf(row, sizeof row, "row%03d", k);
+      file->write_record("verify", "theorem1", row,
+                         {{"claim", std::string("(1/N) sum E||g||^2 <= bound, M = ") + std::to_string(4 << k) +
+                                        " (95% upper)"},
+                          {"measured", 1e-3 * (k + 1)},
+                          {"relation", std::string(k == 5 ? "info" : "<=")},
+                          {"expected", 2e-2 * (k + 1)},
+                          {"margin", 0.05},
+                          {"margin_kind", std::string("measured/bound")},
+                          {"status", std::string(status[k % 3])},
+                          {"note", std::string()}});
+    }
+  }
+  const auto r = run_cli("plot r.h5 --kind verify --out-dir v", dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const fs::path v = dir.path / "v";
+  check_figure(v, "verify-theorem1");
+  CHECK(have_content({v / "verify-theorem1.png"}));
+  const std::string gp = slurp(v / "verify-theorem1.gp");
+  CHECK(gp.find("M = 64 (95% upper)  [FAIL]") != std::string::npos);
+  CHECK(gp.find("'measured, PASS'") != std::string::npos);
+}
+
+TEST_CASE("dposg plot: bad input and a missing gnuplot give exit code 2 and one line", "[plot][cli]") {
+  TempDir dir;
+  make_results(dir);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"plot", "FILE"},
+      {"plot missing.h5", "missing.h5"},
+      {"plot r.h5 --kind pie", "--kind"},
+      {"plot r.h5 --runs '('", "--runs"},
+      {"plot r.h5 --runs nosuchrun", "--runs"},
+      {"plot r.h5 --group-by colour", "--group-by"},
+  };
+  for (const auto& [args, needle] : cases) {
+    INFO(args);
+    const auto r = run_cli(args + " --out-dir bad", dir);
+    CHECK(r.code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find(needle) != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "bad"));
+  }
+  const std::string cmd = "cd '" + dir.path.string() + "' && env PATH=/nonexistent " + DPOSG_CLI +
+                          " plot r.h5 --out-dir bad >/dev/null 2>err.txt";
+  const int status = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(status) == 2);
+  const std::string err = slurp(dir / "err.txt");
+  CHECK(err.find("gnuplot not found") != std::string::npos);
+  CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+  CHECK_FALSE(fs::exists(dir / "bad"));
+}
