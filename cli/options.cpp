@@ -21,7 +21,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   po::options_description problem("Problem");
   problem.add_options()
       ("problem", po::value(&c.problem.name)->default_value(c.problem.name),
-       "bilinear | star | gaussian-wgan | quadratic-file | forsaken")
+       "bilinear | star | gaussian-wgan | quadratic-file | forsaken | gan-mog8 | gan-mog25")
       ("dim", po::value(&c.problem.dim)->default_value(c.problem.dim), "d, the total dimension (u and v halves)")
       ("noise", po::value(&c.problem.noise)->default_value(c.problem.noise, shortest(c.problem.noise)),
        "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2); gaussian-wgan "
@@ -33,6 +33,19 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "||x*|| of the solution shift drawn from the seed")
       ("problem-file", po::value(&c.problem.file)->default_value(c.problem.file),
        "HDF5 data of file-based problems (quadratic-file: datasets A, and optionally P, Q, b, c)");
+  po::options_description gan("GAN problems (gan-mog8, gan-mog25; gan/README.md)");
+  gan.add_options()
+      ("gan-loss", po::value(&c.problem.gan_loss)->default_value(c.problem.gan_loss), "ns | wgan-clip | wgan-gp")
+      ("gan-width", po::value(&c.problem.gan_width)->default_value(c.problem.gan_width), "hidden units per layer (both networks)")
+      ("gan-depth", po::value(&c.problem.gan_depth)->default_value(c.problem.gan_depth), "hidden layers (both networks)")
+      ("gan-latent", po::value(&c.problem.gan_latent)->default_value(c.problem.gan_latent), "generator input dimension")
+      ("gan-activation", po::value(&c.problem.gan_activation)->default_value(c.problem.gan_activation),
+       "relu | leaky-relu | tanh")
+      ("gan-gp-lambda", po::value(&c.problem.gan_gp_lambda)->default_value(c.problem.gan_gp_lambda, shortest(c.problem.gan_gp_lambda)),
+       "wgan-gp: penalty weight")
+      ("gan-clip", po::value(&c.problem.gan_clip)->default_value(c.problem.gan_clip, shortest(c.problem.gan_clip)),
+       "wgan-clip: critic weights act through clip(v, -c, c)")
+      ("gan-shard", po::bool_switch(&c.problem.gan_shard), "each worker samples data only from its own shard of the modes (non-iid)");
   po::options_description algo("Algorithm");
   algo.add_options()
       ("workers", po::value(&c.workers)->default_value(c.workers), "M, the number of workers")
@@ -49,6 +62,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("eps", po::value(&c.eps)->default_value(c.eps, shortest(c.eps)), "oadam: denominator offset")
       ("iters", po::value(&c.iters)->default_value(c.iters), "N, iterations")
       ("batch", po::value(&c.batch)->default_value(c.batch), "m, minibatch per worker")
+      ("total-batch", po::value(&c.total_batch)->default_value(c.total_batch),
+       "if > 0: hold m*M fixed at this value (m = total-batch / workers, which must divide it); overrides --batch")
       ("seed", po::value(&c.seed)->default_value(c.seed), "seed of the instance, the workers' noise and random mixing")
       ("init", po::value(&c.init)->default_value(c.init),
        "zero (Algorithm 1) | random | problem (the problem's own random start, e.g. network weights)")
@@ -65,7 +80,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("threads", po::value(&c.threads)->default_value(c.threads), "OpenMP threads; 0 = default")
       ("quiet", po::bool_switch(&o.quiet), "print no summary");
   po::options_description all;
-  all.add(problem).add(algo).add(out);
+  all.add(problem).add(gan).add(algo).add(out);
   return all;
 }
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -39,14 +40,24 @@ void print_summary(const Experiment& e, const RunOutcome& out, const std::string
               sched.is_random() ? "E||W_t..W_1 - J||" : "rho^t", e.rho_t, c.step_rule.c_str(), e.step.eta_u,
               e.step.eta_v, static_cast<long long>(c.batch));
   auto line = [&](const char* name) {
-    std::printf("  %-18s %12.4e -> %12.4e\n", name, first.get(name), out.last.get(name));
+    std::printf("  %-21s %12.4e -> %12.4e\n", name, first.get(name), out.last.get(name));
   };
   line("grad_norm_sq");
   line("consensus_error");
   line("grad_dispersion");
   line("dist_to_solution");
-  std::printf("  bytes_busiest      %12.4e\n", out.last.get("bytes_busiest"));
+  // The problem's own metrics (a GAN's losses, modes covered, ...).
+  static const std::vector<std::string> standard{"grad_norm_sq",  "consensus_error", "grad_dispersion",
+                                                 "grad_avg_gap_sq", "dist_to_solution", "z_bar_norm",
+                                                 "bytes_busiest", "oracle_calls",     "wall_time_s"};
+  for (const auto& [name, value] : out.last.values)
+    if (std::find(standard.begin(), standard.end(), name) == standard.end()) line(name.c_str());
+  std::printf("  bytes_busiest         %12.4e\n", out.last.get("bytes_busiest"));
   const auto& q = e.theorem;
+  if (!std::isfinite(k.L) || !std::isfinite(k.G) || !std::isfinite(k.sigma)) {
+    std::printf("  Theorem 1: not defined (the problem's L, sigma or G is unknown)\n");
+    return;
+  }
   std::printf("  Theorem 1: eta_max = %.4g (%s), t_min = %.3g (%s), bound = %.4g\n", q.eta_max,
               q.eta_condition ? "eta within" : "eta above it", q.t_min, q.t_condition ? "t meets it" : "t below it",
               q.bound);

@@ -101,6 +101,15 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
     out.message = e.what();
   }
   out.z_bar = Z.rowwise().mean();
+  if (out.z_bar.allFinite()) {
+    try {
+      Rng final_rng = make_rng(opts.seed, StreamPurpose::evaluation, 0xF17A1ULL);
+      problem.final_outputs(out.z_bar, final_rng, out.final_outputs);
+    } catch (const std::exception& e) {
+      out.final_outputs.clear();
+      if (out.message.empty()) out.message = std::string("final outputs: ") + e.what();
+    }
+  }
   for (auto* o : observers) o->on_finish(out);
   return out;
 }

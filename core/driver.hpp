@@ -32,6 +32,7 @@ struct RunOutcome {
   std::int64_t iterations_done = 0;
   MetricsRow last;
   Vector z_bar;
+  std::vector<std::pair<std::string, Matrix>> final_outputs;  // Problem::final_outputs at z_bar
   std::string message;  // why it diverged or failed
 };
 

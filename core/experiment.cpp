@@ -37,6 +37,7 @@ class RecorderObserver final : public Observer {
   void on_log(const MetricsRow& row) override { w_.append(row); }
   void on_finish(const RunOutcome& out) override {
     w_.write_final("z_bar", out.z_bar);
+    for (const auto& [name, m] : out.final_outputs) w_.write_final(name, m);
     w_.set_attr("iterations_done", out.iterations_done);
     if (!out.message.empty()) w_.set_attr("message", out.message);
     w_.set_status(to_string(out.status));
@@ -62,10 +63,20 @@ std::string default_run_name(const ExperimentConfig& c) {
   return name;
 }
 
-Experiment build_experiment(const ExperimentConfig& c) {
+Experiment build_experiment(const ExperimentConfig& given) {
+  if (given.workers < 1) throw InputError("--workers: must be >= 1, got " + std::to_string(given.workers));
+  ExperimentConfig resolved = given;
+  if (given.total_batch < 0)
+    throw InputError("--total-batch: must be >= 0, got " + std::to_string(given.total_batch));
+  if (given.total_batch > 0) {
+    if (given.total_batch % given.workers != 0)
+      throw InputError("--total-batch: " + std::to_string(given.total_batch) + " is not a multiple of --workers " +
+                       std::to_string(given.workers));
+    resolved.batch = given.total_batch / given.workers;
+  }
+  const ExperimentConfig& c = resolved;
   Experiment e;
   e.config = c;
-  if (c.workers < 1) throw InputError("--workers: must be >= 1, got " + std::to_string(c.workers));
   if (c.rounds < 0) throw InputError("--rounds: must be >= 0, got " + std::to_string(c.rounds));
   if (c.iters < 0) throw InputError("--iters: must be >= 0, got " + std::to_string(c.iters));
   if (c.batch < 1) throw InputError("--batch: must be >= 1, got " + std::to_string(c.batch));
@@ -165,6 +176,16 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("alpha", c.problem.alpha);
   w.set_attr("solution_norm", c.problem.solution_norm);
   w.set_attr("problem_file", c.problem.file);
+  if (c.problem.name.rfind("gan-", 0) == 0) {
+    w.set_attr("gan_loss", c.problem.gan_loss);
+    w.set_attr("gan_width", static_cast<std::int64_t>(c.problem.gan_width));
+    w.set_attr("gan_depth", static_cast<std::int64_t>(c.problem.gan_depth));
+    w.set_attr("gan_latent", static_cast<std::int64_t>(c.problem.gan_latent));
+    w.set_attr("gan_activation", c.problem.gan_activation);
+    w.set_attr("gan_gp_lambda", c.problem.gan_gp_lambda);
+    w.set_attr("gan_clip", c.problem.gan_clip);
+    w.set_attr("gan_shard", static_cast<std::int64_t>(c.problem.gan_shard));
+  }
   w.set_attr("workers", static_cast<std::int64_t>(c.workers));
   w.set_attr("topology", c.topology);
   w.set_attr("topology_file", c.topology_file);
@@ -178,6 +199,7 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("eps", c.eps);
   w.set_attr("iters", c.iters);
   w.set_attr("batch", static_cast<std::int64_t>(c.batch));
+  w.set_attr("total_batch", static_cast<std::int64_t>(c.total_batch));
   w.set_attr("seed", static_cast<std::int64_t>(c.seed));
   w.set_attr("init", c.init);
   w.set_attr("init_spread", c.init_spread);

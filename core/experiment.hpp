@@ -28,6 +28,7 @@ struct ExperimentConfig {
   double beta1 = 0.5, beta2 = 0.9, eps = 1e-8;
   std::int64_t iters = 1000;
   Index batch = 1;
+  Index total_batch = 0;      // > 0: m = total_batch / workers (the paper holds m*M = 256 fixed)
   std::uint64_t seed = 0;
   std::string init = "zero";  // zero | random | problem (the problem's own random start, e.g. network weights)
   double init_spread = 0.0;   // per-worker spread of a random start (consensus matters from k = 0)

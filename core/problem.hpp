@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/metrics.hpp"
@@ -73,6 +74,13 @@ class Problem {
     (void)rng;
     return Vector::Zero(dim());
   }
+  // Outputs a run stores under final/ next to z̄ (e.g. a GAN's generator samples), computed once
+  // at the end from the final worker average with an evaluation stream of its own.
+  virtual void final_outputs(const Vector& z_bar, Rng& rng, std::vector<std::pair<std::string, Matrix>>& out) const {
+    (void)z_bar;
+    (void)rng;
+    (void)out;
+  }
 };
 
 // Options every problem understands; each problem documents how it uses them.
@@ -86,6 +94,15 @@ struct ProblemOptions {
   double solution_norm = 1.0;  // ||x*|| of the shift chosen from the seed
   std::string file;            // data file of file-based problems
   std::uint64_t seed = 0;      // instance seed (the run's seed)
+  // GAN problems (gan-mog8, gan-mog25; gan/gan_problem.hpp documents their use).
+  std::string gan_loss = "ns";           // ns (non-saturating) | wgan-clip | wgan-gp
+  Index gan_width = 128;                 // hidden units per layer, generator and discriminator
+  Index gan_depth = 2;                   // hidden layers, generator and discriminator
+  Index gan_latent = 2;                  // generator input (latent) dimension
+  std::string gan_activation = "relu";   // relu | leaky-relu (slope 0.2) | tanh
+  double gan_gp_lambda = 10.0;           // wgan-gp: penalty weight lambda
+  double gan_clip = 0.01;                // wgan-clip: critic weights act through clip(v, -c, c)
+  bool gan_shard = false;                // each worker samples only its own subset of the modes
 };
 
 // Builds a problem by name; throws InputError naming the option on bad input.

@@ -67,6 +67,7 @@ class LockedRecorder final : public Observer {
   void on_finish(const RunOutcome& out) override {
     std::lock_guard lock(m_);
     w_.write_final("z_bar", out.z_bar);
+    for (const auto& [name, m] : out.final_outputs) w_.write_final(name, m);
     w_.set_attr("iterations_done", out.iterations_done);
     if (!out.message.empty()) w_.set_attr("message", out.message);
     w_.set_status(to_string(out.status));

@@ -5,6 +5,8 @@
 
 #include "core/error.hpp"
 #include "core/problem.hpp"
+#include "data/mixture.hpp"
+#include "gan/gan_problem.hpp"
 #include "problems/bilinear.hpp"
 #include "problems/forsaken.hpp"
 #include "problems/gaussian_wgan.hpp"
@@ -14,7 +16,7 @@
 namespace dposg {
 
 std::vector<std::string> problem_names() {
-  return {"bilinear", "star", "gaussian-wgan", "quadratic-file", "forsaken"};
+  return {"bilinear", "star", "gaussian-wgan", "quadratic-file", "forsaken", "gan-mog8", "gan-mog25"};
 }
 
 std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
@@ -24,6 +26,10 @@ std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
   if (opts.name == "gaussian-wgan") return std::make_unique<GaussianWganProblem>(opts);
   if (opts.name == "quadratic-file") return std::make_unique<QuadraticFileProblem>(opts);
   if (opts.name == "forsaken") return std::make_unique<ForsakenProblem>(opts);
+  if (opts.name == "gan-mog8")
+    return std::make_unique<gan::GanProblem>(opts, "gan-mog8", data::GaussianMixture2D::ring8());
+  if (opts.name == "gan-mog25")
+    return std::make_unique<gan::GanProblem>(opts, "gan-mog25", data::GaussianMixture2D::grid25());
   std::string known;
   for (const auto& n : problem_names()) known += (known.empty() ? "" : ", ") + n;
   throw InputError("--problem: unknown problem '" + opts.name + "' (known: " + known + ")");

@@ -89,6 +89,44 @@ TEST_CASE("dposg run writes every metric of DESIGN.md §3 and the run's attribut
   CHECK(r.out.find("finished") != std::string::npos);
 }
 
+TEST_CASE("dposg run trains a GAN through the same command, with its metrics, attributes and samples", "[cli]") {
+  TempDir dir;
+  const auto r = run_cli(
+      "run --problem gan-mog8 --gan-width 16 --gan-depth 1 --gan-loss wgan-gp --workers 4 --topology random-ring "
+      "--rounds 1 --step-rule oadam --lr 1e-4 --iters 20 --total-batch 32 --init problem --log-every 10 "
+      "--eval-batch 16 --out g.h5",
+      dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("modes_covered") != std::string::npos);
+  CHECK(r.out.find("Theorem 1: not defined") != std::string::npos);
+  const std::string run = ResultsReader::open(dir / "g.h5")->runs().at(0);
+  {
+    auto reader = ResultsReader::open(dir / "g.h5");
+    const RunSummary s = reader->summary(run);
+    CHECK(s.status == "finished");
+    CHECK(attr_string(s, "gan_loss") == "wgan-gp");
+    CHECK(attr_double(s, "gan_width") == 16);
+    CHECK(attr_double(s, "batch") == 8);  // 32 / 4 workers
+    CHECK(attr_double(s, "total_batch") == 32);
+    for (const std::string m : {"loss_g", "loss_d", "modes_covered", "high_quality_fraction", "mmd"}) {
+      INFO(m);
+      CHECK(std::find(s.metric_names.begin(), s.metric_names.end(), m) != s.metric_names.end());
+    }
+    // d of the two MLPs, counted here: G 2->16->2, D 2->16->1.
+    CHECK(attr_double(s, "dim") == (2 * 16 + 16 + 16 * 2 + 2) + (2 * 16 + 16 + 16 + 1));
+  }
+  // Generator samples at z̄ and data samples for plots, 2 x 2500 each.
+  H5::H5File f(dir / "g.h5", H5F_ACC_RDONLY);
+  for (const std::string name : {"samples", "real"}) {
+    auto ds = f.openDataSet("/runs/" + run + "/final/" + name);
+    hsize_t dims[2];
+    REQUIRE(ds.getSpace().getSimpleExtentDims(dims) == 2);
+    CHECK(dims[0] == 2);
+    CHECK(dims[1] == 2500);
+  }
+}
+
 TEST_CASE("dposg run with no options is the README's main job", "[cli]") {
   TempDir dir;
   const auto r = run_cli("run", dir);
@@ -198,6 +236,11 @@ TEST_CASE("bad input: one line on stderr naming the option, exit code 2, no outp
       {"--step-rule adam", "--step-rule"},
       {"--init-spread 0.5", "--init-spread"},
       {"--log-every 0", "--log-every"},
+      {"--total-batch 100 --workers 8", "--total-batch"},
+      {"--problem gan-mog8 --gan-loss hinge", "--gan-loss"},
+      {"--problem gan-mog8 --gan-width 0", "--gan-width"},
+      {"--problem gan-mog8 --gan-activation elu", "--gan-activation"},
+      {"--problem gan-mog8 --lr theorem", "--lr"},
   };
   for (const auto& [args, needle] : cases) {
     INFO(args);
