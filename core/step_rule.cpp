@@ -1,18 +1,28 @@
 #include "core/step_rule.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/parallel_ranges.hpp"
 
 namespace dposg {
 
 void apply_step(const Matrix& base, const StepSize& step, const Matrix& dir, Matrix& out) {
-  const Index du = step.dim_u;
-  const Index dv = base.rows() - du;
-  out.resize(base.rows(), base.cols());
-  out.topRows(du).noalias() = base.topRows(du) - step.eta_u * dir.topRows(du);
-  out.bottomRows(dv).noalias() = base.bottomRows(dv) - step.eta_v * dir.bottomRows(dv);
+  const Index d = base.rows();
+  const Index du = std::clamp<Index>(step.dim_u, 0, d);
+  out.resize(d, base.cols());
+  const double* b = base.data();
+  const double* g = dir.data();
+  double* o = out.data();  // may be base itself (X <- X - eta g): each element is read before it is written
+  const double eu = step.eta_u, ev = step.eta_v;
+  for_each_flat_range(d, base.cols(), [&](Index col, Index r0, Index r1) {
+    const Index off = col * d;
+    const Index mid = std::clamp(du, r0, r1);
+    for (Index r = r0; r < mid; ++r) o[off + r] = b[off + r] - eu * g[off + r];
+    for (Index r = mid; r < r1; ++r) o[off + r] = b[off + r] - ev * g[off + r];
+  });
 }
 
 namespace {
@@ -60,13 +70,32 @@ class OAdam final : public StepRule {
   }
 
  private:
+  // m <- beta1 m + (1 - beta1) g, v <- beta2 v + (1 - beta2) g^2, dir = m_hat / (sqrt(v_hat) + eps):
+  // one pass over memory for g, m, v and dir (L1-sized chunks), on all threads, with the same
+  // operations per element as before (so the same results), and no temporaries.
   void advance(const Matrix& g, Matrix& dir) {
     ++count_;
-    m_ = beta1_ * m_ + (1.0 - beta1_) * g;
-    v_ = beta2_ * v_ + (1.0 - beta2_) * g.cwiseProduct(g);
     const double c1 = 1.0 - std::pow(beta1_, static_cast<double>(count_));
     const double c2 = 1.0 - std::pow(beta2_, static_cast<double>(count_));
-    dir = (m_ / c1).array() / ((v_ / c2).array().sqrt() + eps_);
+    const double b1 = beta1_, b2 = beta2_, ob1 = 1.0 - beta1_, ob2 = 1.0 - beta2_, eps = eps_;
+    const Index d = g.rows();
+    dir.resize(d, g.cols());
+    const double* gp = g.data();
+    double* mp = m_.data();
+    double* vp = v_.data();
+    double* dp = dir.data();
+    for_each_flat_range(d, g.cols(), [&](Index col, Index r0, Index r1) {
+      // Chunks small enough for L1, so that the three expressions make one pass over memory.
+      constexpr Index kChunk = 512;
+      for (Index c0 = col * d + r0, end = col * d + r1; c0 < end; c0 += kChunk) {
+        const Index n = std::min(kChunk, end - c0);
+        const Eigen::Map<const Eigen::ArrayXd> gc(gp + c0, n);
+        Eigen::Map<Eigen::ArrayXd> mc(mp + c0, n), vc(vp + c0, n), dc(dp + c0, n);
+        mc = b1 * mc + ob1 * gc;
+        vc = b2 * vc + ob2 * (gc * gc);
+        dc = (mc / c1) / ((vc / c2).sqrt() + eps);
+      }
+    });
   }
   StepSize step_;
   double beta1_, beta2_, eps_;
