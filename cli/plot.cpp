@@ -123,8 +123,8 @@ std::string find_gnuplot() {
   std::stringstream dirs(path ? path : "/usr/bin:/bin");
   std::string d;
   while (std::getline(dirs, d, ':')) {
-    if (d.empty()) d = ".";
-    const std::string candidate = d + "/gnuplot";
+    // (A path built with std::filesystem: GCC 12 warns falsely (-Wrestrict) on `d + "/gnuplot"`.)
+    const std::string candidate = (std::filesystem::path(d.empty() ? "." : d) / "gnuplot").string();
     if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate)) return candidate;
   }
   return "";
@@ -137,6 +137,7 @@ bool prune(Figure& f) {
     p.title = c.title;
     p.colour = c.colour;
     p.point_type = c.point_type;
+    p.point_size = c.point_size;
     p.reference_rate = c.reference_rate;
     const bool band = !c.lo.empty();
     for (std::size_t i = 0; i < c.x.size() && i < c.y.size(); ++i) {
@@ -215,6 +216,7 @@ std::string render(const Figure& f, const std::string& dir) {
         << num(f.ytics[i].first) << " right noenhanced font ',10'\n";
     s << "set yrange [" << num(f.ytics.back().first + 0.5) << ":" << num(f.ytics.front().first - 0.5) << "]\n";
   }
+  if (f.equal_axes) s << "set size ratio -1\n";
   if (f.logx) s << "set logscale x 10\nset format x '10^{%L}'\n";
   if (f.logy && f.ytics.empty()) s << "set logscale y 10\nset format y '10^{%L}'\n";
   s << (f.ytics.empty() ? "set grid xtics ytics" : "set grid xtics") << "\nset style fill transparent solid 0.18 noborder\nset samples 1000\n";
@@ -240,7 +242,7 @@ std::string render(const Figure& f, const std::string& dir) {
     const int dt = kDashes[(slot / kNumColours) % 4];
     const std::string src = gp_quote(dat) + " index " + std::to_string(k);
     if (!c.lo.empty()) items.push_back(src + " using 1:3:4 with filledcurves lt " + std::to_string(lt) + " notitle");
-    const std::string style = c.point_type > 0 ? "with points pt " + std::to_string(c.point_type) + " ps 1.6"
+    const std::string style = c.point_type > 0 ? "with points pt " + std::to_string(c.point_type) + " ps " + num(c.point_size)
                                                : "with lines dt " + std::to_string(dt);
     items.push_back(src + " using 1:2 " + style + " lt " + std::to_string(lt) +
                     (c.title.empty() ? std::string(" notitle") : " title " + gp_quote(c.title) + " noenhanced"));

@@ -14,6 +14,7 @@ struct Curve {
   std::string title;  // legend entry, shown as is (no enhanced-text markup); "" = not in the legend
   int colour = -1;    // index into the colour cycle; -1 = the curve's own position
   int point_type = 0; // 0 = a line; else points of this gnuplot point type (7 filled circle, 4 open square)
+  double point_size = 1.6;
   std::vector<double> x, y;
   std::vector<double> lo, hi;  // a min/max band when not empty (same length as x)
   // A dashed line y = y0 * rate^(x - x0) through the curve's first drawn point (x0, y0), in the
@@ -26,6 +27,7 @@ struct Figure {
   std::string title;   // gnuplot enhanced text; "\n" starts a new line
   std::string xlabel, ylabel;  // enhanced text
   bool logx = false, logy = true;
+  bool equal_axes = false;  // one unit is as long on x as on y (scatter plots of 2-D samples)
   std::string reference_title;  // legend entry of the first reference line (enhanced text)
   std::string source;           // where the data came from, for the files' header comments
   // Labelled y tics (shown as is), first at the top; empty = a numeric y axis.

@@ -3,6 +3,9 @@
 //   consensus  consensus error vs iteration (log y), with dashed rho_t^{2k} reference slopes
 //   bytes      ||g(z̄_k)||^2 vs bytes sent by the busiest node (log-log)
 //   verify     the table `dposg verify` left under /verify (see verify_figures below)
+//   metric     any logged metric (--metric NAME, e.g. a GAN's high_quality_fraction) vs iteration
+//   samples    one scatter per run that stored final/samples (a GAN's generator samples at z̄) over
+//              final/real (data samples)
 // One curve per run, or with --group-by OPTION one curve per value of that option: the mean over
 // the runs of the group (seeds and any other option) with a min/max band.
 #include <H5Cpp.h>
@@ -34,15 +37,15 @@ using plot::Curve;
 using plot::Figure;
 
 const char* kUsage =
-    "usage: dposg plot FILE [--kind grad|consensus|bytes|verify|all] [--group-by OPTION] [--runs REGEX]\n"
-    "                  [--out-dir DIR]\n"
+    "usage: dposg plot FILE [--kind grad|consensus|bytes|verify|metric|samples|all] [--metric NAME] [--logy]\n"
+    "                  [--group-by OPTION] [--runs REGEX] [--out-dir DIR]\n"
     "Renders PNG figures of a results file with gnuplot; beside each NAME.png it writes NAME.gp (run\n"
     "`gnuplot NAME.gp` in DIR to restyle and re-render) and NAME.dat (the data).";
 
 struct Run {
   std::string name, status;
   std::map<std::string, AttrValue> attrs;
-  std::vector<double> iteration, grad, consensus, bytes;
+  std::vector<double> iteration, grad, consensus, bytes, chosen;  // chosen: the --metric series
 };
 
 std::string attr_text(const Run& r, const std::string& key) {
@@ -276,6 +279,55 @@ std::vector<std::string> children_of(const H5::Group& g, H5O_type_t type) {
   return names;
 }
 
+// final/samples and final/real (2 x n each) of every selected run that has them, as scatter plots.
+std::vector<Figure> sample_figures(const std::string& path, const std::vector<Run>& runs) {
+  std::vector<Figure> figures;
+  H5::Exception::dontPrint();
+  H5::FileAccPropList fapl;
+  H5Pset_file_locking(fapl.getId(), false, true);
+  H5::H5File file(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl);
+  auto read_points = [&](const std::string& where, plot::Curve& c) {
+    if (!file.nameExists(where)) return false;
+    H5::DataSet ds = file.openDataSet(where);
+    H5::DataSpace space = ds.getSpace();
+    hsize_t dims[2] = {0, 0};
+    if (space.getSimpleExtentNdims() != 2 || (space.getSimpleExtentDims(dims), dims[0] != 2)) return false;
+    std::vector<double> rows(2 * dims[1]);  // row-major on disk: all x, then all y
+    ds.read(rows.data(), H5::PredType::NATIVE_DOUBLE);
+    c.x.assign(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(dims[1]));
+    c.y.assign(rows.begin() + static_cast<std::ptrdiff_t>(dims[1]), rows.end());
+    return true;
+  };
+  for (const auto& r : runs) {
+    const std::string base = "/runs/" + r.name + "/final/";
+    if (!file.nameExists("/runs/" + r.name + "/final")) continue;
+    Curve real, fake;
+    if (!read_points(base + "samples", fake)) continue;
+    Figure f;
+    f.name = "samples-" + r.name;
+    f.source = path + ":" + base;
+    f.title = plot::enhanced_literal(r.name) + "\ngenerator samples at z̄ (final/samples) over data samples (final/real)";
+    f.xlabel = "x_1";
+    f.ylabel = "x_2";
+    f.logy = false;
+    f.equal_axes = true;
+    fake.title = "generator (" + std::to_string(fake.x.size()) + ")";
+    fake.point_type = 7;
+    fake.point_size = 0.4;
+    fake.colour = 0;
+    f.curves.push_back(std::move(fake));
+    if (read_points(base + "real", real)) {
+      real.title = "data (" + std::to_string(real.x.size()) + ")";
+      real.point_type = 7;
+      real.point_size = 0.2;
+      real.colour = 1;
+      f.curves.push_back(std::move(real));
+    }
+    figures.push_back(std::move(f));
+  }
+  return figures;
+}
+
 std::vector<Figure> verify_figures(const std::string& path, bool& present) {
   std::map<std::string, std::vector<VerifyRow>> checks;
   present = false;
@@ -370,13 +422,17 @@ std::vector<Figure> verify_figures(const std::string& path, bool& present) {
 }  // namespace
 
 int plot_command(int argc, const char* const argv[]) {
-  std::string path, kind = "all", group_by, runs_regex, out_dir;
+  std::string path, kind = "all", group_by, runs_regex, out_dir, metric;
+  bool logy = false;
   po::options_description desc("Plot");
   desc.add_options()
       ("file", po::value(&path), "HDF5 results file")
       ("kind", po::value(&kind)->default_value(kind),
        "grad (||g(z̄_k)||^2 vs k) | consensus (consensus error vs k, with rho_t^{2k} slopes) | bytes "
-       "(||g(z̄_k)||^2 vs bytes on the busiest node) | verify (the /verify results) | all")
+       "(||g(z̄_k)||^2 vs bytes on the busiest node) | verify (the /verify results) | metric (--metric vs k) | "
+       "samples (a GAN's final generator samples over data) | all (grad, consensus, bytes, verify, samples)")
+      ("metric", po::value(&metric), "with --kind metric: the logged metric to draw (e.g. high_quality_fraction, mmd)")
+      ("logy", po::bool_switch(&logy), "with --kind metric: logarithmic y axis")
       ("group-by", po::value(&group_by),
        "one curve per value of this option (e.g. topology, rounds, workers): mean over its runs with a min/max band")
       ("runs", po::value(&runs_regex), "only runs whose name matches this regular expression (ECMAScript, search)")
@@ -385,8 +441,11 @@ int plot_command(int argc, const char* const argv[]) {
   pos.add("file", 1);
   if (!parse(argc, argv, desc, kUsage, &pos)) return 0;
   if (path.empty()) throw InputError("FILE: give the results file to plot (dposg plot FILE)");
-  const std::set<std::string> kinds = {"grad", "consensus", "bytes", "verify", "all"};
-  if (!kinds.count(kind)) throw InputError("--kind: expected grad, consensus, bytes, verify or all, got '" + kind + "'");
+  const std::set<std::string> kinds = {"grad", "consensus", "bytes", "verify", "metric", "samples", "all"};
+  if (!kinds.count(kind))
+    throw InputError("--kind: expected grad, consensus, bytes, verify, metric, samples or all, got '" + kind + "'");
+  if (kind == "metric" && metric.empty()) throw InputError("--metric: --kind metric needs the metric's name");
+  if (kind != "metric" && !metric.empty()) throw InputError("--metric: only with --kind metric");
   std::optional<std::regex> filter;
   if (!runs_regex.empty()) {
     try {
@@ -419,6 +478,8 @@ int plot_command(int argc, const char* const argv[]) {
       r.grad = reader->metric(name, "grad_norm_sq");
       r.consensus = reader->metric(name, "consensus_error");
       r.bytes = reader->metric(name, "bytes_busiest");
+      if (!metric.empty() && std::find(s.metric_names.begin(), s.metric_names.end(), metric) != s.metric_names.end())
+        r.chosen = reader->metric(name, metric);
       runs.push_back(std::move(r));
     }
   }
@@ -426,6 +487,9 @@ int plot_command(int argc, const char* const argv[]) {
     if (filter) throw InputError("--runs: no run with metrics in '" + path + "' matches '" + runs_regex + "'");
     if (kind != "all") throw InputError("'" + path + "' has no run with metrics to plot");
   }
+  if (kind == "metric" && !runs.empty() &&
+      std::none_of(runs.begin(), runs.end(), [](const Run& r) { return !r.chosen.empty(); }))
+    throw InputError("--metric: no selected run in '" + path + "' logged '" + metric + "'");
   if (!group_attr.empty() && !runs.empty()) {
     const bool any = std::any_of(runs.begin(), runs.end(), [&](const Run& r) { return r.attrs.count(group_attr); });
     if (!any) throw InputError("--group-by: no run in '" + path + "' has the option '" + group_by + "'");
@@ -504,6 +568,22 @@ int plot_command(int argc, const char* const argv[]) {
       }
     }
     emit(std::move(f), "no run sends bytes (one worker: nothing to communicate)");
+  }
+  if (!runs.empty() && kind == "metric") {
+    Figure f;
+    f.name = "metric-" + metric;
+    f.source = path;
+    f.title = title_lines(metric + ", by iteration", runs, group_attr, path);
+    f.xlabel = "iteration k";
+    f.ylabel = plot::enhanced_literal(metric);
+    f.logy = logy;
+    for (const auto& g : groups) f.curves.push_back(aggregate(g, &Run::iteration, &Run::chosen));
+    emit(std::move(f), "no finite value of " + metric + " in the selected runs");
+  }
+  if (!runs.empty() && (kind == "samples" || kind == "all")) {
+    const auto figures = sample_figures(path, runs);
+    if (figures.empty() && kind == "samples") std::printf("samples: skipped: no selected run stored final/samples\n");
+    for (const auto& f : figures) emit(f, "no finite sample");
   }
   if (kind == "verify" || kind == "all") {
     bool present = false;

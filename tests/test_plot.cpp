@@ -3,9 +3,11 @@
 // size, pixels), with the .gp scripts re-rendering on their own.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "cli_harness.hpp"
 #include "core/recorder.hpp"
@@ -170,6 +172,41 @@ TEST_CASE("dposg plot draws the table dposg verify writes under /verify", "[plot
   CHECK(gp.find("'measured, PASS'") != std::string::npos);
 }
 
+TEST_CASE("dposg plot draws a GAN's samples over the data and any logged metric", "[plot][cli]") {
+  TempDir dir;
+  const auto run = run_cli(
+      "run --problem gan-mog8 --gan-width 16 --gan-depth 1 --workers 2 --step-rule oadam --lr 1e-3 --iters 40 "
+      "--init problem --log-every 10 --eval-batch 8 --run-name g --out g.h5 --quiet",
+      dir);
+  INFO(run.err);
+  REQUIRE(run.code == 0);
+  const auto r = run_cli("plot g.h5 --kind samples --out-dir s", dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  check_figure(dir.path / "s", "samples-g");
+  // Two blocks of 2,500 points: the generator's, then the data's; every data point near the ring.
+  CHECK(blocks(dir.path / "s" / "samples-g.dat") == 2);
+  std::ifstream dat(dir.path / "s" / "samples-g.dat");
+  std::string line;
+  int block = -1, points = 0, near_ring = 0;
+  while (std::getline(dat, line)) {
+    if (line.rfind("# block ", 0) == 0) ++block;
+    if (line.empty() || line[0] == '#' || block != 1) continue;
+    std::istringstream in(line);
+    double x = 0, y = 0;
+    in >> x >> y;
+    ++points;
+    near_ring += std::abs(std::hypot(x, y) - 1.0) < 0.06;  // std 0.01 per coordinate: 6 std
+  }
+  CHECK(points == 2500);
+  CHECK(near_ring == 2500);
+  const auto m = run_cli("plot g.h5 --kind metric --metric high_quality_fraction --out-dir m", dir);
+  INFO(m.err);
+  REQUIRE(m.code == 0);
+  check_figure(dir.path / "m", "metric-high_quality_fraction");
+  CHECK(have_content({dir.path / "s" / "samples-g.png", dir.path / "m" / "metric-high_quality_fraction.png"}));
+}
+
 TEST_CASE("dposg plot: bad input and a missing gnuplot give exit code 2 and one line", "[plot][cli]") {
   TempDir dir;
   make_results(dir);
@@ -180,6 +217,9 @@ TEST_CASE("dposg plot: bad input and a missing gnuplot give exit code 2 and one 
       {"plot r.h5 --runs '('", "--runs"},
       {"plot r.h5 --runs nosuchrun", "--runs"},
       {"plot r.h5 --group-by colour", "--group-by"},
+      {"plot r.h5 --kind metric", "--metric"},
+      {"plot r.h5 --kind metric --metric no_such_metric", "no_such_metric"},
+      {"plot r.h5 --kind grad --metric consensus_error", "--metric"},
   };
   for (const auto& [args, needle] : cases) {
     INFO(args);
