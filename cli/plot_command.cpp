@@ -573,7 +573,7 @@ int plot_command(int argc, const char* const argv[]) {
     Figure f;
     f.name = "metric-" + metric;
     f.source = path;
-    f.title = title_lines(metric + ", by iteration", runs, group_attr, path);
+    f.title = title_lines(plot::enhanced_literal(metric) + ", by iteration", runs, group_attr, path);
     f.xlabel = "iteration k";
     f.ylabel = plot::enhanced_literal(metric);
     f.logy = logy;
