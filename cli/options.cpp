@@ -45,7 +45,9 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "wgan-gp: penalty weight")
       ("gan-clip", po::value(&c.problem.gan_clip)->default_value(c.problem.gan_clip, shortest(c.problem.gan_clip)),
        "wgan-clip: critic weights act through clip(v, -c, c)")
-      ("gan-shard", po::bool_switch(&c.problem.gan_shard), "each worker samples data only from its own shard of the modes (non-iid)");
+      ("gan-shard", po::bool_switch(&c.problem.gan_shard), "each worker samples data only from its own shard of the modes (non-iid)")
+      ("device", po::value(&c.problem.device)->default_value(c.problem.device),
+       "cpu | cuda: where the GAN operator runs (cuda: all workers in float32 on one GPU, cuBLAS)");
   po::options_description algo("Algorithm");
   algo.add_options()
       ("workers", po::value(&c.workers)->default_value(c.workers), "M, the number of workers")
@@ -69,6 +71,19 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "zero (Algorithm 1) | random | problem (the problem's own random start, e.g. network weights)")
       ("init-spread", po::value(&c.init_spread)->default_value(c.init_spread, shortest(c.init_spread)),
        "with --init random: std of each worker's own offset (norm scale)");
+  // Communication (issue #7): README.md "Compressed communication".
+  algo.add_options()
+      ("algorithm", po::value(&c.algorithm)->default_value(c.algorithm),
+       "dposg (gossip, Algorithm 1) | dqgan (parameter-server OMD with compressed operators; --topology complete)")
+      ("compressor", po::value(&c.compressor)->default_value(c.compressor),
+       "none | top-k | rand-k | sign | qsgd: what workers send (dqgan: the operator; dposg: CHOCO gossip)")
+      ("compress-k", po::value(&c.compress_k)->default_value(c.compress_k), "top-k, rand-k: coordinates kept")
+      ("compress-ratio", po::value(&c.compress_ratio)->default_value(c.compress_ratio, shortest(c.compress_ratio)),
+       "top-k, rand-k: k = ceil(ratio d), ratio in (0, 1] (instead of --compress-k)")
+      ("qsgd-levels", po::value(&c.qsgd_levels)->default_value(c.qsgd_levels), "qsgd: s, the quantization levels")
+      ("error-feedback", po::bool_switch(&c.error_feedback), "dqgan: each worker keeps the compression error and adds it to its next message")
+      ("gossip-step", po::value(&c.gossip_step)->default_value(c.gossip_step, shortest(c.gossip_step)),
+       "dposg with a compressor: CHOCO gossip's consensus step size gamma in (0, 1]");
   po::options_description out("Output");
   out.add_options()
       ("log-every", po::value(&c.log_every)->default_value(c.log_every), "log metrics every this many iterations")

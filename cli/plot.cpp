@@ -155,6 +155,27 @@ bool prune(Figure& f) {
   return !f.curves.empty();
 }
 
+namespace {
+
+// Runs gnuplot on DIR/gp and checks that it made DIR/png; returns the PNG's path.
+std::string run_script(const std::string& gnuplot, const std::string& dir, const std::string& gp,
+                       const std::string& png) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::remove(fs::path(dir) / png, ec);
+  int status = 0;
+  const std::string err = run_gnuplot(gnuplot, dir, gp, status);
+  const std::string where = (fs::path(dir) / gp).string();
+  if (status == 127 && err.empty()) throw InputError("cannot execute '" + gnuplot + "'");
+  if (err.find("unknown or ambiguous terminal type") != std::string::npos)
+    throw InputError("this gnuplot has no pngcairo terminal (Debian: gnuplot-nox has it): " + last_lines(err, 2));
+  if (status != 0) throw std::runtime_error("gnuplot failed on " + where + " (exit " + std::to_string(status) + "): " + last_lines(err, 4));
+  if (!fs::exists(fs::path(dir) / png)) throw std::runtime_error("gnuplot made no " + png + " from " + where + ": " + last_lines(err, 4));
+  return (fs::path(dir) / png).string();
+}
+
+}  // namespace
+
 std::string render(const Figure& f, const std::string& dir) {
   const std::string gnuplot = find_gnuplot();
   if (gnuplot.empty())
@@ -264,17 +285,46 @@ std::string render(const Figure& f, const std::string& dir) {
     if (!out.flush()) throw std::runtime_error("writing '" + (fs::path(dir) / gp).string() + "' failed");
   }
 
-  std::error_code ec;
-  fs::remove(fs::path(dir) / png, ec);
-  int status = 0;
-  const std::string err = run_gnuplot(gnuplot, dir, gp, status);
-  const std::string where = (fs::path(dir) / gp).string();
-  if (status == 127 && err.empty()) throw InputError("cannot execute '" + gnuplot + "'");
-  if (err.find("unknown or ambiguous terminal type") != std::string::npos)
-    throw InputError("this gnuplot has no pngcairo terminal (Debian: gnuplot-nox has it): " + last_lines(err, 2));
-  if (status != 0) throw std::runtime_error("gnuplot failed on " + where + " (exit " + std::to_string(status) + "): " + last_lines(err, 4));
-  if (!fs::exists(fs::path(dir) / png)) throw std::runtime_error("gnuplot made no " + png + " from " + where + ": " + last_lines(err, 4));
-  return (fs::path(dir) / png).string();
+  return run_script(gnuplot, dir, gp, png);
+}
+
+std::string render_image(const ImageFigure& f, const std::string& dir) {
+  const std::string gnuplot = find_gnuplot();
+  if (gnuplot.empty())
+    throw InputError("gnuplot not found on PATH: dposg plot renders with it (Debian: apt-get install gnuplot-nox)");
+  namespace fs = std::filesystem;
+  const std::string dat = f.name + ".dat", gp = f.name + ".gp", png = f.name + ".png";
+  const std::string first_line = f.title.substr(0, f.title.find('\n'));
+  {
+    std::ofstream out(fs::path(dir) / dat);
+    if (!out) throw InputError("--out-dir: cannot write '" + (fs::path(dir) / dat).string() + "'");
+    out << "# dposg plot data: " << first_line << "\n# source: " << f.source
+        << "\n# a grey image, one line per pixel row, top row first (gnuplot: matrix)\n";
+    for (Eigen::Index r = 0; r < f.pixels.rows(); ++r) {
+      for (Eigen::Index c = 0; c < f.pixels.cols(); ++c) out << (c ? " " : "") << num(f.pixels(r, c));
+      out << '\n';
+    }
+    if (!out.flush()) throw std::runtime_error("writing '" + (fs::path(dir) / dat).string() + "' failed");
+  }
+  const int side = 900;
+  std::ostringstream s;
+  s << "# " << first_line << "\n# Made by `dposg plot` from " << f.source << ".\n"
+    << "# Restyle freely; re-render with `gnuplot " << gp << "` in this directory (data: " << dat << ").\n"
+    << "set encoding utf8\n"
+    << "set terminal pngcairo size " << side << "," << side + 80 << " enhanced font 'Sans,12'\n"
+    << "set output " << gp_quote(png) << "\n"
+    << "set title " << text_expr(f.title) << "\n"
+    << "set palette grey\nunset colorbox\nset cbrange [" << num(f.low) << ":" << num(f.high) << "]\n"
+    << "set size ratio -1\nunset xtics\nunset ytics\nunset border\nunset key\n"
+    << "set xrange [-0.5:" << num(static_cast<double>(f.pixels.cols()) - 0.5) << "]\n"
+    << "set yrange [" << num(static_cast<double>(f.pixels.rows()) - 0.5) << ":-0.5]\n"
+    << "plot " << gp_quote(dat) << " matrix with image pixels\n";
+  {
+    std::ofstream out(fs::path(dir) / gp);
+    out << s.str();
+    if (!out.flush()) throw std::runtime_error("writing '" + (fs::path(dir) / gp).string() + "' failed");
+  }
+  return run_script(gnuplot, dir, gp, png);
 }
 
 }  // namespace dposg::cli::plot

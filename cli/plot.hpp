@@ -3,6 +3,7 @@
 // directory: NAME.dat (the data, one gnuplot `index` block per curve, commented), NAME.gp (a
 // standalone script: `cd DIR && gnuplot NAME.gp` re-renders it, so a user can restyle it) and
 // NAME.png.
+#include <Eigen/Core>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,6 +37,13 @@ struct Figure {
   std::vector<Curve> curves;
 };
 
+// A grey image (e.g. a grid of generated images), pixel (r, c) drawn at row r from the top.
+struct ImageFigure {
+  std::string name, title, source;
+  Eigen::MatrixXd pixels;
+  double low = -1.0, high = 1.0;  // the values drawn black and white
+};
+
 // Escapes gnuplot enhanced-text markup (_ ^ { } @ & ~ \) so that `text` prints as written.
 std::string enhanced_literal(const std::string& text);
 
@@ -50,5 +58,7 @@ bool prune(Figure& f);
 // path. Throws InputError when gnuplot is missing or lacks pngcairo, std::runtime_error (with
 // gnuplot's messages) when it fails otherwise.
 std::string render(const Figure& f, const std::string& dir);
+// The same for an image: DIR/NAME.dat (the pixel matrix), DIR/NAME.gp, DIR/NAME.png.
+std::string render_image(const ImageFigure& f, const std::string& dir);
 
 }  // namespace dposg::cli::plot

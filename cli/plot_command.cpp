@@ -78,7 +78,21 @@ const Known kKnown[] = {{"problem", ""},     {"topology", ""},   {"rounds", "t="
                         {"init_spread", "spread="}, {"cond", "cond="}, {"coupling", "coupling="},
                         {"alpha", "α="},     {"solution_norm", "|x*|="}, {"beta1", "β1="}, {"beta2", "β2="},
                         {"eps", "ε="},       {"log_every", "log every "}, {"topology_file", "W from "},
-                        {"problem_file", "data "}, {"seed", "seed="}};
+                        {"problem_file", "data "}, {"algorithm", ""}, {"compressor", ""}, {"compress_k", "k="},
+                        {"qsgd_levels", "s="}, {"error_feedback", "EF="}, {"gossip_step", "γ="}, {"seed", "seed="}};
+
+// Communication options that do not apply to run r (or are at their default, exact gossip) say
+// nothing in a legend or title.
+bool default_communication(const std::string& key, const std::string& v, const Run& r) {
+  const std::string comp = attr_text(r, "compressor"), algo = attr_text(r, "algorithm");
+  if (key == "algorithm") return v == "dposg";
+  if (key == "compressor") return v == "none";
+  if (key == "compress_k") return comp != "top-k" && comp != "rand-k";
+  if (key == "qsgd_levels") return comp != "qsgd";
+  if (key == "error_feedback") return algo != "dqgan" || comp == "none";
+  if (key == "gossip_step") return algo == "dqgan" || comp == "none";
+  return false;
+}
 
 std::string option_label(const std::string& attr, const std::string& value) {
   if (value.empty()) return "(no " + attr + ")";
@@ -128,6 +142,10 @@ std::string common_options(const std::vector<const Run*>& runs, const std::set<s
     if ((key == "beta1" || key == "beta2" || key == "eps") && attr_text(*runs[0], "step_rule") != "oadam") continue;
     if (key == "init_spread" && attr_text(*runs[0], "init") != "random") continue;
     if (key == "cond" || key == "coupling" || key == "alpha" || key == "solution_norm") continue;
+    if (default_communication(key, v, *runs[0]) ||
+        ((key == "compress_k" || key == "qsgd_levels" || key == "error_feedback" || key == "gossip_step") &&
+         varies(runs, "compressor")))
+      continue;
     parts.push_back(option_label(key, v));
   }
   return join(parts, ", ");
@@ -136,7 +154,8 @@ std::string common_options(const std::vector<const Run*>& runs, const std::set<s
 std::string run_label(const Run& r, const std::vector<const Run*>& runs) {
   std::vector<std::string> parts;
   for (const auto& key : label_keys(runs))
-    if (varies(runs, key)) parts.push_back(option_label(key, attr_text(r, key)));
+    if (varies(runs, key) && !default_communication(key, attr_text(r, key), r))
+      parts.push_back(option_label(key, attr_text(r, key)));
   if (parts.empty())
     for (const char* key : {"topology", "rounds", "workers"}) parts.push_back(option_label(key, attr_text(r, key)));
   std::string label = join(parts, ", ");
@@ -323,6 +342,51 @@ std::vector<Figure> sample_figures(const std::string& path, const std::vector<Ru
       real.colour = 1;
       f.curves.push_back(std::move(real));
     }
+    figures.push_back(std::move(f));
+  }
+  return figures;
+}
+
+// final/samples of runs whose problem generates images (problem/image_height and image_width):
+// the first 64 as an 8 x 8 grid, one blank pixel between images.
+std::vector<plot::ImageFigure> image_sample_figures(const std::string& path, const std::vector<Run>& runs) {
+  std::vector<plot::ImageFigure> figures;
+  H5::Exception::dontPrint();
+  H5::FileAccPropList fapl;
+  H5Pset_file_locking(fapl.getId(), false, true);
+  H5::H5File file(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl);
+  auto scalar = [&](const std::string& where) {
+    if (!file.nameExists(where)) return 0.0;
+    double v = 0;
+    file.openDataSet(where).read(&v, H5::PredType::NATIVE_DOUBLE);
+    return v;
+  };
+  for (const auto& r : runs) {
+    const std::string base = "/runs/" + r.name;
+    if (!file.nameExists(base + "/problem") || !file.nameExists(base + "/final") ||
+        !file.nameExists(base + "/final/samples"))
+      continue;
+    const auto h = static_cast<Eigen::Index>(scalar(base + "/problem/image_height"));
+    const auto w = static_cast<Eigen::Index>(scalar(base + "/problem/image_width"));
+    if (h <= 0 || w <= 0) continue;
+    H5::DataSet ds = file.openDataSet(base + "/final/samples");
+    hsize_t dims[2] = {0, 0};
+    if (ds.getSpace().getSimpleExtentNdims() != 2) continue;
+    ds.getSpace().getSimpleExtentDims(dims);
+    if (static_cast<Eigen::Index>(dims[0]) != h * w || dims[1] == 0) continue;
+    // On disk row-major (pixels x n): row p holds pixel p of every sample.
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> samples(dims[0], dims[1]);
+    ds.read(samples.data(), H5::PredType::NATIVE_DOUBLE);
+    const Eigen::Index n = std::min<Eigen::Index>(64, samples.cols()), side = 8;
+    plot::ImageFigure f;
+    f.name = "samples-" + r.name;
+    f.source = path + ":" + base + "/final/samples";
+    f.title = plot::enhanced_literal(r.name) + "\nthe first " + std::to_string(n) + " generator samples at z̄ (final/samples)";
+    f.pixels = Eigen::MatrixXd::Constant(side * (h + 1) - 1, side * (w + 1) - 1, -1.0);
+    for (Eigen::Index k = 0; k < n; ++k)
+      for (Eigen::Index y = 0; y < h; ++y)
+        for (Eigen::Index x = 0; x < w; ++x)
+          f.pixels((k / side) * (h + 1) + y, (k % side) * (w + 1) + x) = std::clamp(samples(y * w + x, k), -1.0, 1.0);
     figures.push_back(std::move(f));
   }
   return figures;
@@ -582,8 +646,14 @@ int plot_command(int argc, const char* const argv[]) {
   }
   if (!runs.empty() && (kind == "samples" || kind == "all")) {
     const auto figures = sample_figures(path, runs);
-    if (figures.empty() && kind == "samples") std::printf("samples: skipped: no selected run stored final/samples\n");
+    const auto images = image_sample_figures(path, runs);
+    if (figures.empty() && images.empty() && kind == "samples")
+      std::printf("samples: skipped: no selected run stored final/samples\n");
     for (const auto& f : figures) emit(f, "no finite sample");
+    for (const auto& f : images) {
+      written.push_back(plot::render_image(f, out_dir));
+      std::printf("wrote %s  (restyle: %s.gp, data: %s.dat)\n", written.back().c_str(), f.name.c_str(), f.name.c_str());
+    }
   }
   if (kind == "verify" || kind == "all") {
     bool present = false;

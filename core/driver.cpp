@@ -65,7 +65,10 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   const Index d = Z0.rows();
   const Index M = Z0.cols();
   const MetricsEvaluator evaluator{problem, opts.eval_batch, opts.seed};
-  const double bytes_per_iter = mixer.schedule().bytes_busiest_per_iteration(d, opts.rounds);
+  // The mixer's and the rule's busiest nodes are added: exact when only one of them communicates
+  // (every combination build_experiment makes), an upper bound otherwise.
+  const double bytes_per_iter =
+      mixer.bytes_busiest_per_iteration(d, opts.rounds) + rule.bytes_busiest_per_iteration(d, M);
   ProblemOracle oracle(problem, opts.batch, opts.seed, M);
   Matrix Z = Z0, X = Z0;
 

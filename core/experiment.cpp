@@ -6,6 +6,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/compressed_mixer.hpp"
+#include "core/dqgan.hpp"
 #include "core/error.hpp"
 
 namespace dposg {
@@ -47,6 +49,47 @@ class RecorderObserver final : public Observer {
   RunWriter& w_;
 };
 
+// Replaces the mixer and the rule where the run communicates otherwise than by exact gossip:
+// DQGAN's parameter server, or DPOSG with compressed (CHOCO) gossip.
+void configure_communication(const ExperimentConfig& c, Experiment& e) {
+  if (c.algorithm != "dposg" && c.algorithm != "dqgan")
+    throw InputError("--algorithm: unknown algorithm '" + c.algorithm + "' (known: dposg, dqgan)");
+  CompressorOptions co;
+  co.name = c.compressor;
+  co.k = c.compress_k;
+  co.ratio = c.compress_ratio;
+  co.qsgd_levels = c.qsgd_levels;
+  e.compressor = make_compressor(co, e.problem->dim());
+  const bool compressed = c.compressor != "none";
+  if (c.error_feedback && !compressed) throw InputError("--error-feedback: needs a --compressor other than none");
+  if (!(c.gossip_step > 0.0 && c.gossip_step <= 1.0))
+    throw InputError("--gossip-step: must be in (0, 1], got " + compact(c.gossip_step));
+  if (c.algorithm == "dqgan") {
+    if (c.topology != "complete" && c.topology != "single")
+      throw InputError("--topology: --algorithm dqgan is a parameter-server method and needs --topology complete "
+                       "(or single for one worker), got '" + c.topology + "'");
+    if (c.step_rule != "osg")
+      throw InputError("--step-rule: --algorithm dqgan takes its own optimistic (OMD) step; got '" + c.step_rule + "'");
+    if (c.gossip_step != 1.0) throw InputError("--gossip-step: applies to compressed gossip (--algorithm dposg)");
+    DqganOptions o;
+    o.step = e.step;
+    o.compressor = e.compressor;
+    o.error_feedback = c.error_feedback;
+    o.seed = c.seed;
+    e.rule = make_dqgan_rule(o);
+    e.mixer = std::make_unique<ParameterServerMixer>(e.mixer->schedule());
+    return;
+  }
+  if (!compressed) {
+    if (c.gossip_step != 1.0) throw InputError("--gossip-step: needs a --compressor (CHOCO gossip) other than none");
+    return;
+  }
+  if (c.error_feedback)
+    throw InputError("--error-feedback: applies to --algorithm dqgan; CHOCO gossip keeps public copies instead");
+  if (c.workers == 1) throw InputError("--compressor: one worker (--workers 1) has no gossip to compress");
+  e.mixer = std::make_unique<CompressedGossipMixer>(e.mixer->schedule(), e.compressor, c.gossip_step, c.seed);
+}
+
 }  // namespace
 
 std::string default_run_name(const ExperimentConfig& c) {
@@ -54,6 +97,15 @@ std::string default_run_name(const ExperimentConfig& c) {
   s << c.problem.name << "-M" << c.workers << "-" << c.topology << "-t" << c.rounds << "-" << c.step_rule << "-lr"
     << c.lr;
   if (!c.lr_v.empty()) s << "-lrv" << c.lr_v;
+  if (c.algorithm != "dposg") s << "-" << c.algorithm;
+  if (c.compressor != "none") {
+    s << "-" << c.compressor;
+    if (c.compress_k > 0) s << "-k" << c.compress_k;
+    if (c.compress_ratio > 0) s << "-r" << c.compress_ratio;
+    if (c.compressor == "qsgd") s << "-levels" << c.qsgd_levels;
+    if (c.error_feedback) s << "-ef";
+    if (c.gossip_step != 1.0) s << "-gamma" << c.gossip_step;
+  }
   s << "-m" << c.batch << "-s" << c.seed;
   // Derived names keep to the recorder's run-name alphabet (e.g. "1e+06" becomes "1e_06").
   std::string name = s.str();
@@ -154,6 +206,7 @@ Experiment build_experiment(const ExperimentConfig& given) {
   so.beta2 = c.beta2;
   so.eps = c.eps;
   e.rule = make_step_rule(so);
+  configure_communication(c, e);
 
   e.driver.rounds = c.rounds;
   e.driver.iters = c.iters;
@@ -185,6 +238,7 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
     w.set_attr("gan_gp_lambda", c.problem.gan_gp_lambda);
     w.set_attr("gan_clip", c.problem.gan_clip);
     w.set_attr("gan_shard", static_cast<std::int64_t>(c.problem.gan_shard));
+    w.set_attr("device", c.problem.device);
   }
   w.set_attr("workers", static_cast<std::int64_t>(c.workers));
   w.set_attr("topology", c.topology);
@@ -215,8 +269,26 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("rho_t", e.rho_t);
   w.set_attr("rho_t_kind", sched.is_random() ? std::string("measured E||W_t...W_1 - 11^T/M||_2")
                                              : std::string("rho^t"));
+  const Index d = e.problem->dim();
   w.set_attr("bytes_per_iteration_busiest",
-             sched.bytes_busiest_per_iteration(e.problem->dim(), c.rounds));
+             e.mixer->bytes_busiest_per_iteration(d, c.rounds) + e.rule->bytes_busiest_per_iteration(d, c.workers));
+  w.set_attr("algorithm", c.algorithm);
+  w.set_attr("compressor", c.compressor);
+  w.set_attr("compress_k_option", static_cast<std::int64_t>(c.compress_k));
+  w.set_attr("compress_ratio", c.compress_ratio);
+  w.set_attr("qsgd_levels", static_cast<std::int64_t>(c.qsgd_levels));
+  w.set_attr("error_feedback", static_cast<std::int64_t>(c.error_feedback));
+  w.set_attr("gossip_step", c.gossip_step);
+  if (e.compressor) {
+    w.set_attr("compress_k", static_cast<std::int64_t>(e.compressor->k()));
+    w.set_attr("compressor_delta", e.compressor->delta());
+    w.set_attr("compressor_delta_kind", e.compressor->delta_kind());
+    w.set_attr("message_bits", e.compressor->bits());
+  }
+  if (c.algorithm == "dqgan" && e.compressor) {
+    w.set_attr("bytes_uplink_per_iteration", dqgan_uplink_bytes(*e.compressor));
+    w.set_attr("bytes_downlink_per_iteration", dqgan_downlink_bytes(d, c.workers));
+  }
 
   const ProblemConstants k = e.problem->constants();
   w.set_attr("L", k.L);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/compressor.hpp"
 #include "core/driver.hpp"
 #include "core/mixer.hpp"
 #include "core/problem.hpp"
@@ -37,6 +38,14 @@ struct ExperimentConfig {
   Index eval_batch = 4096;    // samples per worker for g(z̄) where no exact operator exists
   int deviation_draws = 200;  // Monte-Carlo draws of E||W_t...W_1 - J|| for random mixing
   std::string run_name;       // empty = derived from the options
+  // Communication (issue #7; core/compressor.hpp, core/dqgan.hpp, core/compressed_mixer.hpp).
+  std::string algorithm = "dposg";  // dposg (gossip) | dqgan (parameter server, needs --topology complete)
+  std::string compressor = "none";  // none | top-k | rand-k | sign | qsgd
+  Index compress_k = 0;             // top-k, rand-k: k (or compress_ratio)
+  double compress_ratio = 0.0;      // top-k, rand-k: k = ceil(ratio d)
+  int qsgd_levels = 4;              // qsgd: s
+  bool error_feedback = false;      // dqgan: per-worker error memory
+  double gossip_step = 1.0;         // dposg with a compressor: CHOCO's consensus step size gamma
 };
 
 // Everything built and checked from a config before any output is touched.
@@ -45,6 +54,7 @@ struct Experiment {
   std::unique_ptr<Problem> problem;
   std::unique_ptr<Mixer> mixer;
   std::unique_ptr<StepRule> rule;
+  std::shared_ptr<const Compressor> compressor;  // what workers send (none: uncompressed)
   DriverOptions driver;
   StepSize step;
   double rho_t = 0;  // rho^t, or the measured product deviation for random mixing

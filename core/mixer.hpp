@@ -60,6 +60,11 @@ class Mixer {
   virtual const MixingSchedule& schedule() const = 0;
   // X <- X W_{k,1} W_{k,2} ... W_{k,rounds}; rounds = 0 leaves X as it is.
   virtual void mix(Matrix& X, int rounds, std::int64_t iteration) const = 0;
+  // Bytes the busiest node sends in one iteration of `rounds` rounds on d-vectors: d doubles to
+  // each neighbour per round, unless a mixer sends something else (compressed messages, nothing).
+  virtual double bytes_busiest_per_iteration(Index d, int rounds) const {
+    return schedule().bytes_busiest_per_iteration(d, rounds);
+  }
 };
 
 // In-process gossip: sparse neighbour sums, applied to cache-sized blocks of rows so that all

@@ -103,6 +103,7 @@ struct ProblemOptions {
   double gan_gp_lambda = 10.0;           // wgan-gp: penalty weight lambda
   double gan_clip = 0.01;                // wgan-clip: critic weights act through clip(v, -c, c)
   bool gan_shard = false;                // each worker samples only its own subset of the modes
+  std::string device = "cpu";            // cpu | cuda: where a GAN's operator runs (gan/README.md)
 };
 
 // Builds a problem by name; throws InputError naming the option on bad input.

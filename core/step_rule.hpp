@@ -45,6 +45,13 @@ class StepRule {
   virtual void init(Matrix& Z, Matrix& X, Oracle& oracle) = 0;
   // One iteration; X holds X_{k-1} W^t on entry.
   virtual void step(Matrix& Z, Matrix& X, Oracle& oracle) = 0;
+  // Bytes the busiest node sends per iteration for the rule's own communication (a parameter
+  // server's; core/dqgan.hpp), on top of the mixer's gossip. Local rules send nothing.
+  virtual double bytes_busiest_per_iteration(Index d, Index workers) const {
+    (void)d;
+    (void)workers;
+    return 0.0;
+  }
 };
 
 std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& opts);

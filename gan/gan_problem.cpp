@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "gan/cuda/cuda_gan_operator.hpp"
 #include "problems/common.hpp"
 
 namespace dposg::gan {
@@ -83,12 +84,19 @@ GanProblem::GanProblem(const ProblemOptions& opts, std::string name, data::Gauss
       clip_(opts.gan_clip),
       shard_(opts.gan_shard),
       generator_(shape(latent_, 2, opts)),
-      discriminator_(shape(2, 1, opts)) {
+      discriminator_(shape(2, 1, opts)),
+      device_(opts.device) {
   if (!(std::isfinite(gp_lambda_) && gp_lambda_ >= 0.0))
     throw InputError("--gan-gp-lambda: must be finite and >= 0, got " + fmt(gp_lambda_));
   if (!(std::isfinite(clip_) && clip_ > 0.0))
     throw InputError("--gan-clip: must be finite and > 0, got " + fmt(clip_));
+  if (device_ == "cuda")
+    cuda_ = cuda::make_cuda_gan_operator(*this);
+  else if (device_ != "cpu")
+    throw InputError("--device: expected 'cpu' or 'cuda', got '" + device_ + "'");
 }
+
+GanProblem::~GanProblem() = default;
 
 void GanProblem::exact(const Matrix&, Matrix&) const {
   throw std::logic_error(name_ + ": no exact operator (has_exact() is false)");
@@ -238,6 +246,10 @@ GanLosses GanProblem::losses_on(const Eigen::Ref<const Vector>& z, const GanBatc
 
 void GanProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
   problems::check_sample_args(Z, dim(), batch, rngs, name_);
+  if (cuda_) {
+    cuda_->sample(*this, Z, batch, rngs, G);
+    return;
+  }
   G.resize(Z.rows(), Z.cols());
   const Index columns = Z.cols();
   // Always a parallel region (the work per column is large): inside it Eigen's products run on one

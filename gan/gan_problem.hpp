@@ -55,6 +55,11 @@
 //
 // sample() evaluates the columns in an `omp parallel for` (each column draws only from rngs[i]; Eigen's
 // own threading stays off inside the parallel region), so results do not depend on the thread count.
+//
+// --device cuda (opts.device): sample() runs on the GPU instead (gan/cuda/cuda_gan_operator.hpp): the
+// same batches, drawn on the host from the same streams, and the same operator in float32 for all
+// workers at once. Everything else (metrics, losses_on, operator_on) stays on the CPU in double.
+#include <memory>
 #include <string>
 
 #include "core/problem.hpp"
@@ -62,6 +67,10 @@
 #include "gan/mlp.hpp"
 
 namespace dposg::gan {
+
+namespace cuda {
+class CudaGanOperator;
+}
 
 enum class GanLoss { non_saturating, wgan_clip, wgan_gp };
 // "ns" | "wgan-clip" | "wgan-gp"; throws InputError naming --gan-loss otherwise.
@@ -85,7 +94,9 @@ class GanProblem final : public Problem {
  public:
   // Builds the problem named `name` on `mixture` from the gan_* fields of opts (InputError naming the
   // option on bad values).
+  // opts.device: "cpu" or "cuda" (InputError naming --device otherwise, or when CUDA is unavailable).
   GanProblem(const ProblemOptions& opts, std::string name, data::GaussianMixture2D mixture);
+  ~GanProblem() override;
 
   std::string name() const override { return name_; }
   Index dim() const override { return generator_.num_params() + discriminator_.num_params(); }
@@ -105,6 +116,7 @@ class GanProblem final : public Problem {
   double gp_lambda() const { return gp_lambda_; }
   double clip() const { return clip_; }
   bool shard() const { return shard_; }
+  const std::string& device() const { return device_; }
   const Mlp<double>& generator() const { return generator_; }
   const Mlp<double>& discriminator() const { return discriminator_; }
   const data::GaussianMixture2D& mixture() const { return mixture_; }
@@ -132,6 +144,8 @@ class GanProblem final : public Problem {
   double gp_lambda_, clip_;
   bool shard_;
   Mlp<double> generator_, discriminator_;
+  std::string device_;
+  std::unique_ptr<cuda::CudaGanOperator> cuda_;  // set when device_ == "cuda"
 };
 
 }  // namespace dposg::gan

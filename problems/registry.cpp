@@ -21,6 +21,14 @@ std::vector<std::string> problem_names() {
 
 std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
   using namespace problems;
+  // --device: the GAN problems check it themselves (and build their CUDA operator); every other problem
+  // runs on the CPU only.
+  if (opts.name.rfind("gan-", 0) != 0 && opts.device != "cpu") {
+    if (opts.device == "cuda")
+      throw InputError("--device: 'cuda' is available for the GAN problems (gan-mog8, gan-mog25) only, not '" +
+                       opts.name + "'");
+    throw InputError("--device: expected 'cpu' or 'cuda', got '" + opts.device + "'");
+  }
   if (opts.name == "bilinear") return std::make_unique<BilinearProblem>(opts);
   if (opts.name == "star") return std::make_unique<StarProblem>(opts);
   if (opts.name == "gaussian-wgan") return std::make_unique<GaussianWganProblem>(opts);

@@ -82,7 +82,7 @@ void check_negative_control(Context& ctx) {
   c.iters = ctx.quick() ? 2000 : 20000;
   c.log_every = 1;
   c.seed = ctx.opt.seed;
-  c.lr = "1";
+  c.lr = std::string("1");  // not = "1": GCC 12 -O3 reports a false -Wrestrict on that assignment
   Experiment probe = build_experiment(c);
   const bool holds = check_assumption1(ctx, check, *probe.problem, c.seed);
   // The verifier must find the violation by itself, whatever the problem states.

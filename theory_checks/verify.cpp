@@ -40,6 +40,7 @@ const std::vector<CheckInfo>& checks() {
       {"corollary1", "Corollary 1: stationary ||g(z̄)||^2 scales like 1/(mM)"},
       {"special-cases", "Special cases: W = 11^T/M, t = 1 is CPOSG; M = 1, W = I is OSG"},
       {"negative-control", "Negative control: Assumption 1(iv) violated, the theorem not claimed"},
+      {"compression", "DQGAN: biased compressors with error feedback reach the uncompressed level; without, they stall"},
   };
   return list;
 }
@@ -125,7 +126,7 @@ std::vector<Row> run_checks(const Options& opt) {
       {"theorem1", check_theorem1},       {"t-rounds", check_t_rounds},
       {"lemma1", check_lemma1},           {"remark2", check_remark2},
       {"corollary1", check_corollary1},   {"special-cases", check_special_cases},
-      {"negative-control", check_negative_control},
+      {"negative-control", check_negative_control}, {"compression", check_compression},
   };
   for (const auto& name : opt.only) {
     bool known = false;

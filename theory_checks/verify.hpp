@@ -36,6 +36,7 @@ struct Injection {
   bool special_case_wrong_topology = false;  // special cases compared on a ring instead of W = 11^T/M
   double stated_sigma_scale = 1.0; // Lemma 1's bound is fed sigma * scale
   std::string negative_control_problem = "forsaken";  // the problem expected to violate (iv)
+  bool compression_without_error_feedback = false;  // the error-feedback runs of `compression` run without it
 };
 
 enum class Size { quick, full };
@@ -118,5 +119,6 @@ void check_remark2(Context& ctx);
 void check_corollary1(Context& ctx);
 void check_special_cases(Context& ctx);
 void check_negative_control(Context& ctx);
+void check_compression(Context& ctx);
 
 }  // namespace dposg::verify

@@ -1,0 +1,59 @@
+#include "core/dqgan.hpp"
+
+#include <algorithm>
+
+namespace dposg {
+namespace {
+
+class Dqgan final : public StepRule {
+ public:
+  explicit Dqgan(const DqganOptions& o)
+      : step_(o.step), columns_(o.compressor, o.error_feedback, o.seed) {}
+  std::string name() const override { return "dqgan"; }
+  int oracle_calls_per_iteration() const override { return 1; }
+  void init(Matrix&, Matrix&, Oracle&) override {
+    columns_.reset();
+    have_prev_ = false;
+    iteration_ = 0;
+  }
+  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
+    ++iteration_;
+    // Every column of X is the shared point z_k; column i of G is worker i's operator there.
+    oracle(X, G_);
+    columns_.compress(G_, iteration_, 0, sent_);
+    g_hat_ = sent_.rowwise().mean();
+    if (!have_prev_) g_prev_ = g_hat_, have_prev_ = true;
+    const Index d = X.rows();
+    const Index du = std::clamp<Index>(step_.dim_u, 0, d);
+    Vector z = X.col(0);
+    for (Index r = 0; r < d; ++r) {
+      const double eta = r < du ? step_.eta_u : step_.eta_v;
+      z[r] -= eta * (2.0 * g_hat_[r] - g_prev_[r]);
+    }
+    X.colwise() = z;  // the server's broadcast
+    Z = X;
+    g_prev_ = g_hat_;
+  }
+  double bytes_busiest_per_iteration(Index d, Index workers) const override {
+    return std::max(dqgan_downlink_bytes(d, workers), dqgan_uplink_bytes(columns_.compressor()));
+  }
+
+ private:
+  StepSize step_;
+  ColumnCompressor columns_;
+  Matrix G_, sent_;
+  Vector g_hat_, g_prev_;
+  bool have_prev_ = false;
+  std::int64_t iteration_ = 0;
+};
+
+}  // namespace
+
+double dqgan_uplink_bytes(const Compressor& c) { return static_cast<double>(c.bits()) / 8.0; }
+double dqgan_downlink_bytes(Index d, Index workers) {
+  return static_cast<double>(d) * static_cast<double>(workers) * static_cast<double>(sizeof(double));
+}
+
+std::unique_ptr<StepRule> make_dqgan_rule(const DqganOptions& opts) { return std::make_unique<Dqgan>(opts); }
+
+}  // namespace dposg

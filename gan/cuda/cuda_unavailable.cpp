@@ -1,0 +1,21 @@
+// make_cuda_gan_operator in a build without CUDA (DPOSG_CUDA=OFF, or no nvcc found at configure time).
+#include "core/error.hpp"
+#include "gan/cuda/cuda_gan_operator.hpp"
+
+namespace dposg::gan::cuda {
+
+namespace {
+constexpr const char* kWhy =
+    "dposg was built without CUDA (reconfigure where nvcc is found, e.g. /usr/local/cuda/bin/nvcc, with -DDPOSG_CUDA=ON)";
+}
+
+std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem&) {
+  throw InputError(std::string("--device cuda: ") + kWhy);
+}
+
+bool cuda_available(std::string* why) {
+  if (why) *why = kWhy;
+  return false;
+}
+
+}  // namespace dposg::gan::cuda

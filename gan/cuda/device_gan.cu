@@ -1,0 +1,304 @@
+// libdposg_gan_cuda.so: the GPU executor of batched_gan_operator (gan/cuda/batched_gan.hpp), where
+// every product is one cublasSgemmStridedBatched over the M workers and everything else one of the
+// kernels below, and the module's entry points (gan/cuda/device_gan.hpp). Each kernel
+// is the loop of the same name in gan/cuda/host_executor.hpp (the CPU reference), with the same
+// per-element functions (act_value, act_d1, act_d2, ns_output_grad, gp_coefficient).
+#include "gan/cuda/device_gan.hpp"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace dposg::gan::cuda {
+
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string("cuBLAS: ") + what + ": " + cublasGetStatusString(s));
+}
+
+constexpr int kThreads = 256;
+// Grid-stride loops: enough blocks to fill the GPU, never more than the work needs.
+unsigned blocks_for(long long n) {
+  const long long b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(std::clamp<long long>(b, 1, 1 << 16));
+}
+#define DPOSG_GRID_STRIDE(k, n) \
+  for (long long k = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; k < (n); \
+       k += static_cast<long long>(gridDim.x) * blockDim.x)
+
+// a(r, s) += bias of s's worker, row r; h = act(a) unless h is null. per_worker = rows * B.
+__global__ void bias_act_kernel(float* a, float* h, const float* bias, long long bias_stride, int rows,
+                                long long per_worker, long long n, Act act) {
+  DPOSG_GRID_STRIDE(k, n) {
+    const long long r = k % rows, worker = k / per_worker;
+    const float v = a[k] + bias[worker * bias_stride + r];
+    a[k] = v;
+    if (h) h[k] = act_value(act, v);
+  }
+}
+
+__global__ void mul_act_d1_kernel(float* out, const float* in, const float* a, long long n, Act act) {
+  DPOSG_GRID_STRIDE(k, n) out[k] = in[k] * act_d1(act, a[k]);
+}
+
+__global__ void add_mul_act_d1_kernel(float* r, const float* in, const float* a, long long n, Act act) {
+  DPOSG_GRID_STRIDE(k, n) r[k] += in[k] * act_d1(act, a[k]);
+}
+
+__global__ void double_backward_step_kernel(float* e_bar, float* a_bar, const float* q, const float* a, long long n,
+                                            Act act) {
+  DPOSG_GRID_STRIDE(k, n) {
+    const float eb = e_bar[k], ak = a[k];
+    if (a_bar) a_bar[k] = eb * q[k] * act_d2(act, ak);
+    e_bar[k] = eb * act_d1(act, ak);
+  }
+}
+
+// Bias gradients: out_w[r] += sum_j X_w(r, j), X_w = rows x B at w * rows * B. Block (32, 8): threadIdx.x
+// walks 32 consecutive rows (coalesced reads of one column), threadIdx.y every 8th column; grid
+// (M, ceil(rows / 32)). The 8 partial sums of a row are added in shared memory.
+constexpr int kRowTile = 32, kColSlices = 8;
+__global__ void row_sums_kernel(const float* X, int rows, int B, float* out, long long out_stride) {
+  __shared__ float part[kColSlices][kRowTile + 1];
+  const long long worker = blockIdx.x;
+  const int r = static_cast<int>(blockIdx.y) * kRowTile + static_cast<int>(threadIdx.x);
+  const float* Xw = X + worker * rows * static_cast<long long>(B);
+  float s = 0.f;
+  if (r < rows)
+    for (int j = static_cast<int>(threadIdx.y); j < B; j += kColSlices) s += Xw[static_cast<long long>(j) * rows + r];
+  part[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y == 0 && r < rows) {
+    float t = 0.f;
+    for (int y = 0; y < kColSlices; ++y) t += part[y][threadIdx.x];
+    out[worker * out_stride + r] += t;
+  }
+}
+
+__global__ void fill_kernel(float* p, long long n, float value) {
+  DPOSG_GRID_STRIDE(k, n) p[k] = value;
+}
+
+__global__ void scale_kernel(float* p, long long n, float s) {
+  DPOSG_GRID_STRIDE(k, n) p[k] *= s;
+}
+
+__global__ void ns_output_grads_kernel(const float* l_real, const float* l_fake, long long S, float inv_b,
+                                       float* d_real, float* d_fake_d, float* d_fake_g) {
+  DPOSG_GRID_STRIDE(k, S) {
+    const NsOutputGrad g = ns_output_grad(l_real[k], l_fake[k], inv_b);
+    d_real[k] = g.real;
+    d_fake_d[k] = g.fake_d;
+    d_fake_g[k] = g.fake_g;
+  }
+}
+
+// Per sample k (2-vectors at 2k, 2k + 1).
+__global__ void interpolate_kernel(const float* real, const float* fake, const float* eps, long long S, float* x_hat) {
+  DPOSG_GRID_STRIDE(k, S) {
+    const float e = eps[k];
+    x_hat[2 * k] = e * real[2 * k] + (1.f - e) * fake[2 * k];
+    x_hat[2 * k + 1] = e * real[2 * k + 1] + (1.f - e) * fake[2 * k + 1];
+  }
+}
+
+__global__ void gp_adjoint_kernel(const float* s, long long S, float lambda, float inv_b, float* s_bar) {
+  DPOSG_GRID_STRIDE(k, S) {
+    const float s0 = s[2 * k], s1 = s[2 * k + 1];
+    const float coef = gp_coefficient(s0, s1, lambda, inv_b);
+    s_bar[2 * k] = coef * s0;
+    s_bar[2 * k + 1] = coef * s1;
+  }
+}
+
+__global__ void gp_fake_update_kernel(float* d_fake, const float* dx_hat, const float* eps, long long S) {
+  DPOSG_GRID_STRIDE(k, S) {
+    const float w = 1.f - eps[k];
+    d_fake[2 * k] -= w * dx_hat[2 * k];
+    d_fake[2 * k + 1] -= w * dx_hat[2 * k + 1];
+  }
+}
+
+#undef DPOSG_GRID_STRIDE
+
+// The executor of batched_gan_operator: all launches on one stream, in order.
+struct DeviceExecutor {
+  cudaStream_t stream;
+  cublasHandle_t blas;
+
+  static void launched(const char* what) { check(cudaGetLastError(), what); }
+
+  void gemm(const Gemm& g) {
+    const float one = 1.f;
+    check(cublasSgemmStridedBatched(blas, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                    g.m, g.n, g.k, &one, g.A, g.lda, g.stride_a, g.B, g.ldb, g.stride_b, &g.beta, g.C,
+                                    g.ldc, g.stride_c, g.batch),
+          "cublasSgemmStridedBatched");
+  }
+  void bias_act(float* a, float* h, const float* bias, long long bias_stride, int rows, int B, int M, Act act) {
+    const long long per_worker = static_cast<long long>(rows) * B, n = per_worker * M;
+    bias_act_kernel<<<blocks_for(n), kThreads, 0, stream>>>(a, h, bias, bias_stride, rows, per_worker, n, act);
+    launched("bias_act_kernel");
+  }
+  void mul_act_d1(float* out, const float* in, const float* a, long long n, Act act) {
+    mul_act_d1_kernel<<<blocks_for(n), kThreads, 0, stream>>>(out, in, a, n, act);
+    launched("mul_act_d1_kernel");
+  }
+  void add_mul_act_d1(float* r, const float* in, const float* a, long long n, Act act) {
+    add_mul_act_d1_kernel<<<blocks_for(n), kThreads, 0, stream>>>(r, in, a, n, act);
+    launched("add_mul_act_d1_kernel");
+  }
+  void double_backward_step(float* e_bar, float* a_bar, const float* q, const float* a, long long n, Act act) {
+    double_backward_step_kernel<<<blocks_for(n), kThreads, 0, stream>>>(e_bar, a_bar, q, a, n, act);
+    launched("double_backward_step_kernel");
+  }
+  void row_sums(const float* X, int rows, int B, int M, float* out, long long out_stride) {
+    const dim3 grid(static_cast<unsigned>(M), static_cast<unsigned>((rows + kRowTile - 1) / kRowTile));
+    const dim3 block(kRowTile, kColSlices);
+    row_sums_kernel<<<grid, block, 0, stream>>>(X, rows, B, out, out_stride);
+    launched("row_sums_kernel");
+  }
+  void fill(float* p, long long n, float value) {
+    fill_kernel<<<blocks_for(n), kThreads, 0, stream>>>(p, n, value);
+    launched("fill_kernel");
+  }
+  void scale(float* p, long long n, float s) {
+    scale_kernel<<<blocks_for(n), kThreads, 0, stream>>>(p, n, s);
+    launched("scale_kernel");
+  }
+  void ns_output_grads(const float* l_real, const float* l_fake, long long S, float inv_b, float* d_real,
+                       float* d_fake_d, float* d_fake_g) {
+    ns_output_grads_kernel<<<blocks_for(S), kThreads, 0, stream>>>(l_real, l_fake, S, inv_b, d_real, d_fake_d, d_fake_g);
+    launched("ns_output_grads_kernel");
+  }
+  void interpolate(const float* real, const float* fake, const float* eps, long long S, float* x_hat) {
+    interpolate_kernel<<<blocks_for(S), kThreads, 0, stream>>>(real, fake, eps, S, x_hat);
+    launched("interpolate_kernel");
+  }
+  void gp_adjoint(const float* s, long long S, float lambda, float inv_b, float* s_bar) {
+    gp_adjoint_kernel<<<blocks_for(S), kThreads, 0, stream>>>(s, S, lambda, inv_b, s_bar);
+    launched("gp_adjoint_kernel");
+  }
+  void gp_fake_update(float* d_fake, const float* dx_hat, const float* eps, long long S) {
+    gp_fake_update_kernel<<<blocks_for(S), kThreads, 0, stream>>>(d_fake, dx_hat, eps, S);
+    launched("gp_fake_update_kernel");
+  }
+};
+
+void write_message(const std::string& text, char* message, int size) {
+  if (!message || size <= 0) return;
+  const std::size_t n = std::min(text.size(), static_cast<std::size_t>(size - 1));
+  text.copy(message, n);
+  message[n] = '\0';
+}
+
+class CudaDeviceGanOperator final : public DeviceGanOperator {
+ public:
+  CudaDeviceGanOperator() {
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasCreate(&blas_), "cublasCreate");
+    check(cublasSetStream(blas_, stream_), "cublasSetStream");
+    // Full float32 products: no TF32 tensor-op rounding of the inputs (CUBLAS_DEFAULT_MATH keeps at
+    // least the requested precision), so the GPU matches the CPU within float rounding.
+    check(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  }
+  ~CudaDeviceGanOperator() override {
+    // Errors while releasing are ignored: a destructor must not throw, and nothing is left to do.
+    if (arena_) cudaFree(arena_);
+    if (host_in_) cudaFreeHost(host_in_);
+    if (host_out_) cudaFreeHost(host_out_);
+    if (blas_) cublasDestroy(blas_);
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+  CudaDeviceGanOperator(const CudaDeviceGanOperator&) = delete;
+  CudaDeviceGanOperator& operator=(const CudaDeviceGanOperator&) = delete;
+
+  float* inputs(const GanPlan& plan) override {
+    grow_host(host_in_, host_in_floats_, input_layout(plan).total);
+    return host_in_;
+  }
+
+  const float* evaluate(const GanPlan& plan) override {
+    const InputLayout in = input_layout(plan);
+    if (!host_in_ || host_in_floats_ < in.total)
+      throw std::logic_error("DeviceGanOperator::evaluate: inputs(plan) was not called for this plan");
+    grow_device(workspace_floats(plan));
+    Workspace w = carve_workspace(plan, arena_);
+    check(cudaMemcpyAsync(arena_, host_in_, in.total * sizeof(float), cudaMemcpyHostToDevice, stream_),
+          "cudaMemcpyAsync (inputs)");
+    DeviceExecutor x{stream_, blas_};
+    batched_gan_operator(x, plan, w);
+    const std::size_t out_floats = static_cast<std::size_t>(plan.dim) * static_cast<std::size_t>(plan.workers);
+    grow_host(host_out_, host_out_floats_, out_floats);
+    check(cudaMemcpyAsync(host_out_, w.G, out_floats * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+          "cudaMemcpyAsync (G)");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    return host_out_;
+  }
+
+ private:
+  // Buffers only grow: the operator alternates between the training batch and the driver's larger
+  // evaluation batch, and keeping the larger size avoids reallocating on every call.
+  void grow_device(std::size_t floats) {
+    if (floats <= arena_floats_) return;
+    if (arena_) check(cudaFree(arena_), "cudaFree");
+    arena_ = nullptr;
+    arena_floats_ = 0;
+    check(cudaMalloc(&arena_, floats * sizeof(float)), "cudaMalloc");
+    arena_floats_ = floats;
+  }
+  static void grow_host(float*& p, std::size_t& have, std::size_t floats) {
+    if (floats <= have) return;
+    if (p) check(cudaFreeHost(p), "cudaFreeHost");
+    p = nullptr;
+    have = 0;
+    check(cudaMallocHost(&p, floats * sizeof(float)), "cudaMallocHost");
+    have = floats;
+  }
+
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  float* arena_ = nullptr;  // device: inputs, G, workspace (carve_workspace)
+  std::size_t arena_floats_ = 0;
+  float* host_in_ = nullptr;  // pinned staging of the inputs
+  std::size_t host_in_floats_ = 0;
+  float* host_out_ = nullptr;  // pinned staging of G
+  std::size_t host_out_floats_ = 0;
+};
+
+}  // namespace
+
+}  // namespace dposg::gan::cuda
+
+extern "C" int dposg_cuda_device_available(char* message, int size) {
+  using dposg::gan::cuda::write_message;
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    write_message(std::string("no usable CUDA device (cudaGetDeviceCount: ") + cudaGetErrorString(e) + ")", message,
+                  size);
+    cudaGetLastError();  // clear the error so that later calls start clean
+    return 0;
+  }
+  if (count == 0) {
+    write_message("no CUDA device found (cudaGetDeviceCount returned 0)", message, size);
+    return 0;
+  }
+  return 1;
+}
+
+extern "C" dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator(char* message, int size) {
+  try {
+    return new dposg::gan::cuda::CudaDeviceGanOperator();
+  } catch (const std::exception& e) {
+    dposg::gan::cuda::write_message(e.what(), message, size);
+    return nullptr;
+  }
+}

@@ -1,0 +1,91 @@
+#pragma once
+// The CPU reference of every operation that gan/cuda/device_gan.cu runs on the GPU (one loop per kernel,
+// the GEMM as the definition of cublasSgemmStridedBatched), for batched_gan_operator (batched_gan.hpp).
+// A unit test runs the whole batched operator through it and compares with GanProblem's double path,
+// so the layout and the order of the passes are checked on machines without a GPU.
+#include <cmath>
+
+#include "gan/cuda/batched_gan.hpp"
+
+namespace dposg::gan::cuda {
+
+struct HostExecutor {
+  void gemm(const Gemm& g) {
+    for (int i = 0; i < g.batch; ++i) {
+      const float* A = g.A + i * g.stride_a;
+      const float* B = g.B + i * g.stride_b;
+      float* C = g.C + i * g.stride_c;
+      for (int c = 0; c < g.n; ++c)
+        for (int r = 0; r < g.m; ++r) {
+          float s = 0.f;
+          for (int k = 0; k < g.k; ++k) {
+            const float a = g.trans_a ? A[k + static_cast<long long>(r) * g.lda] : A[r + static_cast<long long>(k) * g.lda];
+            const float b = g.trans_b ? B[c + static_cast<long long>(k) * g.ldb] : B[k + static_cast<long long>(c) * g.ldb];
+            s += a * b;
+          }
+          float& out = C[r + static_cast<long long>(c) * g.ldc];
+          out = g.beta == 0.f ? s : s + g.beta * out;  // beta = 0: C is not read (as cuBLAS)
+        }
+    }
+  }
+  void bias_act(float* a, float* h, const float* bias, long long bias_stride, int rows, int B, int M, Act act) {
+    const long long n = static_cast<long long>(rows) * B * M;
+    for (long long k = 0; k < n; ++k) {
+      const long long r = k % rows, worker = k / (static_cast<long long>(rows) * B);
+      a[k] += bias[worker * bias_stride + r];
+      if (h) h[k] = act_value(act, a[k]);
+    }
+  }
+  void mul_act_d1(float* out, const float* in, const float* a, long long n, Act act) {
+    for (long long k = 0; k < n; ++k) out[k] = in[k] * act_d1(act, a[k]);
+  }
+  void add_mul_act_d1(float* r, const float* in, const float* a, long long n, Act act) {
+    for (long long k = 0; k < n; ++k) r[k] += in[k] * act_d1(act, a[k]);
+  }
+  void double_backward_step(float* e_bar, float* a_bar, const float* q, const float* a, long long n, Act act) {
+    for (long long k = 0; k < n; ++k) {
+      if (a_bar) a_bar[k] = e_bar[k] * q[k] * act_d2(act, a[k]);
+      e_bar[k] *= act_d1(act, a[k]);
+    }
+  }
+  void row_sums(const float* X, int rows, int B, int M, float* out, long long out_stride) {
+    for (int i = 0; i < M; ++i)
+      for (int r = 0; r < rows; ++r) {
+        float s = 0.f;
+        for (int j = 0; j < B; ++j) s += X[static_cast<long long>(i) * rows * B + static_cast<long long>(j) * rows + r];
+        out[i * out_stride + r] += s;
+      }
+  }
+  void fill(float* p, long long n, float value) {
+    for (long long k = 0; k < n; ++k) p[k] = value;
+  }
+  void scale(float* p, long long n, float s) {
+    for (long long k = 0; k < n; ++k) p[k] *= s;
+  }
+  void ns_output_grads(const float* l_real, const float* l_fake, long long S, float inv_b, float* d_real,
+                       float* d_fake_d, float* d_fake_g) {
+    for (long long k = 0; k < S; ++k) {
+      const NsOutputGrad g = ns_output_grad(l_real[k], l_fake[k], inv_b);
+      d_real[k] = g.real;
+      d_fake_d[k] = g.fake_d;
+      d_fake_g[k] = g.fake_g;
+    }
+  }
+  void interpolate(const float* real, const float* fake, const float* eps, long long S, float* x_hat) {
+    for (long long k = 0; k < S; ++k)
+      for (int c = 0; c < 2; ++c) x_hat[2 * k + c] = eps[k] * real[2 * k + c] + (1.f - eps[k]) * fake[2 * k + c];
+  }
+  void gp_adjoint(const float* s, long long S, float lambda, float inv_b, float* s_bar) {
+    for (long long k = 0; k < S; ++k) {
+      const float coef = gp_coefficient(s[2 * k], s[2 * k + 1], lambda, inv_b);
+      s_bar[2 * k] = coef * s[2 * k];
+      s_bar[2 * k + 1] = coef * s[2 * k + 1];
+    }
+  }
+  void gp_fake_update(float* d_fake, const float* dx_hat, const float* eps, long long S) {
+    for (long long k = 0; k < S; ++k)
+      for (int c = 0; c < 2; ++c) d_fake[2 * k + c] -= (1.f - eps[k]) * dx_hat[2 * k + c];
+  }
+};
+
+}  // namespace dposg::gan::cuda

@@ -1,0 +1,93 @@
+#include "gan/cuda/staging.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "gan/cuda/host_executor.hpp"
+#include "gan/gan_problem.hpp"
+
+namespace dposg::gan::cuda {
+
+namespace {
+
+Act to_act(Activation a) {
+  switch (a) {
+    case Activation::relu: return Act::relu;
+    case Activation::leaky_relu: return Act::leaky_relu;
+    case Activation::tanh: return Act::tanh;
+  }
+  return Act::relu;
+}
+
+NetLayout layout_of(const Mlp<double>& net, long long base) {
+  NetLayout n;
+  for (Index l = 0; l <= net.layers(); ++l) n.units.push_back(static_cast<int>(net.units(l)));
+  n.base = base;
+  n.act = to_act(net.shape().activation);
+  return n;
+}
+
+}  // namespace
+
+GanPlan plan_for(const GanProblem& p, Index batch, Index workers) {
+  // cuBLAS takes int sizes and leading dimensions; the batch is the largest of them.
+  if (batch > INT_MAX / 2 || workers > INT_MAX)
+    throw InputError("--batch: " + std::to_string(batch) + " samples per worker is too large for --device cuda");
+  GanPlan plan;
+  plan.gen = layout_of(p.generator(), 0);
+  plan.disc = layout_of(p.discriminator(), static_cast<long long>(p.dim_u()));
+  plan.dim = static_cast<long long>(p.dim());
+  plan.batch = static_cast<int>(batch);
+  plan.workers = static_cast<int>(workers);
+  plan.gp_lambda = static_cast<float>(p.gp_lambda());
+  switch (p.loss()) {
+    case GanLoss::non_saturating: plan.loss = BatchedLoss::ns; break;
+    case GanLoss::wgan_clip: plan.loss = BatchedLoss::wgan; break;
+    case GanLoss::wgan_gp: plan.loss = p.gp_lambda() > 0.0 ? BatchedLoss::wgan_gp : BatchedLoss::wgan; break;
+  }
+  return plan;
+}
+
+void stage_inputs(const GanProblem& p, const GanPlan& plan, const Matrix& Z, WorkerRngs& rngs, float* host) {
+  const InputLayout in = input_layout(plan);
+  const Index d = p.dim(), nu = p.dim_u(), M = plan.workers, B = plan.batch, latent = plan.latent();
+  const bool clip = p.loss() == GanLoss::wgan_clip;
+  const double c = p.clip();
+#pragma omp parallel for schedule(static)
+  for (Index i = 0; i < M; ++i) {
+    float* z = host + in.z + static_cast<std::size_t>(i * d);
+    for (Index r = 0; r < d; ++r) {
+      const double v = Z(r, i);
+      z[r] = static_cast<float>(clip && r >= nu ? std::clamp(v, -c, c) : v);
+    }
+    const GanBatch b = p.draw_batch(rngs[i], B, i, M);
+    float* real = host + in.real + static_cast<std::size_t>(i * 2 * B);
+    for (Index k = 0; k < 2 * B; ++k) real[k] = static_cast<float>(b.real.data()[k]);
+    float* lat = host + in.latent + static_cast<std::size_t>(i * latent * B);
+    for (Index k = 0; k < latent * B; ++k) lat[k] = static_cast<float>(b.latent.data()[k]);
+    if (plan.loss == BatchedLoss::wgan_gp) {
+      float* eps = host + in.eps + static_cast<std::size_t>(i * B);
+      for (Index k = 0; k < B; ++k) eps[k] = static_cast<float>(b.eps[k]);
+    }
+  }
+}
+
+void widen_result(const float* g, Index d, Index M, Matrix& G) {
+  G.resize(d, M);
+  for (Index k = 0; k < d * M; ++k) G.data()[k] = static_cast<double>(g[k]);
+}
+
+void reference_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) {
+  const GanPlan plan = plan_for(p, batch, Z.cols());
+  std::vector<float> arena(workspace_floats(plan));
+  Workspace w = carve_workspace(plan, arena.data());
+  stage_inputs(p, plan, Z, rngs, arena.data());
+  HostExecutor x;
+  batched_gan_operator(x, plan, w);
+  widen_result(w.G, p.dim(), Z.cols(), G);
+}
+
+}  // namespace dposg::gan::cuda
