@@ -21,7 +21,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   po::options_description problem("Problem");
   problem.add_options()
       ("problem", po::value(&c.problem.name)->default_value(c.problem.name),
-       "bilinear | star | gaussian-wgan | quadratic-file | forsaken | gan-mog8 | gan-mog25")
+       "bilinear | star | gaussian-wgan | quadratic-file | forsaken | gan-mog8 | gan-mog25 | gan-fashion")
       ("dim", po::value(&c.problem.dim)->default_value(c.problem.dim), "d, the total dimension (u and v halves)")
       ("noise", po::value(&c.problem.noise)->default_value(c.problem.noise, shortest(c.problem.noise)),
        "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2); gaussian-wgan "
@@ -46,6 +46,10 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("gan-clip", po::value(&c.problem.gan_clip)->default_value(c.problem.gan_clip, shortest(c.problem.gan_clip)),
        "wgan-clip: critic weights act through clip(v, -c, c)")
       ("gan-shard", po::bool_switch(&c.problem.gan_shard), "each worker samples data only from its own shard of the modes (non-iid)")
+      ("gan-downscale", po::value(&c.problem.gan_downscale)->default_value(c.problem.gan_downscale),
+       "gan-fashion: average f x f pixel blocks (1, 2, 4, 7; 2 = 14 x 14 images)")
+      ("gan-classifier", po::value(&c.problem.gan_classifier)->default_value(c.problem.gan_classifier),
+       "gan-fashion: HDF5 classifier for fd_classifier; empty = trained once and cached under ~/.cache/dposg")
       ("device", po::value(&c.problem.device)->default_value(c.problem.device),
        "cpu | cuda: where the GAN operator runs (cuda: all workers in float32 on one GPU, cuBLAS)");
   po::options_description algo("Algorithm");

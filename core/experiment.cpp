@@ -238,6 +238,10 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
     w.set_attr("gan_gp_lambda", c.problem.gan_gp_lambda);
     w.set_attr("gan_clip", c.problem.gan_clip);
     w.set_attr("gan_shard", static_cast<std::int64_t>(c.problem.gan_shard));
+    if (c.problem.name == "gan-fashion") {
+      w.set_attr("gan_downscale", static_cast<std::int64_t>(c.problem.gan_downscale));
+      w.set_attr("gan_classifier", c.problem.gan_classifier);
+    }
     w.set_attr("device", c.problem.device);
   }
   w.set_attr("workers", static_cast<std::int64_t>(c.workers));

@@ -103,6 +103,8 @@ struct ProblemOptions {
   double gan_gp_lambda = 10.0;           // wgan-gp: penalty weight lambda
   double gan_clip = 0.01;                // wgan-clip: critic weights act through clip(v, -c, c)
   bool gan_shard = false;                // each worker samples only its own subset of the modes
+  int gan_downscale = 2;                 // gan-fashion: images downscaled by this factor (28 / f pixels a side)
+  std::string gan_classifier;            // gan-fashion: classifier file for fd_classifier ("" = the cache)
   std::string device = "cpu";            // cpu | cuda: where a GAN's operator runs (gan/README.md)
 };
 

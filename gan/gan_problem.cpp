@@ -33,8 +33,6 @@ std::string to_string(GanLoss loss) {
 namespace {
 
 constexpr Index kMetricBatch = 512;        // loss_g, loss_d
-constexpr Index kCoverageSamples = 2500;   // modes_covered, high_quality_fraction
-constexpr Index kMmdSamples = 1000;        // mmd, per side
 
 std::string fmt(double x) {
   std::ostringstream s;
@@ -76,20 +74,27 @@ Matrix interpolate(const Matrix& real, const Matrix& fake, const Vector& eps) {
 }  // namespace
 
 GanProblem::GanProblem(const ProblemOptions& opts, std::string name, data::GaussianMixture2D mixture)
+    : GanProblem(opts, std::move(name), std::make_shared<MixtureData>(std::move(mixture))) {}
+
+GanProblem::GanProblem(const ProblemOptions& opts, std::string name, std::shared_ptr<const GanData> data)
     : name_(std::move(name)),
-      mixture_(std::move(mixture)),
+      data_(std::move(data)),
       loss_(parse_gan_loss(opts.gan_loss)),
       latent_(positive_size(opts.gan_latent, "--gan-latent")),
       gp_lambda_(opts.gan_gp_lambda),
       clip_(opts.gan_clip),
       shard_(opts.gan_shard),
-      generator_(shape(latent_, 2, opts)),
-      discriminator_(shape(2, 1, opts)),
+      generator_(shape(latent_, data_->dim(), opts)),
+      discriminator_(shape(data_->dim(), 1, opts)),
       device_(opts.device) {
   if (!(std::isfinite(gp_lambda_) && gp_lambda_ >= 0.0))
     throw InputError("--gan-gp-lambda: must be finite and >= 0, got " + fmt(gp_lambda_));
   if (!(std::isfinite(clip_) && clip_ > 0.0))
     throw InputError("--gan-clip: must be finite and > 0, got " + fmt(clip_));
+  // The batched CUDA operator's buffers are laid out for 2-D samples (gan/cuda/batched_gan.hpp).
+  if (device_ == "cuda" && data_->dim() != 2)
+    throw InputError("--device: 'cuda' runs the 2-D mixture GANs (gan-mog8, gan-mog25) only; run " + name_ +
+                     " with --device cpu");
   if (device_ == "cuda")
     cuda_ = cuda::make_cuda_gan_operator(*this);
   else if (device_ != "cpu")
@@ -97,6 +102,14 @@ GanProblem::GanProblem(const ProblemOptions& opts, std::string name, data::Gauss
 }
 
 GanProblem::~GanProblem() = default;
+
+const data::GaussianMixture2D& GanProblem::mixture() const {
+  const auto* m = dynamic_cast<const MixtureData*>(data_.get());
+  if (!m) throw std::logic_error(name_ + ": not a mixture GAN");
+  return m->mixture();
+}
+
+double GanProblem::mmd_bandwidth() const { return 0.5 * mixture().min_mode_distance(); }
 
 void GanProblem::exact(const Matrix&, Matrix&) const {
   throw std::logic_error(name_ + ": no exact operator (has_exact() is false)");
@@ -130,18 +143,19 @@ Matrix GanProblem::sample_generator(const Eigen::Ref<const Vector>& z, Rng& rng,
 
 void GanProblem::final_outputs(const Vector& z_bar, Rng& rng,
                                std::vector<std::pair<std::string, Matrix>>& out) const {
-  constexpr Index kSamples = 2500;
-  out.emplace_back("samples", sample_generator(z_bar, rng, kSamples));
-  Matrix real(2, kSamples);
-  mixture_.sample(rng, mixture_.shard_modes(0, 1), real);
+  // 2,500 points of a 2-D mixture (a scatter plot), 64 images (an 8 x 8 grid).
+  const Index n = data_->dim() == 2 ? 2500 : 64;
+  out.emplace_back("samples", sample_generator(z_bar, rng, n));
+  Matrix real(data_->dim(), n);
+  data_->sample(rng, 0, 1, real);
   out.emplace_back("real", std::move(real));
 }
 
 GanBatch GanProblem::draw_batch(Rng& rng, Index batch, Index column, Index columns) const {
   GanBatch b;
-  b.real.resize(2, batch);
-  const Index shards = shard_ ? std::min(columns, mixture_.modes()) : 1;
-  mixture_.sample(rng, mixture_.shard_modes(column % shards, shards), b.real);
+  b.real.resize(data_->dim(), batch);
+  const Index shards = shard_ ? std::min(columns, data_->classes()) : 1;
+  data_->sample(rng, column % shards, shards, b.real);
   b.latent.resize(latent_, batch);
   Eigen::Map<Vector> flat(b.latent.data(), b.latent.size());
   fill_normal(rng, 1.0, flat);
@@ -265,13 +279,8 @@ void GanProblem::extra_metrics(const Vector& z_bar, Rng& rng, MetricsRow& row) c
   const GanLosses l = losses_on(z_bar, draw_batch(rng, kMetricBatch, 0, 1));
   row.set("loss_g", l.loss_g);
   row.set("loss_d", l.loss_d);
-  const Matrix fake = sample_generator(z_bar, rng, kCoverageSamples);
-  const data::ModeCoverage c = data::mode_coverage(mixture_, fake);
-  row.set("modes_covered", static_cast<double>(c.modes_covered));
-  row.set("high_quality_fraction", c.high_quality_fraction);
-  const Matrix real = mixture_.sample(rng, kMmdSamples);
-  row.set("mmd", fake.allFinite() ? data::mmd2_unbiased(fake.leftCols(kMmdSamples), real, mmd_bandwidth())
-                                  : std::numeric_limits<double>::quiet_NaN());
+  const Matrix fake = sample_generator(z_bar, rng, data_->metric_samples());
+  data_->quality_metrics(fake, rng, row);
 }
 
 Vector GanProblem::initial_point(Rng& rng) const {
@@ -284,8 +293,7 @@ Vector GanProblem::initial_point(Rng& rng) const {
 
 void GanProblem::write_instance(InstanceWriter& out) const {
   std::ostringstream f;
-  f << name_ << ": MLP GAN on the 2-D Gaussian mixture " << mixture_.name() << " (" << mixture_.modes()
-    << " modes, per-coordinate std " << fmt(mixture_.stddev()) << ", means in 'means', 2 x K). z = (u, v): u = "
+  f << name_ << ": MLP GAN on " << data_->describe_text() << " z = (u, v): u = "
     << "generator parameters (dim_u), v = discriminator parameters. Each network: layers l = 1..L (L = depth + 1), "
        "h_0 = input, h_l = act(W_l h_{l-1} + b_l), linear last layer; parameters per layer in order W_l "
        "(n_l x n_{l-1}, column-major) then b_l. Generator latent -> width^depth -> 2 (latent ~ N(0, I)); "
@@ -313,7 +321,6 @@ void GanProblem::write_instance(InstanceWriter& out) const {
   out.text("formula", f.str());
   out.text("loss", to_string(loss_));
   out.text("activation", to_string(generator_.shape().activation));
-  out.text("mixture", mixture_.name());
   out.scalar("dim", static_cast<double>(dim()));
   out.scalar("dim_u", static_cast<double>(dim_u()));
   out.scalar("width", static_cast<double>(generator_.shape().width));
@@ -324,10 +331,7 @@ void GanProblem::write_instance(InstanceWriter& out) const {
   out.scalar("gp_lambda", gp_lambda_);
   out.scalar("clip", clip_);
   out.scalar("shard", shard_ ? 1.0 : 0.0);
-  out.matrix("means", mixture_.means());
-  out.scalar("stddev", mixture_.stddev());
-  out.scalar("mmd_bandwidth", mmd_bandwidth());
-  out.scalar("high_quality_radius_std", 3.0);
+  data_->describe(out);
   problems::write_constants(out, constants());
 }
 

@@ -64,6 +64,7 @@
 
 #include "core/problem.hpp"
 #include "data/mixture.hpp"
+#include "gan/gan_data.hpp"
 #include "gan/mlp.hpp"
 
 namespace dposg::gan {
@@ -96,6 +97,9 @@ class GanProblem final : public Problem {
   // option on bad values).
   // opts.device: "cpu" or "cuda" (InputError naming --device otherwise, or when CUDA is unavailable).
   GanProblem(const ProblemOptions& opts, std::string name, data::GaussianMixture2D mixture);
+  // The same on any data (gan/gan_data.hpp: mixtures, image sets); generator output and
+  // discriminator input have data->dim() features.
+  GanProblem(const ProblemOptions& opts, std::string name, std::shared_ptr<const GanData> data);
   ~GanProblem() override;
 
   std::string name() const override { return name_; }
@@ -119,8 +123,9 @@ class GanProblem final : public Problem {
   const std::string& device() const { return device_; }
   const Mlp<double>& generator() const { return generator_; }
   const Mlp<double>& discriminator() const { return discriminator_; }
-  const data::GaussianMixture2D& mixture() const { return mixture_; }
-  double mmd_bandwidth() const { return 0.5 * mixture_.min_mode_distance(); }
+  const GanData& data() const { return *data_; }
+  const data::GaussianMixture2D& mixture() const;  // std::logic_error unless the data is a mixture
+  double mmd_bandwidth() const;                      // mixtures only
 
   // The minibatch of column `column` of a Z with `columns` columns (the shard follows from them).
   GanBatch draw_batch(Rng& rng, Index batch, Index column, Index columns) const;
@@ -138,7 +143,7 @@ class GanProblem final : public Problem {
 
  private:
   std::string name_;
-  data::GaussianMixture2D mixture_;
+  std::shared_ptr<const GanData> data_;
   GanLoss loss_;
   Index latent_;
   double gp_lambda_, clip_;

@@ -16,7 +16,7 @@
 namespace dposg {
 
 std::vector<std::string> problem_names() {
-  return {"bilinear", "star", "gaussian-wgan", "quadratic-file", "forsaken", "gan-mog8", "gan-mog25"};
+  return {"bilinear", "star", "gaussian-wgan", "quadratic-file", "forsaken", "gan-mog8", "gan-mog25", "gan-fashion"};
 }
 
 std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
@@ -25,7 +25,7 @@ std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
   // runs on the CPU only.
   if (opts.name.rfind("gan-", 0) != 0 && opts.device != "cpu") {
     if (opts.device == "cuda")
-      throw InputError("--device: 'cuda' is available for the GAN problems (gan-mog8, gan-mog25) only, not '" +
+      throw InputError("--device: 'cuda' is available for the GAN problems (gan-mog8, gan-mog25, gan-fashion) only, not '" +
                        opts.name + "'");
     throw InputError("--device: expected 'cpu' or 'cuda', got '" + opts.device + "'");
   }
@@ -38,6 +38,9 @@ std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
     return std::make_unique<gan::GanProblem>(opts, "gan-mog8", data::GaussianMixture2D::ring8());
   if (opts.name == "gan-mog25")
     return std::make_unique<gan::GanProblem>(opts, "gan-mog25", data::GaussianMixture2D::grid25());
+  if (opts.name == "gan-fashion")
+    return std::make_unique<gan::GanProblem>(opts, "gan-fashion",
+                                             gan::fashion_mnist_data(opts.gan_downscale, opts.gan_classifier));
   std::string known;
   for (const auto& n : problem_names()) known += (known.empty() ? "" : ", ") + n;
   throw InputError("--problem: unknown problem '" + opts.name + "' (known: " + known + ")");

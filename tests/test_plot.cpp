@@ -3,6 +3,7 @@
 // size, pixels), with the .gp scripts re-rendering on their own.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -205,6 +206,52 @@ TEST_CASE("dposg plot draws a GAN's samples over the data and any logged metric"
   REQUIRE(m.code == 0);
   check_figure(dir.path / "m", "metric-high_quality_fraction");
   CHECK(have_content({dir.path / "s" / "samples-g.png", dir.path / "m" / "metric-high_quality_fraction.png"}));
+}
+
+TEST_CASE("gan-fashion: an image GAN on Fashion-MNIST through the same command; its sample grid as a PNG", "[plot][cli]") {
+  if (!fs::is_directory("/usr/share/datasets/fashion-mnist")) {
+    WARN("SKIPPED: dataset-fashion-mnist not installed");
+    return;
+  }
+  TempDir dir;
+  // A fresh cache: the classifier is trained once, stored, and reused by the second run.
+  const std::string env = "env DPOSG_CACHE_DIR='" + (dir / "cache") + "' ";
+  auto run = [&](const std::string& args) {
+    const std::string cmd = "cd '" + dir.path.string() + "' && " + env + DPOSG_CLI + " " + args + " >out.txt 2>err.txt";
+    const int status = std::system(cmd.c_str());
+    INFO(slurp(dir / "err.txt"));
+    return WEXITSTATUS(status);
+  };
+  REQUIRE(run("run --problem gan-fashion --gan-width 128 --gan-latent 16 --workers 4 --rounds 1 --step-rule oadam "
+              "--lr 2e-4 --beta2 0.999 --iters 300 --batch 32 --init problem --log-every 100 --eval-batch 8 "
+              "--run-name f --out f.h5") == 0);
+  CHECK(fs::exists(dir / "cache/fashion-classifier-14px.h5"));
+  {
+    auto reader = ResultsReader::open(dir / "f.h5");
+    const auto fd = reader->metric("f", "fd_classifier");
+    const auto classes = reader->metric("f", "classes_covered");
+    REQUIRE(fd.size() == 4);
+    // 300 steps from random weights move the samples towards the data in the classifier's features.
+    CHECK(fd.back() < 0.9 * fd.front());
+    CHECK(classes.back() >= 1);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run("run --problem gan-fashion --gan-width 8 --workers 1 --topology single --iters 1 --log-every 1 "
+              "--eval-batch 8 --run-name g --out f.h5") == 0);
+  // Reusing the cached classifier, the second start is much cheaper than training it.
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30));
+  const auto r = run_cli("plot f.h5 --kind samples --runs '^f$' --out-dir s", dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  check_figure(dir.path / "s", "samples-f");
+  // The .dat holds the 8 x 8 grid of 14 x 14 images with 1-pixel gaps: 8 * 15 - 1 = 119 rows.
+  std::ifstream dat(dir.path / "s" / "samples-f.dat");
+  std::string line;
+  int rows = 0;
+  while (std::getline(dat, line))
+    if (!line.empty() && line[0] != '#') ++rows;
+  CHECK(rows == 119);
+  CHECK(have_content({dir.path / "s" / "samples-f.png"}));
 }
 
 TEST_CASE("dposg plot: bad input and a missing gnuplot give exit code 2 and one line", "[plot][cli]") {
