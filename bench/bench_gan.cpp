@@ -2,7 +2,7 @@
 // (build_experiment + run_experiment: mixing, the optimistic Adam step, the batched operator),
 // for comparison with bench/gan_torch.py, the same training step written in PyTorch eager.
 //
-//   bench_gan [--workers M] [--iters N] [--width W] [--depth D] [--batch m] [--threads T]
+//   bench_gan [--workers M] [--iters N] [--width W] [--depth D] [--batch m] [--threads T] [--device cpu|cuda]
 //
 // Timing: a run of N iterations minus a run of 0 iterations (both log metrics at iteration 0
 // and at the end only; the difference removes that fixed cost), best of 3. Prints one line
@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
       else if (a == "--depth") c.problem.gan_depth = std::stol(next());
       else if (a == "--batch") c.batch = std::stol(next());
       else if (a == "--threads") c.threads = std::stoi(next());
+      else if (a == "--device") c.problem.device = next();
       else throw InputError("unknown option " + a);
     }
     c.topology = c.workers == 1 ? "single" : "ring";
