@@ -157,6 +157,18 @@ bool prune(Figure& f) {
 
 namespace {
 
+// The head of every .gp script: where it came from, how to re-render it, the PNG terminal.
+std::string script_preamble(const std::string& first_line, const std::string& source, const std::string& gp,
+                            const std::string& dat, const std::string& png, int width, int height) {
+  std::ostringstream s;
+  s << "# " << first_line << "\n# Made by `dposg plot` from " << source << ".\n"
+    << "# Restyle freely; re-render with `gnuplot " << gp << "` in this directory (data: " << dat << ").\n"
+    << "set encoding utf8\n"
+    << "set terminal pngcairo size " << width << "," << height << " enhanced font 'Sans,12'\n"
+    << "set output " << gp_quote(png) << "\n";
+  return s.str();
+}
+
 // Runs gnuplot on DIR/gp and checks that it made DIR/png; returns the PNG's path.
 std::string run_script(const std::string& gnuplot, const std::string& dir, const std::string& gp,
                        const std::string& png) {
@@ -215,11 +227,7 @@ std::string render(const Figure& f, const std::string& dir) {
   }
 
   std::ostringstream s;
-  s << "# " << first_line << "\n# Made by `dposg plot` from " << f.source << ".\n"
-    << "# Restyle freely; re-render with `gnuplot " << gp << "` in this directory (data: " << dat << ").\n"
-    << "set encoding utf8\n"
-    << "set terminal pngcairo size 1200," << f.height << " enhanced font 'Sans,12'\n"
-    << "set output " << gp_quote(png) << "\n";
+  s << script_preamble(first_line, f.source, gp, dat, png, 1200, f.height);
   for (int i = 0; i < kNumColours; ++i) s << "set linetype " << i + 1 << " lc rgb '" << kColours[i] << "' lw 2\n";
   s << "set linetype cycle " << kNumColours << "\n"
     << "set title " << text_expr(f.title) << "\n"
@@ -308,11 +316,7 @@ std::string render_image(const ImageFigure& f, const std::string& dir) {
   }
   const int side = 900;
   std::ostringstream s;
-  s << "# " << first_line << "\n# Made by `dposg plot` from " << f.source << ".\n"
-    << "# Restyle freely; re-render with `gnuplot " << gp << "` in this directory (data: " << dat << ").\n"
-    << "set encoding utf8\n"
-    << "set terminal pngcairo size " << side << "," << side + 80 << " enhanced font 'Sans,12'\n"
-    << "set output " << gp_quote(png) << "\n"
+  s << script_preamble(first_line, f.source, gp, dat, png, side, side + 80)
     << "set title " << text_expr(f.title) << "\n"
     << "set palette grey\nunset colorbox\nset cbrange [" << num(f.low) << ":" << num(f.high) << "]\n"
     << "set size ratio -1\nunset xtics\nunset ytics\nunset border\nunset key\n"

@@ -8,6 +8,7 @@
 #include "cli/progress.hpp"
 #include "core/error.hpp"
 #include "core/experiment.hpp"
+#include "core/mpi_backend.hpp"
 #include "core/recorder.hpp"
 
 namespace dposg::cli {
@@ -77,27 +78,51 @@ class FirstRow final : public Observer {
 int run_command(int argc, const char* const argv[]) {
   ExperimentConfig config;
   OutputOptions output;
-  const auto desc = run_options(config, output);
+  auto desc = run_options(config, output);
+  // Run-only (a sweep runs in one process): where the workers live.
+  std::string backend = "sim";
+  po::options_description where("Backend");
+  where.add_options()("backend", po::value(&backend)->default_value(backend),
+                      "sim: all workers in this process; mpi: under mpirun -np P, M/P workers per rank");
+  desc.add(where);
   if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.")) return 0;
+  if (backend != "sim" && backend != "mpi")
+    throw InputError("--backend: expected 'sim' or 'mpi', got '" + backend + "'");
 
   // Everything is validated before the output file is touched, so bad input leaves no file behind.
   Experiment e = build_experiment(config);
-  const bool user_named = !config.run_name.empty();
-  auto file = ResultsFile::open(output.out);
-  if (file->has_run(e.run_name)) {
-    if (output.overwrite) {
-      file->remove_run(e.run_name);
-    } else if (!user_named) {
-      e.run_name = free_run_name(*file, e.run_name);
-    }
+  std::unique_ptr<MpiSession> mpi;
+  std::unique_ptr<WorkerPartition> partition;
+  if (backend == "mpi") {
+    mpi = std::make_unique<MpiSession>(nullptr, nullptr);
+    partition = distribute(e, *mpi);
   }
-  auto writer = file->create_run(e.run_name);
+  // Rank 0 alone writes the file and prints; the others compute their workers' part.
+  const bool writes = !mpi || mpi->rank() == 0;
+  std::unique_ptr<ResultsFile> file;
+  std::unique_ptr<RunWriter> writer;
+  if (writes) {
+    const bool user_named = !config.run_name.empty();
+    file = ResultsFile::open(output.out);
+    if (file->has_run(e.run_name)) {
+      if (output.overwrite) {
+        file->remove_run(e.run_name);
+      } else if (!user_named) {
+        e.run_name = free_run_name(*file, e.run_name);
+      }
+    }
+    writer = file->create_run(e.run_name);
+  }
 
-  Progress progress(config.iters, !output.quiet && isatty(STDERR_FILENO));
+  Progress progress(config.iters, writes && !output.quiet && isatty(STDERR_FILENO));
   FirstRow first;
-  const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress});
+  if (writer) {
+    writer->set_attr("backend", backend);
+    writer->set_attr("mpi_ranks", static_cast<std::int64_t>(mpi ? mpi->size() : 0));
+  }
+  const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress}, partition.get());
   writer.reset();
-  if (!output.quiet) print_summary(e, out, output.out, first.row);
+  if (writes && !output.quiet) print_summary(e, out, output.out, first.row);
   return out.status == RunStatus::finished ? 0 : 1;
 }
 

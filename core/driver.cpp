@@ -15,28 +15,59 @@ const char* to_string(RunStatus s) {
   return "failed";
 }
 
+namespace {
+
+const WorkerPartition kWholeMatrix;
+
+// The worker average z̄ of all M workers, from this process's columns.
+Vector worker_mean(const Matrix& Z, const WorkerPartition& part) {
+  Vector z_bar = Z.rowwise().sum();
+  part.sum(z_bar.data(), z_bar.size());
+  return z_bar / static_cast<double>(part.total_workers(Z.cols()));
+}
+
+}  // namespace
+
 void MetricsEvaluator::evaluate(const Matrix& Z, std::int64_t iteration, MetricsRow& row) const {
-  const Index M = Z.cols();
-  const Vector z_bar = Z.rowwise().mean();
+  const WorkerPartition& part = partition ? *partition : kWholeMatrix;
+  const Index M = part.total_workers(Z.cols());
+  const Index first = part.first_worker();
+  const Vector z_bar = worker_mean(Z, part);
   Matrix zbar_col = z_bar;
   Matrix g_bar, g_workers;
   if (problem.has_exact()) {
     problem.exact(zbar_col, g_bar);
     problem.exact(Z, g_workers);
   } else {
-    // Large-batch estimate from a stream of its own, so evaluation never perturbs the run.
-    WorkerRngs eval_rngs(derive_seed(seed, StreamPurpose::evaluation, static_cast<std::uint64_t>(iteration)), M);
-    problem.sample(zbar_col, eval_batch, eval_rngs, g_bar);
+    // Large-batch estimate from a stream of its own, so evaluation never perturbs the run. g(z̄)
+    // draws from worker 0's evaluation stream before worker 0's own column does; a process that
+    // does not hold worker 0 draws it from a copy, so every process gets the same g(z̄).
+    const std::uint64_t eval_seed = derive_seed(seed, StreamPurpose::evaluation, static_cast<std::uint64_t>(iteration));
+    WorkerRngs eval_rngs(eval_seed, Z.cols(), first);
+    if (first == 0) {
+      problem.sample(zbar_col, eval_batch, eval_rngs, g_bar);
+    } else {
+      WorkerRngs worker0(eval_seed, 1, 0);
+      problem.sample(zbar_col, eval_batch, worker0, g_bar);
+    }
     problem.sample(Z, eval_batch, eval_rngs, g_workers);
   }
   const Vector gb = g_bar.col(0);
+  const Index d = gb.size();
+  // Sums over workers: sum_i g(z^i), sum_i ||z^i - z̄||^2, sum_i ||g(z^i) - g(z̄)||.
+  Vector sums(d + 2);
+  sums.head(d) = g_workers.rowwise().sum();
+  sums[d] = (Z.colwise() - z_bar).squaredNorm();
+  sums[d + 1] = (g_workers.colwise() - gb).colwise().norm().sum();
+  part.sum(sums.data(), sums.size());
+  const double m = static_cast<double>(M);
   row.iteration = iteration;
   row.set("grad_norm_sq", gb.squaredNorm());
-  row.set("consensus_error", (Z.colwise() - z_bar).squaredNorm() / static_cast<double>(M));
+  row.set("consensus_error", sums[d] / m);
   // Lemma 3's mu_k = (1/M) sum_i ||g(z^i) - g(z̄)||.
-  row.set("grad_dispersion", (g_workers.colwise() - gb).colwise().norm().mean());
+  row.set("grad_dispersion", sums[d + 1] / m);
   // Lemma 1's ||(1/M) g(Z_k) 1 - g(z̄_k)||^2.
-  row.set("grad_avg_gap_sq", (g_workers.rowwise().mean() - gb).squaredNorm());
+  row.set("grad_avg_gap_sq", (sums.head(d) / m - gb).squaredNorm());
   const auto x_star = problem.constants().x_star;
   row.set("dist_to_solution", x_star ? (z_bar - *x_star).norm() : std::nan(""));
   row.set("z_bar_norm", z_bar.norm());
@@ -59,29 +90,40 @@ class StopWatch {
 }  // namespace
 
 RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule, const DriverOptions& opts,
-                      const Matrix& Z0, const std::vector<Observer*>& observers) {
+                      const Matrix& Z0, const std::vector<Observer*>& observers,
+                      const WorkerPartition* partition) {
   const StopWatch clock;
   RunOutcome out;
+  const WorkerPartition& part = partition ? *partition : kWholeMatrix;
   const Index d = Z0.rows();
-  const Index M = Z0.cols();
-  const MetricsEvaluator evaluator{problem, opts.eval_batch, opts.seed};
+  const Index M = part.total_workers(Z0.cols());
+  const MetricsEvaluator evaluator{problem, opts.eval_batch, opts.seed, &part};
   // The mixer's and the rule's busiest nodes are added: exact when only one of them communicates
-  // (every combination build_experiment makes), an upper bound otherwise.
-  const double bytes_per_iter =
-      mixer.bytes_busiest_per_iteration(d, opts.rounds) + rule.bytes_busiest_per_iteration(d, M);
-  ProblemOracle oracle(problem, opts.batch, opts.seed, M);
+  // (every combination build_experiment makes), an upper bound otherwise. A mixer that counts
+  // what it sends itself (a distributed one) reports its own cumulative figure.
+  const double mixer_bytes_per_iter = mixer.bytes_busiest_per_iteration(d, opts.rounds);
+  const double rule_bytes_per_iter = rule.bytes_busiest_per_iteration(d, M);
+  // Columns are workers first_worker() ..., so each draws from its own stream wherever it lives.
+  ProblemOracle oracle(problem, opts.batch, opts.seed, Z0.cols(), part.first_worker());
   Matrix Z = Z0, X = Z0;
 
   auto log_row = [&](std::int64_t k) {
     MetricsRow row;
     evaluator.evaluate(Z, k, row);
-    row.set("bytes_busiest", bytes_per_iter * static_cast<double>(k));
+    const double iterations = static_cast<double>(k);
+    row.set("bytes_busiest", mixer.bytes_busiest_sent().value_or(mixer_bytes_per_iter * iterations) +
+                                 rule_bytes_per_iter * iterations);
     row.set("oracle_calls", static_cast<double>(oracle.calls()));
     row.set("wall_time_s", clock.seconds());
     out.last = row;
     for (auto* o : observers) o->on_log(row);
   };
-  auto finite = [&]() { return Z.allFinite() && X.allFinite(); };
+  // Every process must take the same decision (the next collective call would otherwise hang).
+  auto finite = [&]() {
+    double bad = (Z.allFinite() && X.allFinite()) ? 0.0 : 1.0;
+    part.sum(&bad, 1);
+    return bad == 0.0;
+  };
 
   try {
     rule.init(Z, X, oracle);
@@ -103,7 +145,7 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
     out.status = RunStatus::failed;
     out.message = e.what();
   }
-  out.z_bar = Z.rowwise().mean();
+  out.z_bar = worker_mean(Z, part);
   if (out.z_bar.allFinite()) {
     try {
       Rng final_rng = make_rng(opts.seed, StreamPurpose::evaluation, 0xF17A1ULL);

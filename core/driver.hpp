@@ -36,6 +36,22 @@ struct RunOutcome {
   std::string message;  // why it diverged or failed
 };
 
+// Where the worker columns live. The simulator holds all M of them in one matrix (this default);
+// a distributed backend (core/mpi_backend.hpp) holds a contiguous block [first, first + local) per
+// process and adds up partial sums across processes here, so the driver and the metrics are the
+// same code for both.
+class WorkerPartition {
+ public:
+  virtual ~WorkerPartition() = default;
+  // Global index of this process's first column.
+  virtual Index first_worker() const { return 0; }
+  // M, given the number of columns held here.
+  virtual Index total_workers(Index local) const { return local; }
+  // v <- the element-wise sum of v over all processes (each gets the same result). Collective: every
+  // process calls it at the same points.
+  virtual void sum(double* /*v*/, Index /*n*/) const {}
+};
+
 class Observer {
  public:
   virtual ~Observer() = default;
@@ -61,17 +77,21 @@ class ProblemOracle final : public Oracle {
   std::int64_t calls_ = 0;
 };
 
-// Metrics of DESIGN.md §3 for the worker matrix Z (everything but bytes and wall time).
+// Metrics of DESIGN.md §3 for the worker matrix Z (everything but bytes and wall time). With a
+// distributed partition Z holds this process's columns and the sums over workers are reduced.
 struct MetricsEvaluator {
   const Problem& problem;
   Index eval_batch = 4096;
   std::uint64_t seed = 0;
+  const WorkerPartition* partition = nullptr;  // null: Z holds every worker
   // True when grad_norm_sq is exact; false when it is a large-batch estimate.
   bool exact() const { return problem.has_exact(); }
   void evaluate(const Matrix& Z, std::int64_t iteration, MetricsRow& row) const;
 };
 
+// Z0: the workers' starting points, all M of them, or this process's block under `partition`.
 RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule, const DriverOptions& opts,
-                      const Matrix& Z0, const std::vector<Observer*>& observers);
+                      const Matrix& Z0, const std::vector<Observer*>& observers,
+                      const WorkerPartition* partition = nullptr);
 
 }  // namespace dposg

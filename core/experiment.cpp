@@ -316,7 +316,8 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("eta_condition", static_cast<std::int64_t>(q.eta_condition));
 }
 
-RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Observer*>& extra) {
+RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Observer*>& extra,
+                          const WorkerPartition* partition) {
   if (e.config.threads > 0) omp_set_num_threads(e.config.threads);
   std::vector<Observer*> observers;
   std::unique_ptr<RecorderObserver> rec;
@@ -328,7 +329,7 @@ RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Ob
     observers.push_back(rec.get());
   }
   observers.insert(observers.end(), extra.begin(), extra.end());
-  return run_driver(*e.problem, *e.mixer, *e.rule, e.driver, e.Z0, observers);
+  return run_driver(*e.problem, *e.mixer, *e.rule, e.driver, e.Z0, observers, partition);
 }
 
 }  // namespace dposg

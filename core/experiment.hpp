@@ -68,8 +68,10 @@ Experiment build_experiment(const ExperimentConfig& config);
 std::string default_run_name(const ExperimentConfig& config);
 
 // Runs it, writing into `writer` when given (attributes, problem instance, metrics, final z̄,
-// status). Extra observers (e.g. a progress display) get every logged row too.
-RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Observer*>& extra = {});
+// status). Extra observers (e.g. a progress display) get every logged row too. With a partition
+// (a distributed run, core/mpi_backend.hpp), e.Z0 and e.mixer are this process's part.
+RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Observer*>& extra = {},
+                          const WorkerPartition* partition = nullptr);
 
 // Writes every option and derived quantity of the run as attributes (DESIGN.md §4).
 void write_run_attributes(const Experiment& e, RunWriter& w);

@@ -7,6 +7,7 @@
 // CpuMixer is the in-process backend; other backends implement Mixer below the same driver.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,9 @@ class Mixer {
   virtual double bytes_busiest_per_iteration(Index d, int rounds) const {
     return schedule().bytes_busiest_per_iteration(d, rounds);
   }
+  // Cumulative bytes the busiest node has sent so far, for a mixer that counts what it sends
+  // (a distributed one, whose messages vary with the drawn W); nullopt: rounds x the figure above.
+  virtual std::optional<double> bytes_busiest_sent() const { return std::nullopt; }
 };
 
 // In-process gossip: sparse neighbour sums, applied to cache-sized blocks of rows so that all

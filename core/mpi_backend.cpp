@@ -1,0 +1,240 @@
+#include "core/mpi_backend.hpp"
+
+#include <cstdlib>
+
+#include "core/error.hpp"
+
+#ifdef DPOSG_HAVE_MPI
+// The C API only: the deprecated C++ bindings are not used (and warn under -Wextra).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+#endif
+
+namespace dposg {
+
+#ifndef DPOSG_HAVE_MPI
+
+MpiSession::MpiSession(int*, char***) {
+  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+}
+MpiSession::~MpiSession() = default;
+void MpiSession::abort(int code) const { std::exit(code); }
+
+std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&) {
+  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+}
+
+#else
+
+MpiSession::MpiSession(int* argc, char*** argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) MPI_Init(argc, argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+}
+
+MpiSession::~MpiSession() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+void MpiSession::abort(int code) const {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+namespace {
+
+constexpr int kTag = 7;
+
+class MpiPartition final : public WorkerPartition {
+ public:
+  MpiPartition(Index first, Index workers) : first_(first), workers_(workers) {}
+  Index first_worker() const override { return first_; }
+  Index total_workers(Index) const override { return workers_; }
+  void sum(double* v, Index n) const override {
+    MPI_Allreduce(MPI_IN_PLACE, v, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  }
+
+ private:
+  Index first_, workers_;
+};
+
+class MpiMixer final : public Mixer {
+ public:
+  MpiMixer(MixingSchedule schedule, int rank, int ranks)
+      : schedule_(std::move(schedule)), rank_(rank), ranks_(ranks), block_(schedule_.workers() / ranks),
+        sent_(static_cast<std::size_t>(ranks), 0.0) {
+    // Test hook (tests/test_mpi.cpp): rank DPOSG_TEST_ABORT_RANK dies at iteration
+    // DPOSG_TEST_ABORT_ITER (default 1), as a crashed node would.
+    if (const char* r = std::getenv("DPOSG_TEST_ABORT_RANK"); r && std::atoi(r) == rank_) {
+      const char* k = std::getenv("DPOSG_TEST_ABORT_ITER");
+      abort_at_ = k ? std::atoll(k) : 1;
+    }
+  }
+
+  const MixingSchedule& schedule() const override { return schedule_; }
+
+  void mix(Matrix& X, int rounds, std::int64_t iteration) const override {
+    if (abort_at_ && *abort_at_ == iteration) std::abort();
+    const Index d = X.rows();
+    if (rounds <= 0 || schedule_.workers() == 1 || d == 0) return;
+    if (schedule_.is_complete()) {
+      // W = 11^T/M: every column becomes z̄; one round reaches it, the rest are skipped (as in CpuMixer).
+      Vector mean = X.rowwise().sum();
+      MPI_Allreduce(MPI_IN_PLACE, mean.data(), static_cast<int>(d), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+      mean /= static_cast<double>(schedule_.workers());
+      X.colwise() = mean;
+      // MPI chooses the allreduce algorithm, so its traffic is not ours to count; we record the
+      // bandwidth-optimal (ring) allreduce's 2(P-1)/P d doubles per rank.
+      for (auto& s : sent_)
+        s += 2.0 * static_cast<double>(ranks_ - 1) / static_cast<double>(ranks_) * static_cast<double>(d) * 8.0;
+      return;
+    }
+    for (int r = 0; r < rounds; ++r) {
+      if (schedule_.is_random()) {
+        round(schedule_.at(iteration, r), X);
+      } else {
+        round(schedule_.base(), X);
+      }
+    }
+  }
+
+  // Per iteration on the fixed W (random rings: the natural-order ring, an estimate; the metric
+  // bytes_busiest counts the drawn rings exactly).
+  double bytes_busiest_per_iteration(Index d, int rounds) const override {
+    if (schedule_.workers() == 1 || rounds <= 0) return 0.0;
+    if (schedule_.is_complete())
+      return 2.0 * static_cast<double>(ranks_ - 1) / static_cast<double>(ranks_) * static_cast<double>(d) * 8.0;
+    const auto messages = columns_sent(schedule_.base());
+    std::size_t busiest = 0;
+    for (const auto& m : messages) busiest = std::max(busiest, m.size());
+    return static_cast<double>(rounds) * static_cast<double>(busiest) * static_cast<double>(d) * 8.0;
+  }
+
+  std::optional<double> bytes_busiest_sent() const override {
+    return *std::max_element(sent_.begin(), sent_.end());
+  }
+
+ private:
+  int owner(Index worker) const { return static_cast<int>(worker / block_); }
+
+  // For every rank p, the (destination rank, column) pairs it sends in one round of W: column j
+  // goes to rank q when some worker i of q has W_ij != 0. Sorted by destination, then column, so
+  // that sender and receiver agree on the order of the columns in a message.
+  std::vector<std::set<std::pair<int, Index>>> columns_sent(const Topology& W) const {
+    std::vector<std::set<std::pair<int, Index>>> sent(static_cast<std::size_t>(ranks_));
+    for (Index i = 0; i < W.workers; ++i)
+      for (const auto& [j, w] : W.rows[static_cast<std::size_t>(i)])
+        if (owner(j) != owner(i)) sent[static_cast<std::size_t>(owner(j))].insert({owner(i), j});
+    return sent;
+  }
+
+  // X <- X W on this rank's columns: send the boundary columns, receive the neighbours', then each
+  // column is sum_j W_ij x_j in the order of row i (CpuMixer's order: the same result to the bit).
+  void round(const Topology& W, Matrix& X) const {
+    const Index d = X.rows();
+    const Index first = static_cast<Index>(rank_) * block_;
+    const auto sent = columns_sent(W);
+    for (int p = 0; p < ranks_; ++p)
+      sent_[static_cast<std::size_t>(p)] +=
+          static_cast<double>(sent[static_cast<std::size_t>(p)].size()) * static_cast<double>(d) * 8.0;
+
+    // Messages: one per neighbouring rank and direction, its columns one after another.
+    struct Message {
+      int peer;
+      std::vector<Index> columns;
+      std::vector<double> data;
+    };
+    std::vector<Message> out, in;
+    for (const auto& [q, j] : sent[static_cast<std::size_t>(rank_)]) {
+      if (out.empty() || out.back().peer != q) out.push_back({q, {}, {}});
+      out.back().columns.push_back(j);
+    }
+    for (int p = 0; p < ranks_; ++p) {
+      if (p == rank_) continue;
+      for (const auto& [q, j] : sent[static_cast<std::size_t>(p)]) {
+        if (q != rank_) continue;
+        if (in.empty() || in.back().peer != p) in.push_back({p, {}, {}});
+        in.back().columns.push_back(j);
+      }
+    }
+    std::vector<MPI_Request> requests;
+    requests.reserve(out.size() + in.size());
+    for (auto& m : in) {
+      m.data.resize(m.columns.size() * static_cast<std::size_t>(d));
+      requests.emplace_back();
+      MPI_Irecv(m.data.data(), static_cast<int>(m.data.size()), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD,
+                &requests.back());
+    }
+    for (auto& m : out) {
+      m.data.resize(m.columns.size() * static_cast<std::size_t>(d));
+      for (std::size_t c = 0; c < m.columns.size(); ++c)
+        std::copy_n(X.col(m.columns[c] - first).data(), d, m.data.data() + c * static_cast<std::size_t>(d));
+      requests.emplace_back();
+      MPI_Isend(m.data.data(), static_cast<int>(m.data.size()), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD,
+                &requests.back());
+    }
+    MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+
+    // Where column j is: here, or in the message it came in.
+    std::vector<const double*> column(static_cast<std::size_t>(W.workers), nullptr);
+    for (Index j = 0; j < block_; ++j) column[static_cast<std::size_t>(first + j)] = X.col(j).data();
+    for (const auto& m : in)
+      for (std::size_t c = 0; c < m.columns.size(); ++c)
+        column[static_cast<std::size_t>(m.columns[c])] = m.data.data() + c * static_cast<std::size_t>(d);
+
+    Matrix Y(d, block_);
+    for (Index li = 0; li < block_; ++li) {
+      const auto& row = W.rows[static_cast<std::size_t>(first + li)];
+      double* y = Y.col(li).data();
+      const double* p0 = column[static_cast<std::size_t>(row[0].first)];
+      const double w0 = row[0].second;
+      for (Index r = 0; r < d; ++r) y[r] = w0 * p0[r];
+      for (std::size_t e = 1; e < row.size(); ++e) {
+        const double* p = column[static_cast<std::size_t>(row[e].first)];
+        const double w = row[e].second;
+        for (Index r = 0; r < d; ++r) y[r] = y[r] + w * p[r];
+      }
+    }
+    X.swap(Y);
+  }
+
+  MixingSchedule schedule_;
+  int rank_, ranks_;
+  Index block_;
+  mutable std::vector<double> sent_;  // cumulative bytes each rank has sent
+  std::optional<std::int64_t> abort_at_;
+};
+
+}  // namespace
+
+std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session) {
+  const auto& c = e.config;
+  if (c.algorithm != "dposg" || c.compressor != "none")
+    throw InputError("--backend: 'mpi' runs DPOSG with exact gossip only (not --algorithm dqgan or a --compressor)");
+  const Index M = c.workers;
+  const Index P = session.size();
+  if (M % P != 0)
+    throw InputError("--workers: " + std::to_string(M) + " is not a multiple of the number of MPI ranks " +
+                     std::to_string(P));
+  const Index block = M / P;
+  const Index first = static_cast<Index>(session.rank()) * block;
+  e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size());
+  e.Z0 = e.Z0.middleCols(first, block).eval();
+  return std::make_unique<MpiPartition>(first, M);
+}
+
+#endif
+
+}  // namespace dposg

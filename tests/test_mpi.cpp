@@ -1,0 +1,170 @@
+// ctest-label: mpi
+// The MPI backend against the in-process simulator: `mpirun -np P dposg run --backend mpi` must log
+// the same metrics and the same final z̄ as `dposg run` with the same options and seed, to
+// round-off. Needs mpirun (the build's MPIEXEC_EXECUTABLE); run with `ctest --test-dir build -L mpi`.
+#include <H5Cpp.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cli_harness.hpp"
+#include "core/recorder.hpp"
+#include "core/types.hpp"
+
+using dposg::test::CliResult;
+using dposg::test::run_cli;
+using dposg::test::TempDir;
+
+namespace {
+
+#ifdef DPOSG_MPIEXEC
+
+// Relative 1e-10, with an absolute floor for quantities that are 0 up to round-off (the consensus
+// error of the complete topology).
+bool close(double a, double b) {
+  if (std::isnan(a) && std::isnan(b)) return true;
+  return std::abs(a - b) <= 1e-10 * std::max({std::abs(a), std::abs(b)}) + 1e-20;
+}
+
+dposg::Vector final_z_bar(const std::string& path, const std::string& run) {
+  H5::H5File f(path, H5F_ACC_RDONLY);
+  H5::DataSet ds = f.openDataSet("/runs/" + run + "/final/z_bar");
+  hsize_t n = 0;
+  ds.getSpace().getSimpleExtentDims(&n);
+  dposg::Vector v(static_cast<dposg::Index>(n));
+  ds.read(v.data(), H5::PredType::NATIVE_DOUBLE);
+  return v;
+}
+
+// Runs `mpirun -np P dposg ARGS` in `dir`, like run_cli runs `dposg ARGS`. As root Open MPI needs
+// --allow-run-as-root; --oversubscribe lets P exceed the cores. `env`: -x NAME=VALUE options.
+CliResult run_mpi(int ranks, const std::string& args, const TempDir& dir, const std::string& env = "") {
+  const std::string out = dir / "mpi-stdout.txt", err = dir / "mpi-stderr.txt";
+  const std::string cmd = "cd '" + dir.path.string() + "' && timeout 120 " + std::string(DPOSG_MPIEXEC) +
+                          " --allow-run-as-root --oversubscribe " + env + " -np " + std::to_string(ranks) + " " +
+                          DPOSG_CLI + " " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = dposg::test::slurp(out);
+  r.err = dposg::test::slurp(err);
+  return r;
+}
+
+void check_equivalent(const std::string& problem, const std::string& topology, int ranks) {
+  TempDir dir;
+  const std::string common = "--problem " + problem + " --topology " + topology +
+                             " --workers 8 --rounds 2 --iters 60 --log-every 10 --noise 0.3 --init random"
+                             " --init-spread 1 --seed 5 --quiet --run-name r --out ";
+  const CliResult sim = run_cli("run " + common + "sim.h5", dir);
+  REQUIRE(sim.code == 0);
+  const CliResult mpi = run_mpi(ranks, "run --backend mpi " + common + "mpi.h5", dir);
+  INFO(mpi.out << mpi.err);
+  REQUIRE(mpi.code == 0);
+
+  auto a = dposg::ResultsReader::open(dir / "sim.h5");
+  auto b = dposg::ResultsReader::open(dir / "mpi.h5");
+  const auto sa = a->summary("r");
+  const auto sb = b->summary("r");
+  CHECK(sb.status == "finished");
+  REQUIRE(sa.rows == sb.rows);
+  REQUIRE(sa.metric_names == sb.metric_names);
+  int compared = 0;
+  for (const auto& name : sa.metric_names) {
+    // What the busiest node sends differs by design (a rank sends only its boundary columns);
+    // wall time is wall time.
+    if (name == "bytes_busiest" || name == "wall_time_s") continue;
+    const auto x = a->metric("r", name), y = b->metric("r", name);
+    REQUIRE(x.size() == y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      INFO(name << " row " << i << ": sim " << x[i] << ", mpi " << y[i]);
+      CHECK(close(x[i], y[i]));
+    }
+    ++compared;
+  }
+  CHECK(compared >= 7);
+  // The run mixed something: workers started apart.
+  CHECK(a->metric("r", "consensus_error").front() > 1e-3);
+  a.reset();  // HDF5 refuses a second open of a file with other access properties
+  b.reset();
+  const dposg::Vector za = final_z_bar(dir / "sim.h5", "r"), zb = final_z_bar(dir / "mpi.h5", "r");
+  REQUIRE(za.size() == zb.size());
+  for (dposg::Index i = 0; i < za.size(); ++i) CHECK(close(za[i], zb[i]));
+}
+
+#endif
+
+}  // namespace
+
+#ifdef DPOSG_MPIEXEC
+
+TEST_CASE("mpi backend: every metric and z-bar equal the in-process run", "[mpi]") {
+  for (const std::string problem : {"star", "bilinear"})
+    for (const std::string topology : {"ring", "torus", "random-ring", "complete"})
+      for (const int ranks : {2, 4}) {
+        SECTION(problem + " " + topology + " P=" + std::to_string(ranks)) {
+          check_equivalent(problem, topology, ranks);
+        }
+      }
+}
+
+TEST_CASE("mpi backend: bytes_busiest counts the busiest rank's boundary columns", "[mpi]") {
+  TempDir dir;
+  // Ring, M = 8: with P = 2 or 4 every rank sends one column to each side per round.
+  const CliResult r = run_mpi(4, "run --backend mpi --problem star --workers 8 --topology ring --rounds 3 --iters 20"
+                                 " --log-every 5 --quiet --run-name r --out r.h5", dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  auto f = dposg::ResultsReader::open(dir / "r.h5");
+  const auto bytes = f->metric("r", "bytes_busiest");
+  const auto attrs = f->summary("r").attrs;
+  const auto dim_attr = std::find_if(attrs.begin(), attrs.end(), [](const auto& kv) { return kv.first == "dim"; });
+  REQUIRE(dim_attr != attrs.end());
+  const auto dim = std::get<std::int64_t>(dim_attr->second);
+  CHECK(bytes.back() == 20.0 * 3 * 2 * static_cast<double>(dim) * 8);
+}
+
+TEST_CASE("mpi backend: bad input is one line and exit code 2", "[mpi]") {
+  TempDir dir;
+  const CliResult r = run_mpi(3, "run --backend mpi --workers 8 --quiet --out r.h5", dir);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--workers: 8 is not a multiple of the number of MPI ranks 3") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "r.h5"));
+  const CliResult d = run_mpi(2, "run --backend mpi --algorithm dqgan --topology complete --quiet --out r.h5", dir);
+  CHECK(d.code == 2);
+  CHECK(d.err.find("--backend") != std::string::npos);
+}
+
+TEST_CASE("mpi backend: a rank that dies ends the job, and the file stays readable", "[mpi]") {
+  TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
+  const CliResult r = run_mpi(2, "run --backend mpi --problem star --workers 8 --iters 100000000 --log-every 1000"
+                                 " --quiet --run-name r --out r.h5", dir,
+                              "-x DPOSG_TEST_ABORT_RANK=1 -x DPOSG_TEST_ABORT_ITER=60000");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(r.out << r.err);
+  CHECK(r.code != 0);
+  CHECK(seconds < 100);  // not the harness's 120 s timeout
+  auto f = dposg::ResultsReader::open(dir / "r.h5");
+  const auto s = f->summary("r");
+  CHECK((s.status == "running" || s.status == "failed"));
+  // Metrics written before the crash are there (flushes are throttled to a few per second; the
+  // crash comes about 2 s in).
+  CHECK(f->metric("r", "grad_norm_sq").size() >= 1);
+}
+
+#else
+
+TEST_CASE("mpi backend: not built", "[mpi]") {
+  WARN("this build has no MPI (DPOSG_HAVE_MPI off): nothing to test");
+  TempDir dir;
+  const CliResult r = run_cli("run --backend mpi --quiet --out r.h5", dir);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--backend") != std::string::npos);
+}
+
+#endif
