@@ -157,6 +157,13 @@ bool prune(Figure& f) {
 
 namespace {
 
+std::string require_gnuplot() {
+  std::string gnuplot = find_gnuplot();
+  if (gnuplot.empty())
+    throw InputError("gnuplot not found on PATH: dposg plot renders with it (Debian: apt-get install gnuplot-nox)");
+  return gnuplot;
+}
+
 // The head of every .gp script: where it came from, how to re-render it, the PNG terminal.
 std::string script_preamble(const std::string& first_line, const std::string& source, const std::string& gp,
                             const std::string& dat, const std::string& png, int width, int height) {
@@ -189,9 +196,7 @@ std::string run_script(const std::string& gnuplot, const std::string& dir, const
 }  // namespace
 
 std::string render(const Figure& f, const std::string& dir) {
-  const std::string gnuplot = find_gnuplot();
-  if (gnuplot.empty())
-    throw InputError("gnuplot not found on PATH: dposg plot renders with it (Debian: apt-get install gnuplot-nox)");
+  const std::string gnuplot = require_gnuplot();
   namespace fs = std::filesystem;
   const std::string dat = f.name + ".dat", gp = f.name + ".gp", png = f.name + ".png";
   const std::string first_line = f.title.substr(0, f.title.find('\n'));
@@ -297,9 +302,7 @@ std::string render(const Figure& f, const std::string& dir) {
 }
 
 std::string render_image(const ImageFigure& f, const std::string& dir) {
-  const std::string gnuplot = find_gnuplot();
-  if (gnuplot.empty())
-    throw InputError("gnuplot not found on PATH: dposg plot renders with it (Debian: apt-get install gnuplot-nox)");
+  const std::string gnuplot = require_gnuplot();
   namespace fs = std::filesystem;
   const std::string dat = f.name + ".dat", gp = f.name + ".gp", png = f.name + ".png";
   const std::string first_line = f.title.substr(0, f.title.find('\n'));
