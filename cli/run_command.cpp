@@ -123,6 +123,12 @@ int run_command(int argc, const char* const argv[]) {
   const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress}, partition.get());
   writer.reset();
   if (writes && !output.quiet) print_summary(e, out, output.out, first.row);
+  if (mpi && out.status == RunStatus::failed) {
+    // The other ranks may be waiting for this one: end the job (they stop, and rank 0 records
+    // `failed`, within Open MPI's SIGTERM grace period).
+    std::fprintf(stderr, "dposg: rank %d: run failed: %s\n", mpi->rank(), out.message.c_str());
+    mpi->abort(1);
+  }
   return out.status == RunStatus::finished ? 0 : 1;
 }
 

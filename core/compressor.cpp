@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
 #include <numeric>
 #include <sstream>
 
@@ -26,7 +28,6 @@ class NoneCompressor final : public Compressor {
  public:
   explicit NoneCompressor(Index d) : Compressor(d) {}
   std::string name() const override { return "none"; }
-  std::int64_t bits() const override { return 64 * dim_; }
   double delta() const override { return 1.0; }
   void compress(const Eigen::Ref<const Vector>& x, Rng&, CompressedVector& out) const override {
     out.dim = dim_;
@@ -36,6 +37,9 @@ class NoneCompressor final : public Compressor {
   void decompress(const CompressedVector& c, Eigen::Ref<Vector> out) const override {
     out = Eigen::Map<const Vector>(c.values.data(), dim_);
   }
+
+ protected:
+  Layout layout() const override { return {.values = dim_}; }
 };
 
 // top-k and rand-k share the sparse message: (index, value) pairs.
@@ -43,7 +47,6 @@ class SparseCompressor : public Compressor {
  public:
   SparseCompressor(Index d, Index k) : Compressor(d), k_(k) {}
   Index k() const override { return k_; }
-  std::int64_t bits() const override { return k_ * (64 + index_bits(dim_)); }
   double delta() const override { return static_cast<double>(k_) / static_cast<double>(dim_); }
   void decompress(const CompressedVector& c, Eigen::Ref<Vector> out) const override {
     out.setZero();
@@ -51,6 +54,7 @@ class SparseCompressor : public Compressor {
   }
 
  protected:
+  Layout layout() const override { return {.indices = k_, .values = k_}; }
   // Fills out's indices (sorted) and values from the first k entries of `order`.
   void emit(const Eigen::Ref<const Vector>& x, std::vector<std::uint32_t>& order, CompressedVector& out) const {
     std::sort(order.begin(), order.begin() + k_);
@@ -102,7 +106,6 @@ class SignCompressor final : public Compressor {
  public:
   explicit SignCompressor(Index d) : Compressor(d) {}
   std::string name() const override { return "sign"; }
-  std::int64_t bits() const override { return dim_ + 64; }
   double delta() const override { return 1.0 / static_cast<double>(dim_); }
   void compress(const Eigen::Ref<const Vector>& x, Rng&, CompressedVector& out) const override {
     out.dim = dim_;
@@ -116,6 +119,9 @@ class SignCompressor final : public Compressor {
   void decompress(const CompressedVector& c, Eigen::Ref<Vector> out) const override {
     for (Index j = 0; j < dim_; ++j) out[j] = c.scale * c.levels[static_cast<std::size_t>(j)];
   }
+
+ protected:
+  Layout layout() const override { return {.levels = dim_, .magnitude_bits = 0, .scale = true}; }
 };
 
 class Qsgd final : public Compressor {
@@ -126,9 +132,6 @@ class Qsgd final : public Compressor {
   }
   std::string name() const override { return "qsgd"; }
   bool randomized() const override { return true; }
-  std::int64_t bits() const override {
-    return 64 + dim_ * (1 + index_bits(static_cast<Index>(s_) + 1));
-  }
   double delta() const override { return 1.0 / (1.0 + beta_); }
   double beta() const { return beta_; }
   void compress(const Eigen::Ref<const Vector>& x, Rng& rng, CompressedVector& out) const override {
@@ -154,12 +157,111 @@ class Qsgd final : public Compressor {
     for (Index j = 0; j < dim_; ++j) out[j] = c.scale * c.levels[static_cast<std::size_t>(j)];
   }
 
+ protected:
+  Layout layout() const override {
+    return {.levels = dim_, .magnitude_bits = index_bits(static_cast<Index>(s_) + 1), .scale = true};
+  }
+
  private:
   int s_;
   double beta_ = 0;
 };
 
+// A little-endian bit stream over a byte buffer: bit b of the stream is bit (b % 8) of byte b / 8.
+class BitWriter {
+ public:
+  explicit BitWriter(std::vector<std::uint8_t>& out) : out_(out) {}
+  void put(std::uint64_t v, int n) {
+    while (n > 0) {
+      const int offset = static_cast<int>(pos_ & 7);
+      const int take = std::min(8 - offset, n);
+      out_[pos_ >> 3] |= static_cast<std::uint8_t>((v & ((1u << take) - 1)) << offset);
+      v >>= take;
+      n -= take;
+      pos_ += static_cast<std::size_t>(take);
+    }
+  }
+
+ private:
+  std::vector<std::uint8_t>& out_;
+  std::size_t pos_ = 0;
+};
+
+class BitReader {
+ public:
+  explicit BitReader(const std::uint8_t* in) : in_(in) {}
+  std::uint64_t get(int n) {
+    std::uint64_t v = 0;
+    for (int got = 0; got < n;) {
+      const int offset = static_cast<int>(pos_ & 7);
+      const int take = std::min(8 - offset, n - got);
+      v |= static_cast<std::uint64_t>((in_[pos_ >> 3] >> offset) & ((1u << take) - 1)) << got;
+      got += take;
+      pos_ += static_cast<std::size_t>(take);
+    }
+    return v;
+  }
+
+ private:
+  const std::uint8_t* in_;
+  std::size_t pos_ = 0;
+};
+
+std::uint64_t double_bits(double x) {
+  std::uint64_t u;
+  std::memcpy(&u, &x, sizeof u);
+  return u;
+}
+
+double bits_double(std::uint64_t u) {
+  double x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+
 }  // namespace
+
+std::int64_t Compressor::bits() const {
+  const Layout l = layout();
+  return l.indices * index_bits(dim_) + 64 * l.values + l.levels * (1 + l.magnitude_bits) + (l.scale ? 64 : 0);
+}
+
+void Compressor::encode(const CompressedVector& c, std::vector<std::uint8_t>& out) const {
+  const Layout l = layout();
+  out.assign(static_cast<std::size_t>((bits() + 7) / 8), 0);
+  BitWriter w(out);
+  const int ib = index_bits(dim_);
+  for (Index q = 0; q < l.indices; ++q) w.put(c.indices[static_cast<std::size_t>(q)], ib);
+  for (Index q = 0; q < l.values; ++q) w.put(double_bits(c.values[static_cast<std::size_t>(q)]), 64);
+  for (Index q = 0; q < l.levels; ++q) {
+    const std::int32_t level = c.levels[static_cast<std::size_t>(q)];
+    w.put(level < 0 ? 1 : 0, 1);
+    w.put(static_cast<std::uint64_t>(level < 0 ? -static_cast<std::int64_t>(level) : level), l.magnitude_bits);
+  }
+  if (l.scale) w.put(double_bits(c.scale), 64);
+}
+
+void Compressor::decode(const std::uint8_t* bytes, std::size_t n, CompressedVector& out) const {
+  const Layout l = layout();
+  if (n != static_cast<std::size_t>((bits() + 7) / 8))
+    throw std::runtime_error("compressed message of " + std::to_string(n) + " bytes; " + name() + " sends " +
+                             std::to_string((bits() + 7) / 8));
+  BitReader r(bytes);
+  const int ib = index_bits(dim_);
+  out.dim = dim_;
+  out.bits = bits();
+  out.indices.resize(static_cast<std::size_t>(l.indices));
+  for (auto& i : out.indices) i = static_cast<std::uint32_t>(r.get(ib));
+  out.values.resize(static_cast<std::size_t>(l.values));
+  for (auto& v : out.values) v = bits_double(r.get(64));
+  out.levels.resize(static_cast<std::size_t>(l.levels));
+  for (auto& level : out.levels) {
+    const bool negative = r.get(1) != 0;
+    const auto magnitude = l.magnitude_bits == 0 ? 1 : static_cast<std::int32_t>(r.get(l.magnitude_bits));
+    level = negative ? -magnitude : magnitude;
+  }
+  out.scale = l.scale ? bits_double(r.get(64)) : 0.0;
+}
 
 int index_bits(Index d) {
   int b = 0;
@@ -213,7 +315,8 @@ Rng compression_rng(std::uint64_t seed, std::uint64_t channel, Index worker, std
 ColumnCompressor::ColumnCompressor(std::shared_ptr<const Compressor> c, bool error_feedback, std::uint64_t seed)
     : c_(std::move(c)), error_feedback_(error_feedback), seed_(seed) {}
 
-void ColumnCompressor::compress(const Matrix& X, std::int64_t iteration, std::uint64_t channel, Matrix& sent) {
+void ColumnCompressor::compress(const Matrix& X, std::int64_t iteration, std::uint64_t channel, Matrix& sent,
+                                Index first_worker) {
   const Index d = X.rows(), M = X.cols();
   sent.resize(d, M);
   if (error_feedback_ && (memory_.rows() != d || memory_.cols() != M)) memory_.setZero(d, M);
@@ -221,7 +324,7 @@ void ColumnCompressor::compress(const Matrix& X, std::int64_t iteration, std::ui
   // Workers are independent (own stream, own memory): parallel over them gives the same numbers.
 #pragma omp parallel for schedule(static) if (d * M >= kParallelMinWork)
   for (Index i = 0; i < M; ++i) {
-    Rng rng = compression_rng(seed_, channel, i, iteration);
+    Rng rng = compression_rng(seed_, channel, first_worker + i, iteration);
     auto& msg = scratch_[static_cast<std::size_t>(i)];
     if (error_feedback_) {
       const Vector p = X.col(i) + memory_.col(i);

@@ -12,7 +12,11 @@
 //     what was sent (decompress(compress(x)) is what the algorithm sees);
 //   - indices are ceil(log2 d) bits each (a fixed-width field wide enough for 0..d-1; 0 bits for
 //     d = 1);
-//   - a norm or scale is one 64-bit double.
+//   - a norm or scale is one 64-bit double;
+//   - a level is sign-magnitude: 1 sign bit (1 = negative), then the magnitude in a fixed width
+//     (0 bits for the scaled sign, whose magnitude is always 1).
+// encode() packs a message into exactly ceil(bits / 8) bytes in that format (a little-endian bit
+// stream: indices, values, levels, scale); it is what the MPI backend puts on the wire.
 //
 // Kinds (`--compressor`):
 //   none   x itself. bits = 64 d. delta = 1.
@@ -61,8 +65,9 @@ class Compressor {
   virtual ~Compressor() = default;
   virtual std::string name() const = 0;
   Index dim() const { return dim_; }
-  // Exact size in bits of one message for this compressor's d.
-  virtual std::int64_t bits() const = 0;
+  // Exact size in bits of one message for this compressor's d (from its layout, so that the
+  // count and the wire format cannot disagree).
+  std::int64_t bits() const;
   // The guaranteed delta (worst case over x; for randomized kinds in expectation).
   virtual double delta() const = 0;
   virtual bool randomized() const { return false; }
@@ -79,7 +84,21 @@ class Compressor {
     decompress(scratch, out);
   }
 
+  // The message packed into `out` (resized to ceil(bits() / 8) bytes).
+  void encode(const CompressedVector& c, std::vector<std::uint8_t>& out) const;
+  // The inverse of encode. Throws std::runtime_error when `n` is not this compressor's message size.
+  void decode(const std::uint8_t* bytes, std::size_t n, CompressedVector& out) const;
+
  protected:
+  // What one message holds; counts are fixed by the kind, d and its parameters.
+  struct Layout {
+    Index indices = 0;       // ceil(log2 d) bits each
+    Index values = 0;        // 64 bits each
+    Index levels = 0;        // 1 + magnitude_bits each
+    int magnitude_bits = 0;  // 0: every magnitude is 1
+    bool scale = false;      // one 64-bit double
+  };
+  virtual Layout layout() const = 0;
   explicit Compressor(Index d) : dim_(d) {}
   Index dim_;
 };
@@ -109,8 +128,12 @@ Rng compression_rng(std::uint64_t seed, std::uint64_t channel, Index worker, std
 class ColumnCompressor {
  public:
   ColumnCompressor(std::shared_ptr<const Compressor> c, bool error_feedback, std::uint64_t seed);
-  // sent.col(i) = what worker i's message decompresses to.
-  void compress(const Matrix& X, std::int64_t iteration, std::uint64_t channel, Matrix& sent);
+  // sent.col(i) = what worker first_worker + i's message decompresses to (the message itself:
+  // messages()[i]). first_worker keys the streams, so a process holding a block of the workers
+  // draws what the in-process run draws for them.
+  void compress(const Matrix& X, std::int64_t iteration, std::uint64_t channel, Matrix& sent,
+                Index first_worker = 0);
+  const std::vector<CompressedVector>& messages() const { return scratch_; }
   void reset() { memory_.resize(0, 0); }
   const Matrix& memory() const { return memory_; }
   const Compressor& compressor() const { return *c_; }

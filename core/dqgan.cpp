@@ -1,6 +1,7 @@
 #include "core/dqgan.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace dposg {
 namespace {
@@ -8,7 +9,9 @@ namespace {
 class Dqgan final : public StepRule {
  public:
   explicit Dqgan(const DqganOptions& o)
-      : step_(o.step), columns_(o.compressor, o.error_feedback, o.seed) {}
+      : step_(o.step), columns_(o.compressor, o.error_feedback, o.seed),
+        link_(o.link ? o.link : std::make_shared<ServerLink>()) {}
+  void set_link(std::shared_ptr<ServerLink> link) { link_ = std::move(link); }
   std::string name() const override { return "dqgan"; }
   int oracle_calls_per_iteration() const override { return 1; }
   void init(Matrix&, Matrix&, Oracle&) override {
@@ -20,19 +23,23 @@ class Dqgan final : public StepRule {
     ++iteration_;
     // Every column of X is the shared point z_k; column i of G is worker i's operator there.
     oracle(X, G_);
-    columns_.compress(G_, iteration_, 0, sent_);
-    g_hat_ = sent_.rowwise().mean();
-    if (!have_prev_) g_prev_ = g_hat_, have_prev_ = true;
+    columns_.compress(G_, iteration_, 0, sent_, link_->first_worker());
     const Index d = X.rows();
-    const Index du = std::clamp<Index>(step_.dim_u, 0, d);
+    // On the server z is its copy of z_k (column 0 is worker 0's, all equal after the first
+    // broadcast); elsewhere it is overwritten by the broadcast.
     Vector z = X.col(0);
-    for (Index r = 0; r < d; ++r) {
-      const double eta = r < du ? step_.eta_u : step_.eta_v;
-      z[r] -= eta * (2.0 * g_hat_[r] - g_prev_[r]);
+    if (link_->average_at_server(columns_.compressor(), columns_.messages(), sent_, g_hat_)) {
+      if (!have_prev_) g_prev_ = g_hat_, have_prev_ = true;
+      const Index du = std::clamp<Index>(step_.dim_u, 0, d);
+      for (Index r = 0; r < d; ++r) {
+        const double eta = r < du ? step_.eta_u : step_.eta_v;
+        z[r] -= eta * (2.0 * g_hat_[r] - g_prev_[r]);
+      }
+      g_prev_ = g_hat_;
     }
-    X.colwise() = z;  // the server's broadcast
+    link_->broadcast(z);
+    X.colwise() = z;
     Z = X;
-    g_prev_ = g_hat_;
   }
   double bytes_busiest_per_iteration(Index d, Index workers) const override {
     return std::max(dqgan_downlink_bytes(d, workers), dqgan_uplink_bytes(columns_.compressor()));
@@ -42,12 +49,26 @@ class Dqgan final : public StepRule {
   StepSize step_;
   ColumnCompressor columns_;
   Matrix G_, sent_;
+  std::shared_ptr<ServerLink> link_;
   Vector g_hat_, g_prev_;
   bool have_prev_ = false;
   std::int64_t iteration_ = 0;
 };
 
 }  // namespace
+
+bool ServerLink::average_at_server(const Compressor&, const std::vector<CompressedVector>&, const Matrix& decoded,
+                                   Vector& g_hat) {
+  g_hat = decoded.rowwise().mean();
+  return true;
+}
+
+bool attach_server_link(StepRule& rule, std::shared_ptr<ServerLink> link) {
+  auto* dqgan = dynamic_cast<Dqgan*>(&rule);
+  if (!dqgan) return false;
+  dqgan->set_link(std::move(link));
+  return true;
+}
 
 double dqgan_uplink_bytes(const Compressor& c) { return static_cast<double>(c.bits()) / 8.0; }
 double dqgan_downlink_bytes(Index d, Index workers) {

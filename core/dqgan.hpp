@@ -15,8 +15,15 @@
 // workers) and does the server's average itself, over a ParameterServerMixer that moves nothing.
 // Communication per iteration: each worker sends one compressed message (Compressor::bits()/8
 // bytes) to the server; the server sends d doubles to each of the M workers (8 d M bytes). The
-// busiest node is the larger of the two, normally the server; bytes_busiest counts that.
+// busiest node is the larger of the two, normally the server; bytes_busiest counts that, in the
+// simulator and over MPI alike (the logical M-worker model, whatever the number of processes).
+//
+// Where the server is, is the ServerLink's business: in process (the default) it averages the
+// decoded columns directly; the MPI backend's (core/mpi_backend.cpp) gathers every rank's encoded
+// messages (Compressor::encode, the exact wire format) at rank 0, which decodes and averages all M
+// in worker order, steps, and broadcasts z_{k+1}.
 #include <memory>
+#include <vector>
 
 #include "core/compressor.hpp"
 #include "core/mixer.hpp"
@@ -24,14 +31,31 @@
 
 namespace dposg {
 
+class ServerLink {
+ public:
+  virtual ~ServerLink() = default;
+  // Global index of this process's first worker.
+  virtual Index first_worker() const { return 0; }
+  // This process's workers hand in their messages (`messages`, decoded: the columns of
+  // `decoded`). On the server process: g_hat = (1/M) sum over all M workers of the decoded
+  // messages, summed in worker order, and true; elsewhere false. Collective.
+  virtual bool average_at_server(const Compressor& c, const std::vector<CompressedVector>& messages,
+                                 const Matrix& decoded, Vector& g_hat);
+  // z: the server's on the server; everyone's on return. Collective.
+  virtual void broadcast(Vector& /*z*/) {}
+};
+
 struct DqganOptions {
   StepSize step;
   std::shared_ptr<const Compressor> compressor;
   bool error_feedback = false;
   std::uint64_t seed = 0;  // of the compression streams (worker, iteration)
+  std::shared_ptr<ServerLink> link;  // null: the server is in this process with every worker
 };
 
 std::unique_ptr<StepRule> make_dqgan_rule(const DqganOptions& opts);
+// Moves a DQGAN rule's server behind `link` (a distributed backend's). False when `rule` is not DQGAN.
+bool attach_server_link(StepRule& rule, std::shared_ptr<ServerLink> link);
 
 // Bytes one worker sends the server per iteration, and the server's broadcast per iteration.
 double dqgan_uplink_bytes(const Compressor& c);

@@ -145,8 +145,15 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
     out.status = RunStatus::failed;
     out.message = e.what();
   }
-  out.z_bar = worker_mean(Z, part);
-  if (out.z_bar.allFinite()) {
+  if (out.status != RunStatus::failed || !part.distributed()) {
+    try {
+      out.z_bar = worker_mean(Z, part);
+    } catch (const std::exception& e) {
+      out.status = RunStatus::failed;
+      out.message = e.what();
+    }
+  }
+  if (out.z_bar.size() > 0 && out.z_bar.allFinite()) {
     try {
       Rng final_rng = make_rng(opts.seed, StreamPurpose::evaluation, 0xF17A1ULL);
       problem.final_outputs(out.z_bar, final_rng, out.final_outputs);

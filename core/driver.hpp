@@ -31,7 +31,7 @@ struct RunOutcome {
   RunStatus status = RunStatus::running;
   std::int64_t iterations_done = 0;
   MetricsRow last;
-  Vector z_bar;
+  Vector z_bar;  // empty when a distributed run failed (no collective call after a failure)
   std::vector<std::pair<std::string, Matrix>> final_outputs;  // Problem::final_outputs at z_bar
   std::string message;  // why it diverged or failed
 };
@@ -47,6 +47,9 @@ class WorkerPartition {
   virtual Index first_worker() const { return 0; }
   // M, given the number of columns held here.
   virtual Index total_workers(Index local) const { return local; }
+  // True when other processes hold columns: after a failure here no collective call is made (the
+  // others may be elsewhere or gone), so the run ends without z̄.
+  virtual bool distributed() const { return false; }
   // v <- the element-wise sum of v over all processes (each gets the same result). Collective: every
   // process calls it at the same points.
   virtual void sum(double* /*v*/, Index /*n*/) const {}

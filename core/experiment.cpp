@@ -38,7 +38,7 @@ class RecorderObserver final : public Observer {
   explicit RecorderObserver(RunWriter& w) : w_(w) {}
   void on_log(const MetricsRow& row) override { w_.append(row); }
   void on_finish(const RunOutcome& out) override {
-    w_.write_final("z_bar", out.z_bar);
+    if (out.z_bar.size() > 0) w_.write_final("z_bar", out.z_bar);
     for (const auto& [name, m] : out.final_outputs) w_.write_final(name, m);
     w_.set_attr("iterations_done", out.iterations_done);
     if (!out.message.empty()) w_.set_attr("message", out.message);

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "core/dqgan.hpp"
 #include "core/error.hpp"
 
 #ifdef DPOSG_HAVE_MPI
@@ -11,6 +12,9 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <climits>
+#include <csignal>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,7 +38,40 @@ std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&) {
 
 #else
 
+namespace {
+
+// Set by SIGTERM. When a rank dies, mpirun sends the others SIGTERM and, odls_base_sigkill_timeout
+// seconds later (1 s by default), SIGKILL. Every wait below polls this flag, so a rank blocked in
+// an exchange with the dead one throws instead, the driver ends the run as `failed`, and rank 0
+// writes that status before the SIGKILL.
+volatile std::sig_atomic_t g_terminated = 0;
+
+extern "C" void on_sigterm(int) { g_terminated = 1; }
+
+// MPI_Waitall that gives up when the job is being ended.
+void wait_all(std::vector<MPI_Request>& requests) {
+  int done = 0;
+  while (true) {
+    MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE);
+    if (done) return;
+    if (g_terminated)
+      throw std::runtime_error("the MPI job is being ended (SIGTERM): another rank failed or the job was cancelled");
+  }
+}
+
+void wait_one(MPI_Request& request) {
+  std::vector<MPI_Request> one{request};
+  wait_all(one);
+  request = one[0];
+}
+
+}  // namespace
+
 MpiSession::MpiSession(int* argc, char*** argv) {
+  struct sigaction action {};
+  action.sa_handler = on_sigterm;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) MPI_Init(argc, argv);
@@ -62,8 +99,11 @@ class MpiPartition final : public WorkerPartition {
   MpiPartition(Index first, Index workers) : first_(first), workers_(workers) {}
   Index first_worker() const override { return first_; }
   Index total_workers(Index) const override { return workers_; }
+  bool distributed() const override { return true; }
   void sum(double* v, Index n) const override {
-    MPI_Allreduce(MPI_IN_PLACE, v, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Request request;
+    MPI_Iallreduce(MPI_IN_PLACE, v, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request);
+    wait_one(request);
   }
 
  private:
@@ -77,22 +117,31 @@ class MpiMixer final : public Mixer {
         sent_(static_cast<std::size_t>(ranks), 0.0) {
     // Test hook (tests/test_mpi.cpp): rank DPOSG_TEST_ABORT_RANK dies at iteration
     // DPOSG_TEST_ABORT_ITER (default 1), as a crashed node would.
+    // With DPOSG_TEST_ABORT_MODE=throw it throws instead (a local error: the rank itself must end the job).
     if (const char* r = std::getenv("DPOSG_TEST_ABORT_RANK"); r && std::atoi(r) == rank_) {
       const char* k = std::getenv("DPOSG_TEST_ABORT_ITER");
       abort_at_ = k ? std::atoll(k) : 1;
+      const char* mode = std::getenv("DPOSG_TEST_ABORT_MODE");
+      throw_ = mode && std::string(mode) == "throw";
     }
   }
 
   const MixingSchedule& schedule() const override { return schedule_; }
 
   void mix(Matrix& X, int rounds, std::int64_t iteration) const override {
-    if (abort_at_ && *abort_at_ == iteration) std::abort();
+    if (abort_at_ && *abort_at_ == iteration) {
+      if (throw_) throw std::runtime_error("test hook: rank " + std::to_string(rank_) + " fails at iteration " +
+                                           std::to_string(iteration));
+      std::abort();
+    }
     const Index d = X.rows();
     if (rounds <= 0 || schedule_.workers() == 1 || d == 0) return;
     if (schedule_.is_complete()) {
       // W = 11^T/M: every column becomes z̄; one round reaches it, the rest are skipped (as in CpuMixer).
       Vector mean = X.rowwise().sum();
-      MPI_Allreduce(MPI_IN_PLACE, mean.data(), static_cast<int>(d), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+      MPI_Request request;
+      MPI_Iallreduce(MPI_IN_PLACE, mean.data(), static_cast<int>(d), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request);
+      wait_one(request);
       mean /= static_cast<double>(schedule_.workers());
       X.colwise() = mean;
       // MPI chooses the allreduce algorithm, so its traffic is not ours to count; we record the
@@ -185,7 +234,7 @@ class MpiMixer final : public Mixer {
       MPI_Isend(m.data.data(), static_cast<int>(m.data.size()), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD,
                 &requests.back());
     }
-    MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+    wait_all(requests);
 
     // Where column j is: here, or in the message it came in.
     std::vector<const double*> column(static_cast<std::size_t>(W.workers), nullptr);
@@ -215,14 +264,67 @@ class MpiMixer final : public Mixer {
   Index block_;
   mutable std::vector<double> sent_;  // cumulative bytes each rank has sent
   std::optional<std::int64_t> abort_at_;
+  bool throw_ = false;
+};
+
+// DQGAN's server on rank 0: every rank's workers' messages travel encoded (Compressor::encode,
+// ceil(bits/8) bytes each) in one MPI_Igather; rank 0 decodes all M in worker order, averages and
+// steps (Dqgan::step), then MPI_Ibcast hands z_{k+1} to every rank. Decoding is exact, so the
+// server averages the same matrix as the in-process run.
+class MpiServerLink final : public ServerLink {
+ public:
+  MpiServerLink(int rank, Index first, Index block, Index workers)
+      : rank_(rank), first_(first), block_(block), workers_(workers) {}
+  Index first_worker() const override { return first_; }
+
+  bool average_at_server(const Compressor& c, const std::vector<CompressedVector>& messages, const Matrix& decoded,
+                         Vector& g_hat) override {
+    const auto message_bytes = static_cast<std::size_t>((c.bits() + 7) / 8);
+    const std::size_t local_bytes = message_bytes * static_cast<std::size_t>(block_);
+    if (message_bytes * static_cast<std::size_t>(workers_) > static_cast<std::size_t>(INT_MAX))
+      throw std::runtime_error("dqgan over MPI: the gathered messages exceed 2^31 bytes; use more ranks or a "
+                               "smaller --compressor message");
+    send_.resize(local_bytes);
+    for (Index i = 0; i < block_; ++i) {
+      c.encode(messages[static_cast<std::size_t>(i)], wire_);
+      std::copy(wire_.begin(), wire_.end(), send_.begin() + static_cast<std::ptrdiff_t>(i) * static_cast<std::ptrdiff_t>(message_bytes));
+    }
+    if (rank_ == 0) recv_.resize(message_bytes * static_cast<std::size_t>(workers_));
+    MPI_Request request;
+    MPI_Igather(send_.data(), static_cast<int>(local_bytes), MPI_BYTE, recv_.data(), static_cast<int>(local_bytes),
+                MPI_BYTE, 0, MPI_COMM_WORLD, &request);
+    wait_one(request);
+    if (rank_ != 0) return false;
+    all_.resize(decoded.rows(), workers_);
+    for (Index w = 0; w < workers_; ++w) {
+      c.decode(recv_.data() + static_cast<std::size_t>(w) * message_bytes, message_bytes, message_);
+      c.decompress(message_, all_.col(w));
+    }
+    g_hat = all_.rowwise().mean();
+    return true;
+  }
+
+  void broadcast(Vector& z) override {
+    MPI_Request request;
+    MPI_Ibcast(z.data(), static_cast<int>(z.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD, &request);
+    wait_one(request);
+  }
+
+ private:
+  int rank_;
+  Index first_, block_, workers_;
+  std::vector<std::uint8_t> send_, recv_, wire_;
+  CompressedVector message_;
+  Matrix all_;
 };
 
 }  // namespace
 
 std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session) {
   const auto& c = e.config;
-  if (c.algorithm != "dposg" || c.compressor != "none")
-    throw InputError("--backend: 'mpi' runs DPOSG with exact gossip only (not --algorithm dqgan or a --compressor)");
+  if (c.algorithm == "dposg" && c.compressor != "none")
+    throw InputError("--compressor: compressed (CHOCO) gossip runs in the simulator only; over --backend mpi use "
+                     "exact gossip or --algorithm dqgan");
   const Index M = c.workers;
   const Index P = session.size();
   if (M % P != 0)
@@ -230,7 +332,13 @@ std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& ses
                      std::to_string(P));
   const Index block = M / P;
   const Index first = static_cast<Index>(session.rank()) * block;
-  e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size());
+  if (c.algorithm == "dqgan") {
+    // The parameter-server mixer moves nothing; the rule's server moves to rank 0.
+    if (!attach_server_link(*e.rule, std::make_shared<MpiServerLink>(session.rank(), first, block, M)))
+      throw std::logic_error("--algorithm dqgan built a rule that is not DQGAN");
+  } else {
+    e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size());
+  }
   e.Z0 = e.Z0.middleCols(first, block).eval();
   return std::make_unique<MpiPartition>(first, M);
 }

@@ -6,7 +6,8 @@
 // partition sums the metrics' partial sums across ranks at logging iterations only. Every rank
 // draws the same random rings from (seed, iteration, round) (MixingSchedule) and each worker its
 // noise from its own stream (seed, global worker index), so a run equals the in-process one to
-// round-off. Built where CMake finds MPI (DPOSG_HAVE_MPI); elsewhere MpiSession throws InputError.
+// round-off. DQGAN (--algorithm dqgan) runs with rank 0 as its parameter server (the messages
+// travel in Compressor::encode's wire format). Built where CMake finds MPI (DPOSG_HAVE_MPI); elsewhere MpiSession throws InputError.
 #include <memory>
 
 #include "core/experiment.hpp"
@@ -31,9 +32,9 @@ class MpiSession {
   int size_ = 1;
 };
 
-// Replaces e.mixer and e.Z0 by this rank's part and returns the partition to hand to
-// run_experiment. Throws InputError when M is not a multiple of the number of ranks, or the run
-// communicates otherwise than by exact gossip (DQGAN, compressed gossip: not distributed yet).
+// Replaces e.mixer (or DQGAN's server link) and e.Z0 by this rank's part and returns the partition
+// to hand to run_experiment. Throws InputError when M is not a multiple of the number of ranks, or
+// the run uses compressed (CHOCO) gossip, which is not distributed.
 std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session);
 
 }  // namespace dposg

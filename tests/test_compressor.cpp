@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "core/compressor.hpp"
@@ -95,6 +96,78 @@ TEST_CASE("bit counts match the hand computation", "[compressor]") {
   t->compress(Vector::LinSpaced(50, -1, 2), rng, msg);
   CHECK(msg.bits == 7 * 70);
   CHECK(msg.indices.size() == 7);
+}
+
+namespace {
+
+// Bytes 0..n-1 of a little-endian bit stream held as a 128-bit integer.
+std::vector<std::uint8_t> stream_bytes(unsigned __int128 v, std::size_t n) {
+  std::vector<std::uint8_t> b(n);
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+  return b;
+}
+
+std::uint64_t bits_of(double x) {
+  std::uint64_t u;
+  std::memcpy(&u, &x, sizeof u);
+  return u;
+}
+
+}  // namespace
+
+TEST_CASE("the wire format is the documented bit stream", "[compressor]") {
+  Rng rng(1);
+  CompressedVector msg;
+  std::vector<std::uint8_t> wire;
+  // sign, d = 3, x = (1, -2, 3): sign bits 0, 1, 0, then the scale ||x||_1 / d = 2 at bit 3.
+  auto s = make("sign", 3);
+  s->compress((Vector(3) << 1, -2, 3).finished(), rng, msg);
+  s->encode(msg, wire);
+  CHECK(wire == stream_bytes(0b010 | (static_cast<unsigned __int128>(bits_of(2.0)) << 3), 9));
+  // top-k, d = 5, k = 1: the index 2 in ceil(log2 5) = 3 bits, then the value -1.5.
+  auto t = make("top-k", 5, 1);
+  t->compress((Vector(5) << 0, 0.5, -1.5, 0, 1).finished(), rng, msg);
+  t->encode(msg, wire);
+  CHECK(wire == stream_bytes(2 | (static_cast<unsigned __int128>(bits_of(-1.5)) << 3), 9));
+  // qsgd, s = 1 (magnitude 1 bit), d = 2, x = (0, -1): levels +0 (00) and -1 (sign 1, magnitude 1),
+  // then the scale ||x|| / (s (1 + beta)) with beta = min(d / s^2, sqrt(d) / s) = sqrt(2).
+  auto q = make("qsgd", 2, 0, 0.0, 1);
+  q->compress((Vector(2) << 0, -1).finished(), rng, msg);
+  REQUIRE(msg.levels == std::vector<std::int32_t>{0, -1});
+  q->encode(msg, wire);
+  CHECK(wire == stream_bytes(0b1100 | (static_cast<unsigned __int128>(bits_of(msg.scale)) << 4), 9));
+  CHECK(msg.scale == 1.0 / (1.0 + std::sqrt(2.0)));
+}
+
+TEST_CASE("encode is ceil(bits/8) bytes and decode inverts it", "[compressor]") {
+  const std::vector<Kind> kinds{{"none", 0, 0, 4},   {"top-k", 3, 0, 4}, {"top-k", 0, 0.3, 4}, {"rand-k", 5, 0, 4},
+                                {"sign", 0, 0, 4},   {"qsgd", 0, 0, 1},  {"qsgd", 0, 0, 4},    {"qsgd", 0, 0, 255}};
+  for (Index d : {1, 5, 37, 1000}) {
+    for (const auto& kind : kinds) {
+      if (kind.k > d) continue;
+      auto c = make(kind.name, d, kind.k, kind.ratio, kind.s);
+      Rng rng(5);
+      for (const auto& [label, x] : inputs(d, 17)) {
+        INFO(kind.name << " k=" << kind.k << " s=" << kind.s << " d=" << d << " " << label);
+        CompressedVector msg, back;
+        c->compress(x, rng, msg);
+        std::vector<std::uint8_t> wire;
+        c->encode(msg, wire);
+        CHECK(static_cast<std::int64_t>(wire.size()) == (c->bits() + 7) / 8);
+        c->decode(wire.data(), wire.size(), back);
+        Vector a(d), b(d);
+        c->decompress(msg, a);
+        c->decompress(back, b);
+        CHECK((a.array() == b.array()).all());
+        CHECK(back.indices == msg.indices);
+        CHECK(back.levels == msg.levels);
+        CHECK(std::memcmp(&back.scale, &msg.scale, sizeof(double)) == 0);
+      }
+      std::vector<std::uint8_t> short_wire(static_cast<std::size_t>((c->bits() + 7) / 8) - 1);
+      CompressedVector out;
+      CHECK_THROWS(c->decode(short_wire.data(), short_wire.size(), out));
+    }
+  }
 }
 
 TEST_CASE("none round-trips exactly", "[compressor]") {
