@@ -78,7 +78,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   // Communication (issue #7): README.md "Compressed communication".
   algo.add_options()
       ("algorithm", po::value(&c.algorithm)->default_value(c.algorithm),
-       "dposg (gossip, Algorithm 1) | dqgan (parameter-server OMD with compressed operators; --topology complete)")
+       "dposg (gossip, Algorithm 1) | dqgan (parameter-server OMD with compressed operators; --topology complete; --step-rule oadam: the server steps with optimistic Adam)")
       ("compressor", po::value(&c.compressor)->default_value(c.compressor),
        "none | top-k | rand-k | sign | qsgd: what workers send (dqgan: the operator; dposg: CHOCO gossip)")
       ("compress-k", po::value(&c.compress_k)->default_value(c.compress_k), "top-k, rand-k: coordinates kept")

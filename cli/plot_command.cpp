@@ -1,7 +1,8 @@
 // dposg plot: PNG figures of a results file, rendered with gnuplot (cli/plot.hpp).
 //   grad       ||g(z̄_k)||^2 vs iteration (log y)
 //   consensus  consensus error vs iteration (log y), with dashed rho_t^{2k} reference slopes
-//   bytes      ||g(z̄_k)||^2 vs bytes sent by the busiest node (log-log)
+//   bytes      ||g(z̄_k)||^2 (or --metric) vs bytes sent by the busiest node, or with --bytes
+//              uplink by one worker (DQGAN's compressed uplink) (log x)
 //   verify     the table `dposg verify` left under /verify (see verify_figures below)
 //   metric     any logged metric (--metric NAME, e.g. a GAN's high_quality_fraction) vs iteration
 //   samples    one scatter per run that stored final/samples (a GAN's generator samples at z̄) over
@@ -46,6 +47,7 @@ struct Run {
   std::string name, status;
   std::map<std::string, AttrValue> attrs;
   std::vector<double> iteration, grad, consensus, bytes, chosen;  // chosen: the --metric series
+  std::vector<double> uplink;  // bytes_uplink where logged (DQGAN), else bytes_busiest
 };
 
 std::string attr_text(const Run& r, const std::string& key) {
@@ -486,7 +488,7 @@ std::vector<Figure> verify_figures(const std::string& path, bool& present) {
 }  // namespace
 
 int plot_command(int argc, const char* const argv[]) {
-  std::string path, kind = "all", group_by, runs_regex, out_dir, metric;
+  std::string path, kind = "all", group_by, runs_regex, out_dir, metric, bytes_axis = "busiest";
   bool logy = false;
   po::options_description desc("Plot");
   desc.add_options()
@@ -495,8 +497,13 @@ int plot_command(int argc, const char* const argv[]) {
        "grad (||g(z̄_k)||^2 vs k) | consensus (consensus error vs k, with rho_t^{2k} slopes) | bytes "
        "(||g(z̄_k)||^2 vs bytes on the busiest node) | verify (the /verify results) | metric (--metric vs k) | "
        "samples (a GAN's final generator samples over data) | all (grad, consensus, bytes, verify, samples)")
-      ("metric", po::value(&metric), "with --kind metric: the logged metric to draw (e.g. high_quality_fraction, mmd)")
-      ("logy", po::bool_switch(&logy), "with --kind metric: logarithmic y axis")
+      ("metric", po::value(&metric),
+       "with --kind metric: the logged metric to draw (e.g. high_quality_fraction, mmd); with --kind bytes: the "
+       "y axis instead of ||g(z̄_k)||^2")
+      ("bytes", po::value(&bytes_axis)->default_value(bytes_axis),
+       "with --kind bytes, the x axis: busiest (bytes_busiest: the busiest node, a DQGAN server's broadcast) | "
+       "uplink (what one worker sends: bytes_uplink for DQGAN, bytes_busiest for gossip)")
+      ("logy", po::bool_switch(&logy), "with --kind metric, or --kind bytes with --metric: logarithmic y axis")
       ("group-by", po::value(&group_by),
        "one curve per value of this option (e.g. topology, rounds, workers): mean over its runs with a min/max band")
       ("runs", po::value(&runs_regex), "only runs whose name matches this regular expression (ECMAScript, search)")
@@ -509,7 +516,11 @@ int plot_command(int argc, const char* const argv[]) {
   if (!kinds.count(kind))
     throw InputError("--kind: expected grad, consensus, bytes, verify, metric, samples or all, got '" + kind + "'");
   if (kind == "metric" && metric.empty()) throw InputError("--metric: --kind metric needs the metric's name");
-  if (kind != "metric" && !metric.empty()) throw InputError("--metric: only with --kind metric");
+  if (kind != "metric" && kind != "bytes" && !metric.empty())
+    throw InputError("--metric: only with --kind metric or --kind bytes");
+  if (bytes_axis != "busiest" && bytes_axis != "uplink")
+    throw InputError("--bytes: expected busiest or uplink, got '" + bytes_axis + "'");
+  if (bytes_axis != "busiest" && kind != "bytes") throw InputError("--bytes: only with --kind bytes");
   std::optional<std::regex> filter;
   if (!runs_regex.empty()) {
     try {
@@ -542,6 +553,10 @@ int plot_command(int argc, const char* const argv[]) {
       r.grad = reader->metric(name, "grad_norm_sq");
       r.consensus = reader->metric(name, "consensus_error");
       r.bytes = reader->metric(name, "bytes_busiest");
+      const auto& names = s.metric_names;
+      r.uplink = std::find(names.begin(), names.end(), "bytes_uplink") != names.end()
+                     ? reader->metric(name, "bytes_uplink")
+                     : r.bytes;
       if (!metric.empty() && std::find(s.metric_names.begin(), s.metric_names.end(), metric) != s.metric_names.end())
         r.chosen = reader->metric(name, metric);
       runs.push_back(std::move(r));
@@ -551,7 +566,7 @@ int plot_command(int argc, const char* const argv[]) {
     if (filter) throw InputError("--runs: no run with metrics in '" + path + "' matches '" + runs_regex + "'");
     if (kind != "all") throw InputError("'" + path + "' has no run with metrics to plot");
   }
-  if (kind == "metric" && !runs.empty() &&
+  if ((kind == "metric" || (kind == "bytes" && !metric.empty())) && !runs.empty() &&
       std::none_of(runs.begin(), runs.end(), [](const Run& r) { return !r.chosen.empty(); }))
     throw InputError("--metric: no selected run in '" + path + "' logged '" + metric + "'");
   if (!group_attr.empty() && !runs.empty()) {
@@ -611,22 +626,28 @@ int plot_command(int argc, const char* const argv[]) {
   }
   if (!runs.empty() && (kind == "bytes" || kind == "all")) {
     Figure f;
-    f.name = "bytes";
+    const bool uplink = bytes_axis == "uplink";
+    const bool chosen = !metric.empty();
+    const Series x = uplink ? &Run::uplink : &Run::bytes;
+    const Series y = chosen ? &Run::chosen : &Run::grad;
+    f.name = std::string("bytes") + (uplink ? "-uplink" : "") + (chosen ? "-" + metric : "");
     f.source = path;
-    f.title = title_lines("||g(z̄_k)||^2 against the communication of the busiest node", runs, group_attr, path,
-                          true);
-    f.xlabel = "bytes sent by the busiest node, cumulative";
-    f.ylabel = grad_axis_label(runs);
+    f.title = title_lines((chosen ? plot::enhanced_literal(metric) : std::string("||g(z̄_k)||^2")) +
+                              (uplink ? " against what one worker sends" : " against the communication of the busiest node"),
+                          runs, group_attr, path, true);
+    f.xlabel = uplink ? "bytes sent by one worker, cumulative" : "bytes sent by the busiest node, cumulative";
+    f.ylabel = chosen ? plot::enhanced_literal(metric) : grad_axis_label(runs);
     f.logx = true;
+    f.logy = chosen ? logy : f.logy;
     // Grouped: one line per run in its group's colour. Runs of a group may send different bytes per
     // iteration (another M or t), so averaging them along x would mix them.
     for (std::size_t k = 0; k < groups.size(); ++k) {
       if (group_attr.empty()) {
-        f.curves.push_back(aggregate(groups[k], &Run::bytes, &Run::grad));
+        f.curves.push_back(aggregate(groups[k], x, y));
         continue;
       }
       for (std::size_t i = 0; i < groups[k].runs.size(); ++i) {
-        Curve c = aggregate({i == 0 ? groups[k].label : "", {groups[k].runs[i]}}, &Run::bytes, &Run::grad);
+        Curve c = aggregate({i == 0 ? groups[k].label : "", {groups[k].runs[i]}}, x, y);
         c.colour = static_cast<int>(k);
         f.curves.push_back(std::move(c));
       }

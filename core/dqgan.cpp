@@ -1,6 +1,7 @@
 #include "core/dqgan.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace dposg {
@@ -9,8 +10,8 @@ namespace {
 class Dqgan final : public StepRule {
  public:
   explicit Dqgan(const DqganOptions& o)
-      : step_(o.step), columns_(o.compressor, o.error_feedback, o.seed),
-        link_(o.link ? o.link : std::make_shared<ServerLink>()) {}
+      : step_(o.step), adam_(o.server_rule == "oadam"), beta1_(o.beta1), beta2_(o.beta2), eps_(o.eps),
+        columns_(o.compressor, o.error_feedback, o.seed), link_(o.link ? o.link : std::make_shared<ServerLink>()) {}
   void set_link(std::shared_ptr<ServerLink> link) { link_ = std::move(link); }
   std::string name() const override { return "dqgan"; }
   int oracle_calls_per_iteration() const override { return 1; }
@@ -18,6 +19,8 @@ class Dqgan final : public StepRule {
     columns_.reset();
     have_prev_ = false;
     iteration_ = 0;
+    m_.resize(0);
+    v_.resize(0);
   }
   void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
     ++iteration_;
@@ -29,28 +32,50 @@ class Dqgan final : public StepRule {
     // broadcast); elsewhere it is overwritten by the broadcast.
     Vector z = X.col(0);
     if (link_->average_at_server(columns_.compressor(), columns_.messages(), sent_, g_hat_)) {
-      if (!have_prev_) g_prev_ = g_hat_, have_prev_ = true;
+      direction(g_hat_, dir_);
+      if (!have_prev_) dir_prev_ = dir_, have_prev_ = true;
       const Index du = std::clamp<Index>(step_.dim_u, 0, d);
       for (Index r = 0; r < d; ++r) {
         const double eta = r < du ? step_.eta_u : step_.eta_v;
-        z[r] -= eta * (2.0 * g_hat_[r] - g_prev_[r]);
+        z[r] -= eta * (2.0 * dir_[r] - dir_prev_[r]);
       }
-      g_prev_ = g_hat_;
+      dir_prev_ = dir_;
     }
     link_->broadcast(z);
     X.colwise() = z;
     Z = X;
+  }
+  std::optional<double> worker_bytes_per_iteration() const override {
+    return dqgan_uplink_bytes(columns_.compressor());
   }
   double bytes_busiest_per_iteration(Index d, Index workers) const override {
     return std::max(dqgan_downlink_bytes(d, workers), dqgan_uplink_bytes(columns_.compressor()));
   }
 
  private:
+  // The server's step direction from the averaged operator: ĝ itself (OMD), or Adam's
+  // m̂ / (sqrt(v̂) + eps) of the ĝ sequence (OAdam, Daskalakis et al. 2018).
+  void direction(const Vector& g, Vector& dir) {
+    if (!adam_) {
+      dir = g;
+      return;
+    }
+    if (m_.size() != g.size()) m_.setZero(g.size()), v_.setZero(g.size());
+    const auto k = static_cast<double>(iteration_);
+    m_ = beta1_ * m_ + (1.0 - beta1_) * g;
+    v_ = beta2_ * v_ + (1.0 - beta2_) * g.cwiseProduct(g);
+    const double c1 = 1.0 - std::pow(beta1_, k), c2 = 1.0 - std::pow(beta2_, k);
+    dir = ((m_ / c1).array() / ((v_ / c2).array().sqrt() + eps_)).matrix();
+  }
+
   StepSize step_;
+  bool adam_;
+  double beta1_, beta2_, eps_;
+  Vector m_, v_, dir_, dir_prev_;
   ColumnCompressor columns_;
   Matrix G_, sent_;
   std::shared_ptr<ServerLink> link_;
-  Vector g_hat_, g_prev_;
+  Vector g_hat_;
   bool have_prev_ = false;
   std::int64_t iteration_ = 0;
 };

@@ -11,6 +11,11 @@
 // (x_k = x_{k-1} - eta ĝ(z_k), z_{k+1} = x_k - eta ĝ(z_k)) collapse to this one-sequence form, the
 // same as Algorithm 1's OSG for M = 1 (tests/test_dqgan.cpp checks both).
 //
+// With --step-rule oadam (an extension: DQGAN's paper uses OMD) the server replaces ĝ_k by Adam's
+// direction a_k = m̂_k / (sqrt(v̂_k) + eps) of the ĝ sequence and steps z_{k+1} = z_k - eta (2 a_k -
+// a_{k-1}): the optimistic Adam of Daskalakis et al. (2018), what CP-OAdam is to CPOSG. The
+// workers' messages and the error feedback are unchanged.
+//
 // It runs in the one driver as a StepRule that receives the d x M operator matrix (columns =
 // workers) and does the server's average itself, over a ParameterServerMixer that moves nothing.
 // Communication per iteration: each worker sends one compressed message (Compressor::bits()/8
@@ -23,6 +28,7 @@
 // messages (Compressor::encode, the exact wire format) at rank 0, which decodes and averages all M
 // in worker order, steps, and broadcasts z_{k+1}.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/compressor.hpp"
@@ -51,6 +57,8 @@ struct DqganOptions {
   bool error_feedback = false;
   std::uint64_t seed = 0;  // of the compression streams (worker, iteration)
   std::shared_ptr<ServerLink> link;  // null: the server is in this process with every worker
+  std::string server_rule = "osg";   // osg (OMD) | oadam
+  double beta1 = 0.5, beta2 = 0.9, eps = 1e-8;  // oadam
 };
 
 std::unique_ptr<StepRule> make_dqgan_rule(const DqganOptions& opts);

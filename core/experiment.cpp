@@ -68,14 +68,19 @@ void configure_communication(const ExperimentConfig& c, Experiment& e) {
     if (c.topology != "complete" && c.topology != "single")
       throw InputError("--topology: --algorithm dqgan is a parameter-server method and needs --topology complete "
                        "(or single for one worker), got '" + c.topology + "'");
-    if (c.step_rule != "osg")
-      throw InputError("--step-rule: --algorithm dqgan takes its own optimistic (OMD) step; got '" + c.step_rule + "'");
+    if (c.step_rule != "osg" && c.step_rule != "oadam")
+      throw InputError("--step-rule: --algorithm dqgan's server takes an optimistic step: osg (OMD) or oadam; got '" +
+                       c.step_rule + "'");
     if (c.gossip_step != 1.0) throw InputError("--gossip-step: applies to compressed gossip (--algorithm dposg)");
     DqganOptions o;
     o.step = e.step;
     o.compressor = e.compressor;
     o.error_feedback = c.error_feedback;
     o.seed = c.seed;
+    o.server_rule = c.step_rule;
+    o.beta1 = c.beta1;
+    o.beta2 = c.beta2;
+    o.eps = c.eps;
     e.rule = make_dqgan_rule(o);
     e.mixer = std::make_unique<ParameterServerMixer>(e.mixer->schedule());
     return;

@@ -6,6 +6,7 @@
 // point whose metrics are reported (for OSG the paper's z_k; for extragradient the extrapolated
 // point; for GDA the iterate itself).
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,9 @@ class StepRule {
     (void)workers;
     return 0.0;
   }
+  // Bytes one worker sends per iteration where that differs from the busiest node's figure (a
+  // parameter server's workers: their compressed uplink). Logged as bytes_uplink when given.
+  virtual std::optional<double> worker_bytes_per_iteration() const { return std::nullopt; }
 };
 
 std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& opts);

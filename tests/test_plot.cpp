@@ -254,6 +254,25 @@ TEST_CASE("gan-fashion: an image GAN on Fashion-MNIST through the same command; 
   CHECK(have_content({dir.path / "s" / "samples-f.png"}));
 }
 
+TEST_CASE("dposg plot --kind bytes: one worker's uplink on x, any metric on y", "[plot][cli]") {
+  TempDir dir;
+  // DQGAN, d = 10, top-k with k = 2: a message is 2 (64 + 4) bits = 17 bytes, one per iteration.
+  // DPOSG on a ring with t = 2: a worker sends its d doubles to 2 neighbours per round, 320 bytes
+  // per iteration.
+  REQUIRE(run_cli("run --algorithm dqgan --topology complete --problem star --dim 10 --workers 4 --compressor top-k"
+                  " --compress-k 2 --iters 20 --log-every 10 --quiet --out d.h5 --run-name q", dir).code == 0);
+  REQUIRE(run_cli("run --problem star --dim 10 --workers 4 --iters 20 --log-every 10 --quiet --out d.h5 --run-name g",
+                  dir).code == 0);
+  const auto r = run_cli("plot d.h5 --kind bytes --bytes uplink --metric consensus_error --out-dir p", dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  check_figure(dir.path / "p", "bytes-uplink-consensus_error");
+  const std::string dat = slurp(dir.path / "p" / "bytes-uplink-consensus_error.dat");
+  CHECK(dat.find("\n170 0\n340 0\n") != std::string::npos);  // DQGAN: 10 and 20 iterations x 17 bytes
+  CHECK(dat.find("\n3200 ") != std::string::npos);            // the ring: 10 x 320 bytes
+  CHECK(dat.find("\n6400 ") != std::string::npos);
+}
+
 TEST_CASE("dposg plot: bad input and a missing gnuplot give exit code 2 and one line", "[plot][cli]") {
   TempDir dir;
   make_results(dir);
@@ -267,6 +286,8 @@ TEST_CASE("dposg plot: bad input and a missing gnuplot give exit code 2 and one 
       {"plot r.h5 --kind metric", "--metric"},
       {"plot r.h5 --kind metric --metric no_such_metric", "no_such_metric"},
       {"plot r.h5 --kind grad --metric consensus_error", "--metric"},
+      {"plot r.h5 --kind bytes --bytes server", "--bytes"},
+      {"plot r.h5 --kind grad --bytes uplink", "--bytes"},
   };
   for (const auto& [args, needle] : cases) {
     INFO(args);
