@@ -82,12 +82,21 @@ int run_command(int argc, const char* const argv[]) {
   // Run-only (a sweep runs in one process): where the workers live.
   std::string backend = "sim";
   po::options_description where("Backend");
+  NetworkEmulation net;
   where.add_options()("backend", po::value(&backend)->default_value(backend),
-                      "sim: all workers in this process; mpi: under mpirun -np P, M/P workers per rank");
+                      "sim: all workers in this process; mpi: under mpirun -np P, M/P workers per rank")
+      ("net-latency", po::value(&net.latency_s)->default_value(0.0),
+       "mpi: emulated network latency, seconds per message, slept after each exchange (README, MPI runs)")
+      ("net-bandwidth", po::value(&net.bandwidth_Bps)->default_value(0.0),
+       "mpi: emulated link bandwidth of a rank, bytes per second (0: no bandwidth term)");
   desc.add(where);
   if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.")) return 0;
   if (backend != "sim" && backend != "mpi")
     throw InputError("--backend: expected 'sim' or 'mpi', got '" + backend + "'");
+  validate(net);
+  if (backend == "sim" && net.enabled())
+    throw InputError(std::string(net.latency_s > 0.0 ? "--net-latency" : "--net-bandwidth") +
+                     ": network emulation applies to --backend mpi (the simulator has no network)");
 
   // Everything is validated before the output file is touched, so bad input leaves no file behind.
   Experiment e = build_experiment(config);
@@ -95,7 +104,7 @@ int run_command(int argc, const char* const argv[]) {
   std::unique_ptr<WorkerPartition> partition;
   if (backend == "mpi") {
     mpi = std::make_unique<MpiSession>(nullptr, nullptr);
-    partition = distribute(e, *mpi);
+    partition = distribute(e, *mpi, net);
   }
   // Rank 0 alone writes the file and prints; the others compute their workers' part.
   const bool writes = !mpi || mpi->rank() == 0;
@@ -119,8 +128,11 @@ int run_command(int argc, const char* const argv[]) {
   if (writer) {
     writer->set_attr("backend", backend);
     writer->set_attr("mpi_ranks", static_cast<std::int64_t>(mpi ? mpi->size() : 0));
+    writer->set_attr("net_latency_s", net.latency_s);
+    writer->set_attr("net_bandwidth_Bps", net.bandwidth_Bps);
   }
   const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress}, partition.get());
+  if (writer && net.enabled()) writer->set_attr("net_emulated_s", emulated_network_seconds());
   writer.reset();
   if (writes && !output.quiet) print_summary(e, out, output.out, first.row);
   if (mpi && out.status == RunStatus::failed) {

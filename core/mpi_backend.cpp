@@ -1,6 +1,10 @@
 #include "core/mpi_backend.hpp"
 
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <string>
+#include <thread>
 
 #include "core/dqgan.hpp"
 #include "core/error.hpp"
@@ -14,6 +18,7 @@
 #include <algorithm>
 #include <climits>
 #include <csignal>
+#include <sys/prctl.h>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -24,6 +29,29 @@
 
 namespace dposg {
 
+void validate(const NetworkEmulation& net) {
+  if (!(std::isfinite(net.latency_s) && net.latency_s >= 0.0))
+    throw InputError("--net-latency: must be a finite number of seconds >= 0, got " + std::to_string(net.latency_s));
+  if (!(std::isfinite(net.bandwidth_Bps) && net.bandwidth_Bps >= 0.0))
+    throw InputError("--net-bandwidth: must be a finite number of bytes per second >= 0 (0: no limit), got " +
+                     std::to_string(net.bandwidth_Bps));
+}
+
+namespace {
+double g_emulated_seconds = 0.0;
+
+// Sleeps for what `messages` sequential steps of `bytes_per_step` bytes each take under `net`.
+void emulate(const NetworkEmulation& net, double messages, double bytes_per_step) {
+  if (!net.enabled() || messages <= 0.0) return;
+  const double seconds =
+      messages * (net.latency_s + (net.bandwidth_Bps > 0.0 ? bytes_per_step / net.bandwidth_Bps : 0.0));
+  g_emulated_seconds += seconds;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+}  // namespace
+
+double emulated_network_seconds() { return g_emulated_seconds; }
+
 #ifndef DPOSG_HAVE_MPI
 
 MpiSession::MpiSession(int*, char***) {
@@ -32,7 +60,7 @@ MpiSession::MpiSession(int*, char***) {
 MpiSession::~MpiSession() = default;
 void MpiSession::abort(int code) const { std::exit(code); }
 
-std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&) {
+std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&, const NetworkEmulation&) {
   throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
 
@@ -72,6 +100,8 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   action.sa_handler = on_sigterm;
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
+  // Emulated latencies are 0.1 ms sleeps; the default 50 us timer slack would add half of that.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) MPI_Init(argc, argv);
@@ -112,9 +142,9 @@ class MpiPartition final : public WorkerPartition {
 
 class MpiMixer final : public Mixer {
  public:
-  MpiMixer(MixingSchedule schedule, int rank, int ranks)
+  MpiMixer(MixingSchedule schedule, int rank, int ranks, NetworkEmulation net)
       : schedule_(std::move(schedule)), rank_(rank), ranks_(ranks), block_(schedule_.workers() / ranks),
-        sent_(static_cast<std::size_t>(ranks), 0.0) {
+        sent_(static_cast<std::size_t>(ranks), 0.0), net_(net) {
     // Test hook (tests/test_mpi.cpp): rank DPOSG_TEST_ABORT_RANK dies at iteration
     // DPOSG_TEST_ABORT_ITER (default 1), as a crashed node would.
     // With DPOSG_TEST_ABORT_MODE=throw it throws instead (a local error: the rank itself must end the job).
@@ -142,6 +172,7 @@ class MpiMixer final : public Mixer {
       MPI_Request request;
       MPI_Iallreduce(MPI_IN_PLACE, mean.data(), static_cast<int>(d), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request);
       wait_one(request);
+      emulate(net_, 2.0 * (ranks_ - 1), static_cast<double>(d) * 8.0 / ranks_);
       mean /= static_cast<double>(schedule_.workers());
       X.colwise() = mean;
       // MPI chooses the allreduce algorithm, so its traffic is not ours to count; we record the
@@ -235,6 +266,9 @@ class MpiMixer final : public Mixer {
                 &requests.back());
     }
     wait_all(requests);
+    double bytes_out = 0.0;
+    for (const auto& m : out) bytes_out += static_cast<double>(m.data.size()) * 8.0;
+    if (!out.empty() || !in.empty()) emulate(net_, 1.0, bytes_out);
 
     // Where column j is: here, or in the message it came in.
     std::vector<const double*> column(static_cast<std::size_t>(W.workers), nullptr);
@@ -265,6 +299,7 @@ class MpiMixer final : public Mixer {
   mutable std::vector<double> sent_;  // cumulative bytes each rank has sent
   std::optional<std::int64_t> abort_at_;
   bool throw_ = false;
+  NetworkEmulation net_;
 };
 
 // DQGAN's server on rank 0: every rank's workers' messages travel encoded (Compressor::encode,
@@ -273,8 +308,8 @@ class MpiMixer final : public Mixer {
 // server averages the same matrix as the in-process run.
 class MpiServerLink final : public ServerLink {
  public:
-  MpiServerLink(int rank, Index first, Index block, Index workers)
-      : rank_(rank), first_(first), block_(block), workers_(workers) {}
+  MpiServerLink(int rank, int ranks, Index first, Index block, Index workers, NetworkEmulation net)
+      : rank_(rank), ranks_(ranks), first_(first), block_(block), workers_(workers), net_(net) {}
   Index first_worker() const override { return first_; }
 
   bool average_at_server(const Compressor& c, const std::vector<CompressedVector>& messages, const Matrix& decoded,
@@ -294,6 +329,7 @@ class MpiServerLink final : public ServerLink {
     MPI_Igather(send_.data(), static_cast<int>(local_bytes), MPI_BYTE, recv_.data(), static_cast<int>(local_bytes),
                 MPI_BYTE, 0, MPI_COMM_WORLD, &request);
     wait_one(request);
+    emulate(net_, 1.0, static_cast<double>(local_bytes) * (ranks_ - 1));
     if (rank_ != 0) return false;
     all_.resize(decoded.rows(), workers_);
     for (Index w = 0; w < workers_; ++w) {
@@ -308,11 +344,13 @@ class MpiServerLink final : public ServerLink {
     MPI_Request request;
     MPI_Ibcast(z.data(), static_cast<int>(z.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD, &request);
     wait_one(request);
+    emulate(net_, std::ceil(std::log2(static_cast<double>(ranks_))), static_cast<double>(z.size()) * 8.0);
   }
 
  private:
-  int rank_;
+  int rank_, ranks_;
   Index first_, block_, workers_;
+  NetworkEmulation net_;
   std::vector<std::uint8_t> send_, recv_, wire_;
   CompressedVector message_;
   Matrix all_;
@@ -320,8 +358,9 @@ class MpiServerLink final : public ServerLink {
 
 }  // namespace
 
-std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session) {
+std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session, const NetworkEmulation& net) {
   const auto& c = e.config;
+  validate(net);
   if (c.algorithm == "dposg" && c.compressor != "none")
     throw InputError("--compressor: compressed (CHOCO) gossip runs in the simulator only; over --backend mpi use "
                      "exact gossip or --algorithm dqgan");
@@ -334,10 +373,10 @@ std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& ses
   const Index first = static_cast<Index>(session.rank()) * block;
   if (c.algorithm == "dqgan") {
     // The parameter-server mixer moves nothing; the rule's server moves to rank 0.
-    if (!attach_server_link(*e.rule, std::make_shared<MpiServerLink>(session.rank(), first, block, M)))
+    if (!attach_server_link(*e.rule, std::make_shared<MpiServerLink>(session.rank(), session.size(), first, block, M, net)))
       throw std::logic_error("--algorithm dqgan built a rule that is not DQGAN");
   } else {
-    e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size());
+    e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size(), net);
   }
   e.Z0 = e.Z0.middleCols(first, block).eval();
   return std::make_unique<MpiPartition>(first, M);

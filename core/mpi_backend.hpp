@@ -32,9 +32,31 @@ class MpiSession {
   int size_ = 1;
 };
 
+// An emulated network (--net-latency, --net-bandwidth): after each exchange of the algorithm's
+// traffic completes, the rank sleeps for what the messages would have taken on a network with this
+// per-message latency and per-rank link bandwidth, on top of the real transfer (shared memory or
+// the interconnect). A cost model, not a network: per gossip round, L + (bytes this rank sends)/B;
+// complete (all-reduce), the bandwidth-optimal ring all-reduce's 2(P-1) steps of d/P doubles,
+// 2(P-1) (L + 8d/(P B)); DQGAN, the gather into rank 0, L + (bytes rank 0 receives)/B, and a
+// binomial-tree broadcast, ceil(log2 P) (L + 8d/B). The metrics' reductions at logging iterations
+// are instrumentation and are not delayed. scripts/netns-latency.sh makes the latency real instead
+// (network namespaces joined by veth pairs with tc netem).
+struct NetworkEmulation {
+  double latency_s = 0.0;      // L, seconds per message
+  double bandwidth_Bps = 0.0;  // B, bytes per second per rank; 0: no bandwidth term
+  bool enabled() const { return latency_s > 0.0 || bandwidth_Bps > 0.0; }
+};
+
+// Throws InputError naming --net-latency or --net-bandwidth when negative or not finite.
+void validate(const NetworkEmulation& net);
+
 // Replaces e.mixer (or DQGAN's server link) and e.Z0 by this rank's part and returns the partition
 // to hand to run_experiment. Throws InputError when M is not a multiple of the number of ranks, or
 // the run uses compressed (CHOCO) gossip, which is not distributed.
-std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session);
+std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session,
+                                           const NetworkEmulation& net = {});
+
+// Seconds of emulated network delay this process has slept so far.
+double emulated_network_seconds();
 
 }  // namespace dposg

@@ -211,6 +211,8 @@ TEST_CASE("bad input: one line on stderr naming the option, exit code 2, no outp
   write_W(dir / "identity.h5", Matrix::Identity(4, 4));
 
   const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--net-latency 0.001", "--net-latency: network emulation applies to --backend mpi"},
+      {"--backend mpi --net-bandwidth nan", "--net-bandwidth"},
       {"--problem nosuch", "--problem"},
       {"--workers 0", "--workers"},
       {"--workers abc", "--workers"},

@@ -141,6 +141,49 @@ TEST_CASE("mpi backend: dqgan with rank 0 as server equals the in-process run", 
     }
 }
 
+namespace {
+
+double attr_double(const dposg::RunSummary& s, const std::string& key) {
+  const auto it = std::find_if(s.attrs.begin(), s.attrs.end(), [&](const auto& kv) { return kv.first == key; });
+  REQUIRE(it != s.attrs.end());
+  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return static_cast<double>(*i);
+  return std::get<double>(it->second);
+}
+
+}  // namespace
+
+TEST_CASE("mpi backend: --net-latency/--net-bandwidth sleep the modelled time and change no number", "[mpi]") {
+  TempDir dir;
+  // P = 4 ranks, M = 4 workers, t = 1, N = 20: a ring round sends d doubles to each of 2
+  // neighbours; the complete topology is the ring all-reduce, 2(P-1) steps of d/P doubles.
+  const double L = 0.002, B = 1e7;
+  const std::string common = " --problem star --workers 4 --rounds 1 --iters 20 --log-every 10 --quiet --out r.h5";
+  for (const std::string topology : {"ring", "complete"}) {
+    INFO(topology);
+    REQUIRE(run_mpi(4, "run --backend mpi --topology " + topology + common + " --run-name plain", dir).code == 0);
+    const CliResult r = run_mpi(4, "run --backend mpi --topology " + topology + common +
+                                       " --run-name slow --net-latency 0.002 --net-bandwidth 1e7", dir);
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    {
+      auto f = dposg::ResultsReader::open(dir / "r.h5");
+      const auto s = f->summary("slow");
+      const double d = attr_double(s, "dim");
+      const double model = topology == "ring" ? 20 * (L + 2 * d * 8 / B) : 20 * 2 * 3 * (L + d * 8 / 4 / B);
+      CHECK(attr_double(s, "net_emulated_s") == Approx(model).epsilon(1e-12));
+      CHECK(attr_double(s, "net_latency_s") == L);
+      CHECK(f->metric("slow", "wall_time_s").back() >= model);
+      for (const char* m : {"grad_norm_sq", "consensus_error", "z_bar_norm", "bytes_busiest"})
+        CHECK(f->metric("slow", m) == f->metric("plain", m));
+    }
+    std::filesystem::remove(dir / "r.h5");
+  }
+  const CliResult bad = run_mpi(2, "run --backend mpi --net-latency -1 --quiet --out bad.h5", dir);
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("--net-latency") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "bad.h5"));
+}
+
 TEST_CASE("mpi backend: bytes_busiest counts the busiest rank's boundary columns", "[mpi]") {
   TempDir dir;
   // Ring, M = 8: with P = 2 or 4 every rank sends one column to each side per round.
