@@ -29,6 +29,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("cond", po::value(&c.problem.cond)->default_value(c.problem.cond, shortest(c.problem.cond)), "condition number of the coupling matrix A")
       ("coupling", po::value(&c.problem.coupling)->default_value(c.problem.coupling, shortest(c.problem.coupling)), "largest singular value of A")
       ("alpha", po::value(&c.problem.alpha)->default_value(c.problem.alpha, shortest(c.problem.alpha)), "weight of star's nonconvex terms")
+      ("coupling-matrix", po::value(&c.problem.coupling_matrix)->default_value(c.problem.coupling_matrix),
+       "star: dense (A = U diag(s) V^T, d^2/4 doubles) | diagonal (A = diag(s): O(d) time and memory, for d ~ 10^6)")
       ("solution-norm", po::value(&c.problem.solution_norm)->default_value(c.problem.solution_norm, shortest(c.problem.solution_norm)),
        "||x*|| of the solution shift drawn from the seed")
       ("problem-file", po::value(&c.problem.file)->default_value(c.problem.file),

@@ -107,15 +107,19 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   ProblemOracle oracle(problem, opts.batch, opts.seed, Z0.cols(), part.first_worker());
   Matrix Z = Z0, X = Z0;
 
+  double eval_seconds = 0.0;  // spent in evaluate(), so that timings can leave it out
   auto log_row = [&](std::int64_t k) {
     MetricsRow row;
+    const double eval_start = clock.seconds();
     evaluator.evaluate(Z, k, row);
+    eval_seconds += clock.seconds() - eval_start;
     const double iterations = static_cast<double>(k);
     row.set("bytes_busiest", mixer.bytes_busiest_sent().value_or(mixer_bytes_per_iter * iterations) +
                                  rule_bytes_per_iter * iterations);
     if (const auto up = rule.worker_bytes_per_iteration()) row.set("bytes_uplink", *up * iterations);
     row.set("oracle_calls", static_cast<double>(oracle.calls()));
     row.set("wall_time_s", clock.seconds());
+    row.set("eval_time_s", eval_seconds);
     out.last = row;
     for (auto* o : observers) o->on_log(row);
   };

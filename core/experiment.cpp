@@ -232,6 +232,7 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("cond", c.problem.cond);
   w.set_attr("coupling", c.problem.coupling);
   w.set_attr("alpha", c.problem.alpha);
+  w.set_attr("coupling_matrix", c.problem.coupling_matrix);
   w.set_attr("solution_norm", c.problem.solution_norm);
   w.set_attr("problem_file", c.problem.file);
   if (c.problem.name.rfind("gan-", 0) == 0) {

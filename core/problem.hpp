@@ -91,6 +91,7 @@ struct ProblemOptions {
   double cond = 10.0;          // condition number of the coupling matrix A (singular values in [1/cond, 1]*scale)
   double coupling = 1.0;       // scale of A: its largest singular value
   double alpha = 1.0;          // weight of the nonconvex/nonconcave separable terms (star)
+  std::string coupling_matrix = "dense";  // star: dense (A = U diag(s) V^T) | diagonal (A = diag(s), O(d))
   double solution_norm = 1.0;  // ||x*|| of the shift chosen from the seed
   std::string file;            // data file of file-based problems
   std::uint64_t seed = 0;      // instance seed (the run's seed)

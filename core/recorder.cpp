@@ -26,7 +26,8 @@
 // writer flushes (H5F_SCOPE_GLOBAL) at most every 0.25 s while appending, and at once on
 // create_run, set_status, remove_run and destruction. A process killed between flushes leaves
 // the file as of the last flush (finished runs intact, the interrupted one "running" with the
-// rows of its last flush). A kill in the middle of an H5Fflush can still, rarely, damage the
+// rows of its last flush). set_status flushes the rows before it writes the status, so a status
+// on disk always has its rows on disk before it. A kill in the middle of an H5Fflush can still, rarely, damage the
 // file: HDF5 1.10 has no atomic commit outside SWMR. Readers take the shortest metrics dataset
 // as the row count, in case a kill hit the middle of a flush.
 //
@@ -572,7 +573,10 @@ void RunWriter::set_attr(const std::string& name, const std::vector<double>& val
 
 void RunWriter::set_status(const std::string& status) {
   guarded(impl_->fs->path, impl_->what("setting the status"), [&] {
-    impl_->write_pending();  // the rows first: a "finished" run has all its rows on disk
+    // The rows first, flushed on their own: the status must never reach the file before them. A
+    // single flush after both let a kill mid-flush leave a "finished" run with no rows (the
+    // metadata cache writes entries in its own order), and a resumed sweep then skipped it.
+    impl_->flush(true);
     write_attr(impl_->group, "status", AttrValue(status));
     impl_->flush(true);
   });
@@ -720,7 +724,8 @@ void ResultsFile::remove_run(const std::string& run) {
   });
 }
 
-std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run) {
+std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run,
+                                                   const std::vector<std::pair<std::string, AttrValue>>& initial) {
   if (!valid_run_name(run))
     throw InputError("--run-name: invalid run name '" + run +
                      "' (use letters, digits and _ - . = , only)");
@@ -730,6 +735,7 @@ std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run) {
   return guarded(path_, "creating run '" + run + "'", [&] {
     auto w = std::make_unique<RunWriter::Impl>(impl_->fs, run, impl_->fs->runs.createGroup(run));
     write_attr(w->group, "status", AttrValue(std::string("running")));
+    for (const auto& [name, value] : initial) write_attr(w->group, name, value);
     w->flush(true);
     return std::make_unique<RunWriter>(std::move(w));
   });

@@ -41,8 +41,11 @@ class ResultsFile {
   std::vector<std::string> runs() const;
   std::string run_status(const std::string& run) const;  // "" when the run is absent
   void remove_run(const std::string& run);
-  // Creates /runs/<run> with status "running". Throws InputError if it exists already.
-  std::unique_ptr<RunWriter> create_run(const std::string& run);
+  // Creates /runs/<run> with status "running" and the `initial` attributes, which reach the file
+  // in the same flush as the group (a sweep's identity: a kill can never leave its run without
+  // it). Throws InputError if it exists already.
+  std::unique_ptr<RunWriter> create_run(const std::string& run,
+                                        const std::vector<std::pair<std::string, AttrValue>>& initial = {});
   // Writes /<section>/<group>/<name> as a group of attributes (replacing one of the same name)
   // and flushes: results that are not runs, e.g. the verifier's table (/verify/<check>/<row>).
   void write_record(const std::string& section, const std::string& group, const std::string& name,

@@ -242,10 +242,9 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
           e.emplace(build_experiment(config));
           e->run_name = run.name;
           if (file.has_run(run.name)) file.remove_run(run.name);
-          writer = file.create_run(run.name);
+          writer = file.create_run(run.name, {{"sweep_options", AttrValue(run.options_key)},
+                                              {"sweep_point", AttrValue(sweep_run_name(run.point))}});
           write_run_attributes(*e, *writer);
-          writer->set_attr("sweep_options", run.options_key);
-          writer->set_attr("sweep_point", sweep_run_name(run.point));
           e->problem->write_instance(writer->problem_group());
           writer->flush(true);
         }

@@ -21,6 +21,8 @@ std::vector<std::string> problem_names() {
 
 std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
   using namespace problems;
+  if (opts.coupling_matrix != "dense" && opts.name != "star")
+    throw InputError("--coupling-matrix: only --problem star has a diagonal form, got --problem " + opts.name);
   // --device: the GAN problems check it themselves (and build their CUDA operator); every other problem
   // runs on the CPU only.
   if (opts.name.rfind("gan-", 0) != 0 && opts.device != "cpu") {

@@ -211,7 +211,9 @@ Fn formula_f(const Problem& p) {
     };
   }
   if (name == "star") {
-    const Matrix A = w.matrices.at("A");
+    // --coupling-matrix diagonal writes no A: it is diag(singular_values).
+    const Matrix A = w.matrices.count("A") ? w.matrices.at("A")
+                                           : Matrix(w.vectors.at("singular_values").asDiagonal());
     const Vector x = w.vectors.at("shift");
     const double alpha = w.scalars.at("alpha");
     return [=](const Vector& z) {
@@ -258,6 +260,11 @@ std::vector<Case> all_cases() {
     const double s = name == "gaussian-wgan" ? std::sqrt(20.0) : 0.7;
     cs.push_back(Case{name, std::move(p), f, s, name == "forsaken"});
   }
+  ProblemOptions diag = opts_for("star");
+  diag.coupling_matrix = "diagonal";
+  auto pd = dposg::make_problem(diag);
+  Fn fd = formula_f(*pd);
+  cs.push_back(Case{"star (diagonal A)", std::move(pd), fd, 0.7, false});
   const QuadData q = quad_data(false);
   ProblemOptions o = opts_for("quadratic-file");
   o.file = quad_file(q, "quad_psd.h5");
@@ -283,7 +290,7 @@ TEST_CASE("problems: registry knows exactly the eight problems", "[problems]") {
                                           "forsaken", "gan-mog8", "gan-mog25", "gan-fashion"};
   REQUIRE(dposg::problem_names() == expected);
   for (const auto& c : all_cases()) {
-    CHECK(c.p->name() == c.label);
+    CHECK(c.label.rfind(c.p->name(), 0) == 0);
     CHECK(c.p->has_exact());
   }
   REQUIRE_NOTHROW(dposg::make_problem(ProblemOptions{}));  // the default options build
@@ -800,8 +807,9 @@ TEST_CASE("problems: same seed, same instance and samples; streams and threads",
 
     // Same instance when rebuilt from the same options.
     const MapWriter w1 = instance_of(*c.p);
-    ProblemOptions o = opts_for(c.label);
+    ProblemOptions o = opts_for(c.p->name());
     if (c.label == "quadratic-file") o.file = (tmpdir() / "quad_psd.h5").string();
+    if (c.label == "star (diagonal A)") o.coupling_matrix = "diagonal";
     auto again = dposg::make_problem(o);
     CHECK(instance_of(*again) == w1);
 
@@ -943,4 +951,32 @@ TEST_CASE("problems: write_instance records the formula and constants", "[proble
     CHECK(w.scalars.at("dim_u") == double(c.p->dim_u()));
     CHECK(w.vectors.at("x_star") == *k.x_star);
   }
+}
+
+TEST_CASE("star --coupling-matrix diagonal: the dense game with U = V = I, bad values named", "[problems]") {
+  ProblemOptions o = opts_for("star");
+  o.coupling_matrix = "diagonal";
+  const auto p = dposg::make_problem(o);
+  const auto dense = dposg::make_problem(opts_for("star"));
+  // Same constants (they depend on ||A|| = coupling only) up to the shift's coupling term.
+  CHECK(p->constants().L == dense->constants().L);
+  CHECK(*p->constants().x_star == *dense->constants().x_star);
+  // g at z: written out from the definition with A = diag(s) (alpha = 0.8 in opts_for).
+  const MapWriter w = instance_of(*p);
+  const Vector s = w.vectors.at("singular_values"), x = *p->constants().x_star;
+  const Index n = p->dim_u();
+  std::mt19937_64 rng(3);
+  const Vector z = x + unit(rng, 2 * n) * 2.0;
+  Vector want(2 * n);
+  for (Index i = 0; i < n; ++i) {
+    const double u = z[i] - x[i], v = z[n + i] - x[n + i];
+    want[i] = s[i] * v + 2 * 0.8 * u / (1 + u * u);
+    want[n + i] = -s[i] * u + 2 * 0.8 * v / (1 + v * v);
+  }
+  CHECK((exact1(*p, z) - want).norm() <= 1e-14 * want.norm());
+  o.coupling_matrix = "sparse";
+  CHECK_THROWS_WITH(dposg::make_problem(o), Catch::Contains("--coupling-matrix"));
+  ProblemOptions b = opts_for("bilinear");
+  b.coupling_matrix = "diagonal";
+  CHECK_THROWS_WITH(dposg::make_problem(b), Catch::Contains("--coupling-matrix"));
 }
