@@ -5,7 +5,8 @@
 # emulated network latencies 0, 0.1 ms and 1 ms (--net-latency: README.md, "MPI runs"), on
 #   star: the synthetic star problem (A diagonal, O(d)), d = 10^6, m = 1 per worker (weak scaling: the work per
 #         iteration grows with P, speed-up = P T(1) / T(P), samples per second against P = 1);
-#   gan:  the 8-Gaussian MLP GAN, d = 8899, m M = 256 fixed (strong scaling: speed-up = T(1) / T(P)).
+#   gan:  the 8-Gaussian MLP GAN, d = 8899, m M = 840 fixed (divisible by P = 1..8; strong scaling:
+#         speed-up = T(1) / T(P)).
 # T(P) is the algorithm's time per iteration, (Δwall_time_s − Δeval_time_s)/Δk over the second half
 # of the run (no start-up, no metric evaluation). Results: OUT/fig3.h5 (one run per point; rank 0
 # writes), OUT/fig3.tsv, OUT/fig3-<problem>.png, and a table on stdout.
@@ -38,7 +39,7 @@ for problem in $PROBLEMS; do
     opts=(--problem star --coupling-matrix diagonal --dim 1000000 --batch 1 --noise 0.1 --lr 0.01 --init random)
   else
     iters=$GAN_ITERS
-    opts=(--problem gan-mog8 --gan-loss ns --gan-width 64 --gan-depth 2 --gan-latent 2 --total-batch 256
+    opts=(--problem gan-mog8 --gan-loss ns --gan-width 64 --gan-depth 2 --gan-latent 2 --total-batch 840
           --init problem --lr 1e-4 --lr-v 5e-4 --eval-batch 64)
   fi
   for latency in $LATENCIES; do
@@ -93,7 +94,7 @@ with open(f"{out}/fig3.tsv", "w") as tsv:
         weak = problem == "star"
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         print(f"\n{problem}: seconds per iteration (speed-up over P = 1; "
-              f"{'P T(1)/T(P), m = 1 per worker' if weak else 'T(1)/T(P), m M = 256'})")
+              f"{'P T(1)/T(P), m = 1 per worker' if weak else 'T(1)/T(P), m M = 840'})")
         lats = sorted({r["latency"] for r in rows if r["problem"] == problem})
         Ps = sorted({r["P"] for r in rows if r["problem"] == problem})
         header = f"{'latency':>8s} {'algorithm':>9s} " + " ".join(f"{'P=' + str(p):>18s}" for p in Ps)
