@@ -91,10 +91,6 @@ GanProblem::GanProblem(const ProblemOptions& opts, std::string name, std::shared
     throw InputError("--gan-gp-lambda: must be finite and >= 0, got " + fmt(gp_lambda_));
   if (!(std::isfinite(clip_) && clip_ > 0.0))
     throw InputError("--gan-clip: must be finite and > 0, got " + fmt(clip_));
-  // The batched CUDA operator's buffers are laid out for 2-D samples (gan/cuda/batched_gan.hpp).
-  if (device_ == "cuda" && data_->dim() != 2)
-    throw InputError("--device: 'cuda' runs the 2-D mixture GANs (gan-mog8, gan-mog25) only; run " + name_ +
-                     " with --device cpu");
   if (device_ == "cuda")
     cuda_ = cuda::make_cuda_gan_operator(*this);
   else if (device_ != "cpu")

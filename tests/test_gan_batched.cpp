@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli_harness.hpp"
+#include "gan_test_support.hpp"
 #include "core/error.hpp"
 #include "core/problem.hpp"
 #include "core/rng.hpp"
@@ -21,7 +22,10 @@
 #include "gan/cuda/cuda_gan_operator.hpp"
 #include "gan/cuda/host_executor.hpp"
 #include "gan/cuda/staging.hpp"
+#include "gan/classifier.hpp"
+#include "gan/gan_data.hpp"
 #include "gan/gan_problem.hpp"
+#include "gan/mlp.hpp"
 
 using dposg::Index;
 using dposg::InputError;
@@ -32,6 +36,10 @@ using dposg::Vector;
 using dposg::WorkerRngs;
 using dposg::gan::GanProblem;
 namespace gc = dposg::gan::cuda;
+using dposg::test::make_gan;
+using dposg::test::tiny_images;
+using dposg::test::worker_points;
+using dposg::test::worst_column_error;
 
 namespace {
 
@@ -49,33 +57,8 @@ ProblemOptions gan_options(const std::string& loss, const std::string& act) {
   return o;
 }
 
-std::unique_ptr<GanProblem> make_gan(const ProblemOptions& o) {
-  auto p = dposg::make_problem(o);
-  auto* g = dynamic_cast<GanProblem*>(p.get());
-  REQUIRE(g != nullptr);
-  p.release();
-  return std::unique_ptr<GanProblem>(g);
-}
 
-// M workers at the problem's initialisation, each column perturbed differently (biases included), so
-// that every worker's block of the batched products is distinct. For wgan-clip some critic weights
-// leave the box [-0.05, 0.05].
-Matrix worker_points(const GanProblem& p, Index M, std::uint64_t seed) {
-  Rng rng(seed);
-  const Vector z0 = p.initial_point(rng);
-  std::normal_distribution<double> n(0.0, 0.05);
-  Matrix Z(p.dim(), M);
-  for (Index i = 0; i < M; ++i)
-    for (Index r = 0; r < p.dim(); ++r) Z(r, i) = z0[r] + n(rng);
-  return Z;
-}
 
-// max_i ||G_i - R_i|| / ||R_i||: the relative error of every column against the double CPU column R_i.
-double worst_column_error(const Matrix& G, const Matrix& R) {
-  double worst = 0.0;
-  for (Index i = 0; i < R.cols(); ++i) worst = std::max(worst, (G.col(i) - R.col(i)).norm() / R.col(i).norm());
-  return worst;
-}
 
 }  // namespace
 
@@ -268,6 +251,24 @@ TEST_CASE("gan cuda reference: wgan-gp with lambda = 0 and sharded data take the
   p->sample(Z, 16, a, G_cpu);
   gc::reference_sample(*p, Z, 16, b, G_ref);
   CHECK(worst_column_error(G_ref, G_cpu) <= kFloatTolerance);
+}
+
+
+TEST_CASE("gan cuda reference: image data (D = 36) through the same batched float operator", "[gan][cuda-host]") {
+  const auto data = tiny_images();
+  for (const char* loss : {"ns", "wgan-clip", "wgan-gp"})
+    for (const char* act : {"relu", "tanh"}) {
+      INFO(loss << " x " << act);
+      const GanProblem p(gan_options(loss, act), "tiny-images", data);
+      REQUIRE(gc::plan_for(p, 7, 3).data_dim() == 36);
+      const Matrix Z = worker_points(p, 3, 9);
+      WorkerRngs cpu_rngs(5, 3), ref_rngs(5, 3);
+      Matrix G_cpu, G_ref;
+      p.sample(Z, 7, cpu_rngs, G_cpu);
+      gc::reference_sample(p, Z, 7, ref_rngs, G_ref);
+      CHECK(worst_column_error(G_ref, G_cpu) <= kFloatTolerance);
+      CHECK((G_cpu.col(0) - G_cpu.col(1)).norm() > 1e-3 * G_cpu.col(0).norm());
+    }
 }
 
 TEST_CASE("gan cuda: --device is validated (cpu | cuda; cuda for the GAN problems only)", "[gan][cli]") {

@@ -7,6 +7,7 @@
 // (SKIP_RETURN_CODE, tests/CMakeLists.txt) reports as "Not Run (Skipped)". Run: ctest --test-dir build -L cuda
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "gan/cuda/cuda_gan_operator.hpp"
 #include "gan/cuda/staging.hpp"
 #include "gan/gan_problem.hpp"
+#include "gan_test_support.hpp"
 
 using dposg::Index;
 using dposg::Matrix;
@@ -28,6 +30,10 @@ using dposg::Rng;
 using dposg::Vector;
 using dposg::WorkerRngs;
 using dposg::gan::GanProblem;
+using dposg::test::make_gan;
+using dposg::test::tiny_images;
+using dposg::test::worker_points;
+using dposg::test::worst_column_error;
 
 namespace {
 
@@ -57,29 +63,8 @@ ProblemOptions gan_options(const std::string& loss, const std::string& act, cons
   return o;
 }
 
-std::unique_ptr<GanProblem> make_gan(const ProblemOptions& o) {
-  auto p = dposg::make_problem(o);
-  auto* g = dynamic_cast<GanProblem*>(p.get());
-  REQUIRE(g != nullptr);
-  p.release();
-  return std::unique_ptr<GanProblem>(g);
-}
 
-Matrix worker_points(const GanProblem& p, Index M, std::uint64_t seed) {
-  Rng rng(seed);
-  const Vector z0 = p.initial_point(rng);
-  std::normal_distribution<double> n(0.0, 0.05);
-  Matrix Z(p.dim(), M);
-  for (Index i = 0; i < M; ++i)
-    for (Index r = 0; r < p.dim(); ++r) Z(r, i) = z0[r] + n(rng);
-  return Z;
-}
 
-double worst_column_error(const Matrix& G, const Matrix& R) {
-  double worst = 0.0;
-  for (Index i = 0; i < R.cols(); ++i) worst = std::max(worst, (G.col(i) - R.col(i)).norm() / R.col(i).norm());
-  return worst;
-}
 
 // Float32 on the GPU against double on the CPU: relative error of every column, ||g_gpu - g_cpu|| /
 // ||g_cpu|| <= 1e-4. The terms of each entry are rounded to float (6e-8) and summed over B samples and a
@@ -122,6 +107,21 @@ TEST_CASE("gan cuda: G on the GPU equals the CPU operator column by column, ever
       CHECK(c.vs_cpu <= kTolerance);
       CHECK(c.vs_reference <= kTolerance);
     }
+}
+
+TEST_CASE("gan cuda: image data (D = 36) on the GPU equals the CPU operator", "[gan][cuda]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const auto data = tiny_images();
+  for (const char* loss : {"ns", "wgan-clip", "wgan-gp"}) {
+    INFO(loss);
+    const GanProblem gpu(gan_options(loss, "tanh", "cuda"), "tiny-images", data);
+    const GanProblem cpu(gan_options(loss, "tanh", "cpu"), "tiny-images", data);
+    const Matrix Z = worker_points(cpu, 3, 9);
+    const Compared c = compare(gpu, cpu, Z, 7, 5);
+    INFO("relative column error vs double CPU " << c.vs_cpu << ", vs float CPU reference " << c.vs_reference);
+    CHECK(c.vs_cpu <= kTolerance);
+    CHECK(c.vs_reference <= kTolerance);
+  }
 }
 
 TEST_CASE("gan cuda: buffers are reused across calls whose shapes change", "[gan][cuda]") {

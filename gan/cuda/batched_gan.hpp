@@ -70,9 +70,9 @@ DPOSG_HD inline NsOutputGrad ns_output_grad(float logit_real, float logit_fake, 
   const float s = sigmoid_f(logit_fake);
   return {(sigmoid_f(logit_real) - 1.f) * inv_b, s * inv_b, (s - 1.f) * inv_b};
 }
-// wgan-gp: d (lambda E (||s|| - 1)^2) / d s = coefficient * s for one sample's 2-vector s (0 where s = 0).
-DPOSG_HD inline float gp_coefficient(float s0, float s1, float lambda, float inv_b) {
-  const float n = sqrtf(s0 * s0 + s1 * s1);
+// wgan-gp: d (lambda E (||s|| - 1)^2) / d s = coefficient * s for one sample's D-vector s of norm n
+// (0 where s = 0).
+DPOSG_HD inline float gp_coefficient(float n, float lambda, float inv_b) {
   return n > 0.f ? lambda * 2.f * (n - 1.f) * inv_b / n : 0.f;
 }
 
@@ -99,7 +99,7 @@ struct NetLayout {
 };
 
 struct GanPlan {
-  NetLayout gen, disc;  // gen: latent -> 2, disc: 2 -> 1
+  NetLayout gen, disc;  // gen: latent -> D, disc: D -> 1 (D = data_dim(): 2 for mixtures, pixels for images)
   long long dim = 0;    // d
   int batch = 1;        // B, per worker
   int workers = 1;      // M
@@ -108,6 +108,7 @@ struct GanPlan {
 
   long long samples() const { return static_cast<long long>(batch) * workers; }  // B M
   int latent() const { return gen.n(0); }
+  int data_dim() const { return disc.n(0); }
 };
 
 // C_i = op(A_i) op(B_i) + beta C_i for i = 0..batch-1 (alpha = 1), X_i = X + i * stride_x: exactly the
@@ -193,7 +194,7 @@ inline Gemm weight_gradient(const NetLayout& net, int l, float* G, long long d, 
 }
 
 // --- the device arena --------------------------------------------------------------------------
-// Inputs, uploaded in one copy: Z (d M, v already clipped for wgan-clip), the real samples (2 x B per
+// Inputs, uploaded in one copy: Z (d M, v already clipped for wgan-clip), the real samples (D x B per
 // worker), the latent codes (latent x B per worker), eps (B per worker, wgan-gp only).
 struct InputLayout {
   std::size_t z = 0, real = 0, latent = 0, eps = 0, total = 0;  // offsets and total, in floats
@@ -203,7 +204,7 @@ inline InputLayout input_layout(const GanPlan& p) {
   const std::size_t S = static_cast<std::size_t>(p.samples());
   in.z = 0;
   in.real = in.z + static_cast<std::size_t>(p.dim) * static_cast<std::size_t>(p.workers);
-  in.latent = in.real + 2 * S;
+  in.latent = in.real + static_cast<std::size_t>(p.data_dim()) * S;
   in.eps = in.latent + static_cast<std::size_t>(p.latent()) * S;
   in.total = in.eps + (p.loss == BatchedLoss::wgan_gp ? S : 0);
   return in;
@@ -228,7 +229,7 @@ struct Workspace {
   std::vector<float*> a_bar;   // wgan-gp: adjoints of the critic's hidden pre-activations
   float *ping = nullptr, *pong = nullptr;                    // max_units x B per worker each
   float *d_real = nullptr, *d_fake_d = nullptr, *d_fake_g = nullptr;  // 1 x B per worker
-  float *d_fake = nullptr, *dx_hat = nullptr, *x_hat = nullptr, *s_bar = nullptr;  // 2 x B per worker
+  float *d_fake = nullptr, *dx_hat = nullptr, *x_hat = nullptr, *s_bar = nullptr;  // D x B per worker
 };
 
 // Carves `base` (or only counts, when base is null) into the workspace of p: the inputs first, exactly
@@ -283,9 +284,10 @@ inline Workspace carve_workspace(const GanPlan& p, float* base, std::size_t* tot
   w.d_real = c.take(S);
   w.d_fake_d = c.take(S);
   w.d_fake_g = c.take(S);
-  w.d_fake = c.take(2 * S);
+  const std::size_t DS = static_cast<std::size_t>(p.data_dim()) * S;
+  w.d_fake = c.take(DS);
   if (p.loss == BatchedLoss::wgan_gp) {
-    w.x_hat = c.take(2 * S);
+    w.x_hat = c.take(DS);
     w.fh = forward_bufs(p.disc, w.x_hat);
     const int L = p.disc.layers();
     w.ig.e.assign(static_cast<std::size_t>(L + 1), nullptr);
@@ -294,8 +296,8 @@ inline Workspace carve_workspace(const GanPlan& p, float* base, std::size_t* tot
     for (int l = 0; l < L; ++l) w.ig.q[static_cast<std::size_t>(l)] = c.take(static_cast<std::size_t>(p.disc.n(l)) * S);
     w.a_bar.assign(static_cast<std::size_t>(L), nullptr);
     for (int l = 1; l < L; ++l) w.a_bar[static_cast<std::size_t>(l)] = c.take(static_cast<std::size_t>(p.disc.n(l)) * S);
-    w.s_bar = c.take(2 * S);
-    w.dx_hat = c.take(2 * S);
+    w.s_bar = c.take(DS);
+    w.dx_hat = c.take(DS);
   }
   if (total_floats) *total_floats = c.used();
   return w;
@@ -318,9 +320,10 @@ inline std::size_t workspace_floats(const GanPlan& p) {
 //   row_sums(X, rows, B, M, out, out_stride)              out_i[r] += sum_j X_i(r, j)
 //   fill(p, n, value), scale(p, n, s)
 //   ns_output_grads(l_real, l_fake, S, inv_b, d_real, d_fake_d, d_fake_g)
-//   interpolate(real, fake, eps, S, x_hat)                x^_k = eps_k real_k + (1 - eps_k) fake_k
-//   gp_adjoint(s, S, lambda, inv_b, s_bar)                d(lambda P)/d s_k
-//   gp_fake_update(d_fake, dx_hat, eps, S)                d_fake_k -= (1 - eps_k) dx_hat_k
+//   interpolate(real, fake, eps, S, D, x_hat)             x^_k = eps_k real_k + (1 - eps_k) fake_k
+//   gp_adjoint(s, S, D, lambda, inv_b, s_bar)             d(lambda P)/d s_k
+//   gp_fake_update(d_fake, dx_hat, eps, S, D)             d_fake_k -= (1 - eps_k) dx_hat_k
+// (sample k's D-vectors are columns k of D x S matrices).
 // Elementwise operations run over a flat n = rows * B * M (activations of all workers are contiguous).
 
 template <class X>
@@ -441,14 +444,15 @@ void batched_gan_operator(X& x, const GanPlan& p, Workspace& w) {
     x.fill(w.d_fake_d, S, inv_b);
     batched_backward(x, p, p.disc, w.Z, w.fr, w.d_real, w.G, nullptr, w.ping, w.pong);
     batched_backward(x, p, p.disc, w.Z, w.ff, w.d_fake_d, w.G, w.d_fake, w.ping, w.pong);
-    x.scale(w.d_fake, 2 * S, -1.f);
+    const int D = p.data_dim();
+    x.scale(w.d_fake, D * S, -1.f);
     if (p.loss == BatchedLoss::wgan_gp) {
-      x.interpolate(w.real, w.ff.h[0], w.eps, S, w.x_hat);
+      x.interpolate(w.real, w.ff.h[0], w.eps, S, D, w.x_hat);
       batched_forward(x, p, p.disc, w.Z, w.fh);
       batched_input_gradient(x, p, p.disc, w.Z, w.fh, w.ig);
-      x.gp_adjoint(w.ig.q[0], S, p.gp_lambda, inv_b, w.s_bar);
+      x.gp_adjoint(w.ig.q[0], S, D, p.gp_lambda, inv_b, w.s_bar);
       batched_input_gradient_backward(x, p, p.disc, w.Z, w.fh, w.ig, w.s_bar, w.G, w.dx_hat, w.ping, w.pong, w.a_bar);
-      x.gp_fake_update(w.d_fake, w.dx_hat, w.eps, S);
+      x.gp_fake_update(w.d_fake, w.dx_hat, w.eps, S, D);
     }
   }
   batched_backward(x, p, p.gen, w.Z, w.fg, w.d_fake, w.G, nullptr, w.ping, w.pong);

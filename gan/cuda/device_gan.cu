@@ -101,29 +101,27 @@ __global__ void ns_output_grads_kernel(const float* l_real, const float* l_fake,
 }
 
 // Per sample k (2-vectors at 2k, 2k + 1).
-__global__ void interpolate_kernel(const float* real, const float* fake, const float* eps, long long S, float* x_hat) {
-  DPOSG_GRID_STRIDE(k, S) {
-    const float e = eps[k];
-    x_hat[2 * k] = e * real[2 * k] + (1.f - e) * fake[2 * k];
-    x_hat[2 * k + 1] = e * real[2 * k + 1] + (1.f - e) * fake[2 * k + 1];
+__global__ void interpolate_kernel(const float* real, const float* fake, const float* eps, long long S, int D,
+                                   float* x_hat) {
+  DPOSG_GRID_STRIDE(j, S * D) {
+    const float e = eps[j / D];
+    x_hat[j] = e * real[j] + (1.f - e) * fake[j];
   }
 }
 
-__global__ void gp_adjoint_kernel(const float* s, long long S, float lambda, float inv_b, float* s_bar) {
+// One thread per sample: D is at most a few hundred (an image's pixels), S the large dimension.
+__global__ void gp_adjoint_kernel(const float* s, long long S, int D, float lambda, float inv_b, float* s_bar) {
   DPOSG_GRID_STRIDE(k, S) {
-    const float s0 = s[2 * k], s1 = s[2 * k + 1];
-    const float coef = gp_coefficient(s0, s1, lambda, inv_b);
-    s_bar[2 * k] = coef * s0;
-    s_bar[2 * k + 1] = coef * s1;
+    const float* sk = s + k * D;
+    float n2 = 0.f;
+    for (int c = 0; c < D; ++c) n2 += sk[c] * sk[c];
+    const float coef = gp_coefficient(sqrtf(n2), lambda, inv_b);
+    for (int c = 0; c < D; ++c) s_bar[k * D + c] = coef * sk[c];
   }
 }
 
-__global__ void gp_fake_update_kernel(float* d_fake, const float* dx_hat, const float* eps, long long S) {
-  DPOSG_GRID_STRIDE(k, S) {
-    const float w = 1.f - eps[k];
-    d_fake[2 * k] -= w * dx_hat[2 * k];
-    d_fake[2 * k + 1] -= w * dx_hat[2 * k + 1];
-  }
+__global__ void gp_fake_update_kernel(float* d_fake, const float* dx_hat, const float* eps, long long S, int D) {
+  DPOSG_GRID_STRIDE(j, S * D) { d_fake[j] -= (1.f - eps[j / D]) * dx_hat[j]; }
 }
 
 #undef DPOSG_GRID_STRIDE
@@ -178,16 +176,16 @@ struct DeviceExecutor {
     ns_output_grads_kernel<<<blocks_for(S), kThreads, 0, stream>>>(l_real, l_fake, S, inv_b, d_real, d_fake_d, d_fake_g);
     launched("ns_output_grads_kernel");
   }
-  void interpolate(const float* real, const float* fake, const float* eps, long long S, float* x_hat) {
-    interpolate_kernel<<<blocks_for(S), kThreads, 0, stream>>>(real, fake, eps, S, x_hat);
+  void interpolate(const float* real, const float* fake, const float* eps, long long S, int D, float* x_hat) {
+    interpolate_kernel<<<blocks_for(S * D), kThreads, 0, stream>>>(real, fake, eps, S, D, x_hat);
     launched("interpolate_kernel");
   }
-  void gp_adjoint(const float* s, long long S, float lambda, float inv_b, float* s_bar) {
-    gp_adjoint_kernel<<<blocks_for(S), kThreads, 0, stream>>>(s, S, lambda, inv_b, s_bar);
+  void gp_adjoint(const float* s, long long S, int D, float lambda, float inv_b, float* s_bar) {
+    gp_adjoint_kernel<<<blocks_for(S), kThreads, 0, stream>>>(s, S, D, lambda, inv_b, s_bar);
     launched("gp_adjoint_kernel");
   }
-  void gp_fake_update(float* d_fake, const float* dx_hat, const float* eps, long long S) {
-    gp_fake_update_kernel<<<blocks_for(S), kThreads, 0, stream>>>(d_fake, dx_hat, eps, S);
+  void gp_fake_update(float* d_fake, const float* dx_hat, const float* eps, long long S, int D) {
+    gp_fake_update_kernel<<<blocks_for(S * D), kThreads, 0, stream>>>(d_fake, dx_hat, eps, S, D);
     launched("gp_fake_update_kernel");
   }
 };

@@ -71,20 +71,21 @@ struct HostExecutor {
       d_fake_g[k] = g.fake_g;
     }
   }
-  void interpolate(const float* real, const float* fake, const float* eps, long long S, float* x_hat) {
+  void interpolate(const float* real, const float* fake, const float* eps, long long S, int D, float* x_hat) {
     for (long long k = 0; k < S; ++k)
-      for (int c = 0; c < 2; ++c) x_hat[2 * k + c] = eps[k] * real[2 * k + c] + (1.f - eps[k]) * fake[2 * k + c];
+      for (int c = 0; c < D; ++c) x_hat[D * k + c] = eps[k] * real[D * k + c] + (1.f - eps[k]) * fake[D * k + c];
   }
-  void gp_adjoint(const float* s, long long S, float lambda, float inv_b, float* s_bar) {
+  void gp_adjoint(const float* s, long long S, int D, float lambda, float inv_b, float* s_bar) {
     for (long long k = 0; k < S; ++k) {
-      const float coef = gp_coefficient(s[2 * k], s[2 * k + 1], lambda, inv_b);
-      s_bar[2 * k] = coef * s[2 * k];
-      s_bar[2 * k + 1] = coef * s[2 * k + 1];
+      float n2 = 0.f;
+      for (int c = 0; c < D; ++c) n2 += s[D * k + c] * s[D * k + c];
+      const float coef = gp_coefficient(sqrtf(n2), lambda, inv_b);
+      for (int c = 0; c < D; ++c) s_bar[D * k + c] = coef * s[D * k + c];
     }
   }
-  void gp_fake_update(float* d_fake, const float* dx_hat, const float* eps, long long S) {
+  void gp_fake_update(float* d_fake, const float* dx_hat, const float* eps, long long S, int D) {
     for (long long k = 0; k < S; ++k)
-      for (int c = 0; c < 2; ++c) d_fake[2 * k + c] -= (1.f - eps[k]) * dx_hat[2 * k + c];
+      for (int c = 0; c < D; ++c) d_fake[D * k + c] -= (1.f - eps[k]) * dx_hat[D * k + c];
   }
 };
 

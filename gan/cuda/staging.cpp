@@ -64,8 +64,9 @@ void stage_inputs(const GanProblem& p, const GanPlan& plan, const Matrix& Z, Wor
       z[r] = static_cast<float>(clip && r >= nu ? std::clamp(v, -c, c) : v);
     }
     const GanBatch b = p.draw_batch(rngs[i], B, i, M);
-    float* real = host + in.real + static_cast<std::size_t>(i * 2 * B);
-    for (Index k = 0; k < 2 * B; ++k) real[k] = static_cast<float>(b.real.data()[k]);
+    const Index D = plan.data_dim();
+    float* real = host + in.real + static_cast<std::size_t>(i * D * B);
+    for (Index k = 0; k < D * B; ++k) real[k] = static_cast<float>(b.real.data()[k]);
     float* lat = host + in.latent + static_cast<std::size_t>(i * latent * B);
     for (Index k = 0; k < latent * B; ++k) lat[k] = static_cast<float>(b.latent.data()[k]);
     if (plan.loss == BatchedLoss::wgan_gp) {
