@@ -719,7 +719,29 @@ std::string ResultsFile::run_status(const std::string& run) const {
 void ResultsFile::remove_run(const std::string& run) {
   if (!has_run(run)) return;
   guarded(path_, "removing run '" + run + "'", [&] {
-    impl_->fs->runs.unlink(run);
+    try {
+      impl_->fs->runs.unlink(run);
+    } catch (const H5::Exception&) {
+      // Unlinking reads the object's header, and so does moving its link; a header damaged by a
+      // kill mid-flush cannot be read. So /runs itself moves to /damaged/runs-K (its own header is
+      // intact) and a new /runs gets a hard link to every other run: the damaged one stays only in
+      // the old group, which no tool reads.
+      H5::Group damaged = exists_link(impl_->fs->file, "damaged") ? impl_->fs->file.openGroup("damaged")
+                                                                   : impl_->fs->file.createGroup("damaged");
+      std::string aside = "runs";
+      for (int k = 2; exists_link(damaged, aside); ++k) aside = "runs-" + std::to_string(k);
+      const std::vector<std::string> names = runs();
+      impl_->fs->runs.close();
+      check(H5Lmove(impl_->fs->file.getId(), "runs", damaged.getId(), aside.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+            "H5Lmove");
+      H5::Group old_runs = damaged.openGroup(aside);
+      impl_->fs->runs = impl_->fs->file.createGroup("runs");
+      for (const auto& name : names)
+        if (name != run)
+          check(H5Lcreate_hard(old_runs.getId(), name.c_str(), impl_->fs->runs.getId(), name.c_str(), H5P_DEFAULT,
+                               H5P_DEFAULT),
+                "H5Lcreate_hard");
+    }
     impl_->fs->flush_file();
   });
 }

@@ -176,9 +176,19 @@ std::vector<ResumeAction> plan_sweep(const ResultsFile& file, const std::vector<
   std::vector<ResumeAction> plan;
   std::unique_ptr<ResultsReader> reader;
   for (const auto& r : runs) {
-    const std::string status = file.run_status(r.name);
-    if (status.empty() && !file.has_run(r.name)) {
+    if (!file.has_run(r.name)) {
       plan.push_back(ResumeAction::run);
+      continue;
+    }
+    std::string status;
+    try {
+      status = file.run_status(r.name);
+    } catch (const std::exception&) {
+      // Unreadable metadata: a kill in the middle of an HDF5 flush (1.10 has no atomic commit; see
+      // core/recorder.cpp) while this run was being written. Only the run being written can be hit
+      // (finished runs' objects are not written again), so it is redone; remove_run moves it aside
+      // if it cannot be unlinked.
+      plan.push_back(ResumeAction::redo);
       continue;
     }
     if (policy.overwrite) {
@@ -187,7 +197,14 @@ std::vector<ResumeAction> plan_sweep(const ResultsFile& file, const std::vector<
     }
     if (!reader) reader = ResultsReader::open(file.path());
     bool found = false;
-    const std::string recorded = attr_string(reader->summary(r.name), "sweep_options", found);
+    std::string recorded;
+    try {
+      recorded = attr_string(reader->summary(r.name), "sweep_options", found);
+    } catch (const std::exception&) {
+      if (status != "running") throw;
+      plan.push_back(ResumeAction::redo);  // the interrupted run, damaged as above
+      continue;
+    }
     const std::string where = "run '" + r.name + "' in '" + file.path() + "'";
     if (!found)
       throw InputError(where + " was not made by a sweep (no sweep_options attribute); use another --out, or "

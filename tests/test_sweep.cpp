@@ -3,6 +3,8 @@
 // CSV of dposg info; the grid helpers of core/sweep.hpp directly.
 #include <catch2/catch.hpp>
 
+#include <hdf5.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -296,13 +298,23 @@ TEST_CASE("a sweep killed with SIGKILL resumes: no finished run lost, redone or 
 
   std::map<std::string, RunSummary> before;
   std::map<std::string, std::vector<double>> before_metrics, before_walls;
+  int unreadable = 0;
   {
     auto reader = ResultsReader::open(path);
     for (const auto& run : reader->runs()) {
-      before[run] = reader->summary(run);
-      before_metrics[run] = reader->metric(run, "grad_norm_sq");
-      before_walls[run] = reader->metric(run, "wall_time_s");
+      try {
+        before[run] = reader->summary(run);
+        before_metrics[run] = reader->metric(run, "grad_norm_sq");
+        before_walls[run] = reader->metric(run, "wall_time_s");
+      } catch (const std::exception& e) {
+        // The run being written when the kill came, its metadata cut mid-flush (HDF5 1.10 has no
+        // atomic commit): not a finished run, and the resume must redo it.
+        WARN("unreadable after the kill (the interrupted run): " << run << ": " << e.what());
+        before.erase(run);
+        ++unreadable;
+      }
     }
+    CHECK(unreadable <= 1);
   }
   std::size_t finished_before = 0;
   for (const auto& [run, s] : before) finished_before += s.status == "finished";
@@ -391,4 +403,49 @@ TEST_CASE("sweep progress goes to a terminal only", "[sweep][cli]") {
   const std::string tty = dposg::test::slurp(dir / "tty.txt");
   CHECK(tty.find("runs done") != std::string::npos);
   CHECK(tty.find("left") != std::string::npos);
+}
+
+TEST_CASE("a run whose metadata a kill cut mid-flush is redone; /runs is rebuilt without it",
+          "[sweep]") {
+  TempDir dir;
+  const std::string path = dir / "d.h5";
+  {
+    auto file = ResultsFile::open(path);
+    auto w = file->create_run("x", {{"sweep_options", AttrValue(std::string("seed=0"))}});
+    w->set_attr("more", AttrValue(1.0));
+  }
+  // Damage the run's object header as a torn write would: its checksum no longer matches.
+  haddr_t addr = 0;
+  {
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    H5O_info_t info;
+    REQUIRE(H5Oget_info_by_name(f, "/runs/x", &info, H5P_DEFAULT) >= 0);
+    addr = info.addr;
+    H5Fclose(f);
+  }
+  {
+    std::fstream io(path, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(addr) + 8);
+    const std::string junk(24, '\xA5');
+    io.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto file = ResultsFile::open(path);
+  REQUIRE(file->has_run("x"));
+  CHECK_THROWS(file->run_status("x"));  // the damage is real
+  SweepRun run;
+  run.name = "x";
+  run.options_key = "seed=0";
+  CHECK(plan_sweep(*file, {run}, ResumePolicy{}) == std::vector<ResumeAction>{ResumeAction::redo});
+  REQUIRE_NOTHROW(file->remove_run("x"));
+  CHECK_FALSE(file->has_run("x"));
+  auto w = file->create_run("x");  // the name is free again
+  w.reset();
+  file.reset();
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  CHECK(H5Lexists(f, "/damaged", H5P_DEFAULT) > 0);
+  CHECK(H5Lexists(f, "/damaged/runs", H5P_DEFAULT) > 0);  // the old /runs, the damaged run only there
+  CHECK(H5Lexists(f, "/damaged/runs/x", H5P_DEFAULT) > 0);
+  H5Fclose(f);
 }
