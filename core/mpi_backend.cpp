@@ -39,15 +39,6 @@ void validate(const NetworkEmulation& net) {
 
 namespace {
 double g_emulated_seconds = 0.0;
-
-// Sleeps for what `messages` sequential steps of `bytes_per_step` bytes each take under `net`.
-void emulate(const NetworkEmulation& net, double messages, double bytes_per_step) {
-  if (!net.enabled() || messages <= 0.0) return;
-  const double seconds =
-      messages * (net.latency_s + (net.bandwidth_Bps > 0.0 ? bytes_per_step / net.bandwidth_Bps : 0.0));
-  g_emulated_seconds += seconds;
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-}
 }  // namespace
 
 double emulated_network_seconds() { return g_emulated_seconds; }
@@ -67,6 +58,15 @@ std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&, cons
 #else
 
 namespace {
+
+// Sleeps for what `messages` sequential steps of `bytes_per_step` bytes each take under `net`.
+void emulate(const NetworkEmulation& net, double messages, double bytes_per_step) {
+  if (!net.enabled() || messages <= 0.0) return;
+  const double seconds =
+      messages * (net.latency_s + (net.bandwidth_Bps > 0.0 ? bytes_per_step / net.bandwidth_Bps : 0.0));
+  g_emulated_seconds += seconds;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
 
 // Set by SIGTERM. When a rank dies, mpirun sends the others SIGTERM and, odls_base_sigkill_timeout
 // seconds later (1 s by default), SIGKILL. Every wait below polls this flag, so a rank blocked in
