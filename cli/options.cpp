@@ -53,7 +53,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("gan-classifier", po::value(&c.problem.gan_classifier)->default_value(c.problem.gan_classifier),
        "gan-fashion: HDF5 classifier for fd_classifier; empty = trained once and cached under ~/.cache/dposg")
       ("device", po::value(&c.problem.device)->default_value(c.problem.device),
-       "cpu | cuda: where the GAN operator runs (cuda: all workers in float32 on one GPU, cuBLAS)");
+       "cpu | cpu-float | cuda: where and in what precision the GAN operator runs (cpu: double; cpu-float: float32 with Eigen; cuda: all workers in float32 on one GPU, cuBLAS)");
   po::options_description algo("Algorithm");
   algo.add_options()
       ("workers", po::value(&c.workers)->default_value(c.workers), "M, the number of workers")

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "gan/cuda/cuda_gan_operator.hpp"
+#include "gan/cuda/staging.hpp"
 #include "problems/common.hpp"
 
 namespace dposg::gan {
@@ -93,8 +94,8 @@ GanProblem::GanProblem(const ProblemOptions& opts, std::string name, std::shared
     throw InputError("--gan-clip: must be finite and > 0, got " + fmt(clip_));
   if (device_ == "cuda")
     cuda_ = cuda::make_cuda_gan_operator(*this);
-  else if (device_ != "cpu")
-    throw InputError("--device: expected 'cpu' or 'cuda', got '" + device_ + "'");
+  else if (device_ != "cpu" && device_ != "cpu-float")
+    throw InputError("--device: expected 'cpu', 'cpu-float' or 'cuda', got '" + device_ + "'");
 }
 
 GanProblem::~GanProblem() = default;
@@ -258,6 +259,10 @@ void GanProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& 
   problems::check_sample_args(Z, dim(), batch, rngs, name_);
   if (cuda_) {
     cuda_->sample(*this, Z, batch, rngs, G);
+    return;
+  }
+  if (device_ == "cpu-float") {
+    cuda::float_cpu_sample(*this, Z, batch, rngs, G);
     return;
   }
   G.resize(Z.rows(), Z.cols());

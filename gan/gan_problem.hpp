@@ -56,6 +56,8 @@
 // sample() evaluates the columns in an `omp parallel for` (each column draws only from rngs[i]; Eigen's
 // own threading stays off inside the parallel region), so results do not depend on the thread count.
 //
+// --device cpu-float: sample() runs the same batched float32 algorithm as the GPU on the CPU, with
+// Eigen's float GEMM per worker (gan/cuda/staging.hpp, float_cpu_sample); metrics as for cuda.
 // --device cuda (opts.device): sample() runs on the GPU instead (gan/cuda/cuda_gan_operator.hpp): the
 // same batches, drawn on the host from the same streams, and the same operator in float32 for all
 // workers at once. Everything else (metrics, losses_on, operator_on) stays on the CPU in double.

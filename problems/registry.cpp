@@ -26,10 +26,11 @@ std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
   // --device: the GAN problems check it themselves (and build their CUDA operator); every other problem
   // runs on the CPU only.
   if (opts.name.rfind("gan-", 0) != 0 && opts.device != "cpu") {
-    if (opts.device == "cuda")
-      throw InputError("--device: 'cuda' is available for the GAN problems (gan-mog8, gan-mog25, gan-fashion) only, not '" +
+    if (opts.device == "cuda" || opts.device == "cpu-float")
+      throw InputError("--device: '" + opts.device +
+                       "' is available for the GAN problems (gan-mog8, gan-mog25, gan-fashion) only, not '" +
                        opts.name + "'");
-    throw InputError("--device: expected 'cpu' or 'cuda', got '" + opts.device + "'");
+    throw InputError("--device: expected 'cpu', 'cpu-float' or 'cuda', got '" + opts.device + "'");
   }
   if (opts.name == "bilinear") return std::make_unique<BilinearProblem>(opts);
   if (opts.name == "star") return std::make_unique<StarProblem>(opts);

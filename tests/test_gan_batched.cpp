@@ -271,6 +271,41 @@ TEST_CASE("gan cuda reference: image data (D = 36) through the same batched floa
     }
 }
 
+TEST_CASE("--device cpu-float: the batched float operator with Eigen's GEMM equals the double CPU path",
+          "[gan][cuda-host]") {
+  const Index M = 4, B = 29;
+  for (const char* loss : {"ns", "wgan-clip", "wgan-gp"})
+    for (const char* act : {"relu", "leaky-relu", "tanh"}) {
+      INFO(loss << " x " << act);
+      ProblemOptions o = gan_options(loss, act);
+      const auto cpu = make_gan(o);
+      o.device = "cpu-float";
+      const auto flt = make_gan(o);
+      REQUIRE(flt->device() == "cpu-float");
+      const Matrix Z = worker_points(*cpu, M, 6);
+      WorkerRngs a(8, M), b(8, M), c(8, M);
+      Matrix G_cpu, G_float, G_ref;
+      cpu->sample(Z, B, a, G_cpu);
+      flt->sample(Z, B, b, G_float);
+      gc::reference_sample(*cpu, Z, B, c, G_ref);
+      CHECK(worst_column_error(G_float, G_cpu) <= kFloatTolerance);
+      // Against the loop reference: the same float algorithm, GEMM sums in another order only.
+      CHECK(worst_column_error(G_float, G_ref) <= 1e-5);
+      for (Index i = 0; i < M; ++i) CHECK(a[i]() == b[i]());
+    }
+  // Image data too (D = 36).
+  ProblemOptions o = gan_options("wgan-gp", "tanh");
+  const GanProblem cpu(o, "tiny-images", tiny_images());
+  o.device = "cpu-float";
+  const GanProblem flt(o, "tiny-images", tiny_images());
+  const Matrix Z = worker_points(cpu, 3, 2);
+  WorkerRngs a(1, 3), b(1, 3);
+  Matrix G_cpu, G_float;
+  cpu.sample(Z, 11, a, G_cpu);
+  flt.sample(Z, 11, b, G_float);
+  CHECK(worst_column_error(G_float, G_cpu) <= kFloatTolerance);
+}
+
 TEST_CASE("gan cuda: --device is validated (cpu | cuda; cuda for the GAN problems only)", "[gan][cli]") {
   ProblemOptions o = gan_options("ns", "relu");
   o.device = "gpu";
@@ -280,6 +315,8 @@ TEST_CASE("gan cuda: --device is validated (cpu | cuda; cuda for the GAN problem
   CHECK_THROWS_WITH(dposg::make_problem(star), Catch::Contains("--device") && Catch::Contains("GAN"));
   o.device = "cpu";
   CHECK(make_gan(o)->device() == "cpu");
+  star.device = "cpu-float";
+  CHECK_THROWS_WITH(dposg::make_problem(star), Catch::Contains("--device") && Catch::Contains("GAN"));
 
   o.device = "cuda";
   std::string why;

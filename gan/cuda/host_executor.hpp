@@ -10,6 +10,7 @@
 namespace dposg::gan::cuda {
 
 struct HostExecutor {
+  static constexpr long long kParallelElements = 1 << 15;
   void gemm(const Gemm& g) {
     for (int i = 0; i < g.batch; ++i) {
       const float* A = g.A + i * g.stride_a;
@@ -28,21 +29,30 @@ struct HostExecutor {
         }
     }
   }
+  // The elementwise passes run on all threads (every element on its own: the same results for any
+  // thread count); --device cpu-float uses them as they are.
   void bias_act(float* a, float* h, const float* bias, long long bias_stride, int rows, int B, int M, Act act) {
-    const long long n = static_cast<long long>(rows) * B * M;
-    for (long long k = 0; k < n; ++k) {
-      const long long r = k % rows, worker = k / (static_cast<long long>(rows) * B);
-      a[k] += bias[worker * bias_stride + r];
-      if (h) h[k] = act_value(act, a[k]);
+    const long long columns = static_cast<long long>(B) * M;
+#pragma omp parallel for schedule(static) if (columns * rows > kParallelElements)
+    for (long long c = 0; c < columns; ++c) {
+      const float* b = bias + (c / B) * bias_stride;
+      float* ac = a + c * rows;
+      for (int r = 0; r < rows; ++r) {
+        ac[r] += b[r];
+        if (h) h[c * rows + r] = act_value(act, ac[r]);
+      }
     }
   }
   void mul_act_d1(float* out, const float* in, const float* a, long long n, Act act) {
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
     for (long long k = 0; k < n; ++k) out[k] = in[k] * act_d1(act, a[k]);
   }
   void add_mul_act_d1(float* r, const float* in, const float* a, long long n, Act act) {
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
     for (long long k = 0; k < n; ++k) r[k] += in[k] * act_d1(act, a[k]);
   }
   void double_backward_step(float* e_bar, float* a_bar, const float* q, const float* a, long long n, Act act) {
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
     for (long long k = 0; k < n; ++k) {
       if (a_bar) a_bar[k] = e_bar[k] * q[k] * act_d2(act, a[k]);
       e_bar[k] *= act_d1(act, a[k]);

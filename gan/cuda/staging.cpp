@@ -81,14 +81,55 @@ void widen_result(const float* g, Index d, Index M, Matrix& G) {
   for (Index k = 0; k < d * M; ++k) G.data()[k] = static_cast<double>(g[k]);
 }
 
-void reference_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) {
+namespace {
+
+// HostExecutor with the GEMMs through Eigen (float, one worker's product per iteration, workers on
+// all threads; inside the parallel region Eigen's product runs on one thread).
+struct EigenExecutor : HostExecutor {
+  void gemm(const Gemm& g) {
+    using ConstMap = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
+    using Map = Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
+#pragma omp parallel for schedule(static) if (g.batch > 1)
+    for (int i = 0; i < g.batch; ++i) {
+      const ConstMap A(g.A + i * g.stride_a, g.trans_a ? g.k : g.m, g.trans_a ? g.m : g.k, Eigen::OuterStride<>(g.lda));
+      const ConstMap B(g.B + i * g.stride_b, g.trans_b ? g.n : g.k, g.trans_b ? g.k : g.n, Eigen::OuterStride<>(g.ldb));
+      Map C(g.C + i * g.stride_c, g.m, g.n, Eigen::OuterStride<>(g.ldc));
+      if (g.beta == 0.f) C.setZero();  // beta = 0: C is not read (as cuBLAS), it may hold garbage
+      else if (g.beta != 1.f) C *= g.beta;
+      if (g.trans_a && g.trans_b) C.noalias() += A.transpose() * B.transpose();
+      else if (g.trans_a) C.noalias() += A.transpose() * B;
+      else if (g.trans_b) C.noalias() += A * B.transpose();
+      else C.noalias() += A * B;
+    }
+  }
+};
+
+void run_batched(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G, bool eigen) {
   const GanPlan plan = plan_for(p, batch, Z.cols());
-  std::vector<float> arena(workspace_floats(plan));
+  // Every buffer is written before it is read (the GPU's arena is not cleared either).
+  thread_local std::vector<float> arena;
+  arena.resize(workspace_floats(plan));
   Workspace w = carve_workspace(plan, arena.data());
   stage_inputs(p, plan, Z, rngs, arena.data());
-  HostExecutor x;
-  batched_gan_operator(x, plan, w);
+  if (eigen) {
+    EigenExecutor x;
+    batched_gan_operator(x, plan, w);
+  } else {
+    HostExecutor x;
+    batched_gan_operator(x, plan, w);
+  }
   widen_result(w.G, p.dim(), Z.cols(), G);
 }
+
+}  // namespace
+
+void float_cpu_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) {
+  run_batched(p, Z, batch, rngs, G, true);
+}
+
+void reference_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) {
+  run_batched(p, Z, batch, rngs, G, false);
+}
+
 
 }  // namespace dposg::gan::cuda

@@ -30,5 +30,8 @@ void widen_result(const float* g, Index d, Index M, Matrix& G);
 // GanProblem::sample's operator as the CUDA backend computes it (float32, all workers batched), with
 // HostExecutor in place of the GPU.
 void reference_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G);
+// --device cpu-float: the same algorithm with Eigen's float GEMM (workers in parallel) in place of
+// HostExecutor's loops; the elementwise passes are HostExecutor's.
+void float_cpu_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G);
 
 }  // namespace dposg::gan::cuda
