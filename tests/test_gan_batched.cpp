@@ -271,7 +271,7 @@ TEST_CASE("gan cuda reference: image data (D = 36) through the same batched floa
     }
 }
 
-TEST_CASE("--device cpu-float: the batched float operator with Eigen's GEMM equals the double CPU path",
+TEST_CASE("gan cpu-float: the batched float operator with Eigen's GEMM equals the double CPU path",
           "[gan][cuda-host]") {
   const Index M = 4, B = 29;
   for (const char* loss : {"ns", "wgan-clip", "wgan-gp"})
