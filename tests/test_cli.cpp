@@ -179,13 +179,15 @@ TEST_CASE("config files take the same keys as the command line", "[cli]") {
   CHECK(ResultsReader::open(dir / "c.h5")->iterations("override").back() == 20);
 }
 
-TEST_CASE("--help lists every option with its default", "[cli]") {
+TEST_CASE("dposg run --help lists every option with its default", "[cli]") {
   TempDir dir;
   const auto r = run_cli("run --help", dir);
   REQUIRE(r.code == 0);
   for (const std::string opt : {"--problem", "--dim", "--problem-file", "--workers", "--topology", "--topology-file",
                                 "--rounds", "--step-rule", "--lr", "--iters", "--batch", "--noise", "--seed", "--init",
-                                "--log-every", "--out", "--run-name", "--config", "--threads"}) {
+                                "--log-every", "--out", "--run-name", "--config", "--threads", "--backend",
+                                "--net-latency", "--net-bandwidth", "--coupling-matrix", "--device", "--algorithm",
+                                "--compressor", "--error-feedback"}) {
     INFO(opt);
     CHECK(r.out.find(opt) != std::string::npos);
   }
