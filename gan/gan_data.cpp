@@ -2,23 +2,11 @@
 
 #include <limits>
 #include <random>
-#include <sstream>
 
 #include "core/error.hpp"
 #include "gan/frechet.hpp"
 
 namespace dposg::gan {
-
-namespace {
-
-std::string fmt(double x) {
-  std::ostringstream s;
-  s.precision(17);
-  s << x;
-  return s.str();
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // MixtureData
@@ -47,7 +35,7 @@ void MixtureData::describe(InstanceWriter& out) const {
 
 std::string MixtureData::describe_text() const {
   return "the 2-D Gaussian mixture " + mixture_.name() + " (" + std::to_string(mixture_.modes()) +
-         " modes, per-coordinate std " + fmt(mixture_.stddev()) +
+         " modes, per-coordinate std " + exact_text(mixture_.stddev()) +
          ", means in 'means', 2 x K; a sample: its mode uniform, then 2 normals). Metrics: modes_covered, "
          "high_quality_fraction (within 3 std of the nearest mode) over 2500 generator samples; mmd = unbiased "
          "squared MMD, Gaussian kernel of bandwidth mmd_bandwidth, 1000 generator vs 1000 data samples.";

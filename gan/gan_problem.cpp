@@ -35,13 +35,6 @@ namespace {
 
 constexpr Index kMetricBatch = 512;        // loss_g, loss_d
 
-std::string fmt(double x) {
-  std::ostringstream s;
-  s.precision(17);
-  s << x;
-  return s.str();
-}
-
 Index positive_size(Index value, const std::string& option) {
   if (value < 1) throw InputError(option + ": must be >= 1, got " + std::to_string(value));
   return value;
@@ -89,9 +82,9 @@ GanProblem::GanProblem(const ProblemOptions& opts, std::string name, std::shared
       discriminator_(shape(data_->dim(), 1, opts)),
       device_(opts.device) {
   if (!(std::isfinite(gp_lambda_) && gp_lambda_ >= 0.0))
-    throw InputError("--gan-gp-lambda: must be finite and >= 0, got " + fmt(gp_lambda_));
+    throw InputError("--gan-gp-lambda: must be finite and >= 0, got " + exact_text(gp_lambda_));
   if (!(std::isfinite(clip_) && clip_ > 0.0))
-    throw InputError("--gan-clip: must be finite and > 0, got " + fmt(clip_));
+    throw InputError("--gan-clip: must be finite and > 0, got " + exact_text(clip_));
   if (device_ == "cuda")
     cuda_ = cuda::make_cuda_gan_operator(*this);
   else if (device_ != "cpu" && device_ != "cpu-float")

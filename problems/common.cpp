@@ -1,21 +1,11 @@
 #include "problems/common.hpp"
 
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
 
 #include "core/error.hpp"
 
 namespace dposg::problems {
-
-namespace {
-std::string fmt(double x) {
-  std::ostringstream s;
-  s.precision(17);
-  s << x;
-  return s.str();
-}
-}  // namespace
 
 void require_even_dim(const ProblemOptions& o, const std::string& problem) {
   if (o.dim < 2 || o.dim % 2 != 0)
@@ -26,30 +16,30 @@ void require_even_dim(const ProblemOptions& o, const std::string& problem) {
 void require_noise(const ProblemOptions& o) {
   if (!(std::isfinite(o.noise) && o.noise >= 0.0))
     throw InputError("--noise: must be finite and >= 0 (the per-sample noise std), got " +
-                     fmt(o.noise));
+                     exact_text(o.noise));
 }
 
 void require_cond(const ProblemOptions& o) {
   if (!(std::isfinite(o.cond) && o.cond >= 1.0))
     throw InputError("--cond: must be finite and >= 1 (condition number of A), got " +
-                     fmt(o.cond));
+                     exact_text(o.cond));
 }
 
 void require_coupling(const ProblemOptions& o) {
   if (!(std::isfinite(o.coupling) && o.coupling > 0.0))
     throw InputError("--coupling: must be finite and > 0 (largest singular value of A), got " +
-                     fmt(o.coupling));
+                     exact_text(o.coupling));
 }
 
 void require_alpha(const ProblemOptions& o) {
   if (!(std::isfinite(o.alpha) && o.alpha >= 0.0))
-    throw InputError("--alpha: must be finite and >= 0, got " + fmt(o.alpha));
+    throw InputError("--alpha: must be finite and >= 0, got " + exact_text(o.alpha));
 }
 
 void require_solution_norm(const ProblemOptions& o) {
   if (!(std::isfinite(o.solution_norm) && o.solution_norm >= 0.0))
     throw InputError("--solution-norm: must be finite and >= 0 (||x*||), got " +
-                     fmt(o.solution_norm));
+                     exact_text(o.solution_norm));
 }
 
 void check_exact_args(const Matrix& Z, Index d, const std::string& problem) {
