@@ -220,77 +220,96 @@ class MpiMixer final : public Mixer {
     return sent;
   }
 
-  // X <- X W on this rank's columns: send the boundary columns, receive the neighbours', then each
-  // column is sum_j W_ij x_j in the order of row i (CpuMixer's order: the same result to the bit).
-  void round(const Topology& W, Matrix& X) const {
-    const Index d = X.rows();
-    const Index first = static_cast<Index>(rank_) * block_;
-    const auto sent = columns_sent(W);
-    for (int p = 0; p < ranks_; ++p)
-      sent_[static_cast<std::size_t>(p)] +=
-          static_cast<double>(sent[static_cast<std::size_t>(p)].size()) * static_cast<double>(d) * 8.0;
-
-    // Messages: one per neighbouring rank and direction, its columns one after another.
-    struct Message {
-      int peer;
-      std::vector<Index> columns;
-      std::vector<double> data;
-    };
+  // One round's exchange for W as seen from this rank: a message per neighbouring rank and
+  // direction (its columns one after another) and the number of columns every rank sends (for
+  // sent_). Kept for a fixed W, with its message buffers, so rounds reuse both.
+  struct Message {
+    int peer;
+    std::vector<Index> columns;
+    std::vector<double> data;
+  };
+  struct RoundPlan {
     std::vector<Message> out, in;
+    std::vector<std::size_t> columns_per_rank;
+  };
+
+  RoundPlan plan_for(const Topology& W) const {
+    const auto sent = columns_sent(W);
+    RoundPlan plan;
+    for (const auto& s : sent) plan.columns_per_rank.push_back(s.size());
     for (const auto& [q, j] : sent[static_cast<std::size_t>(rank_)]) {
-      if (out.empty() || out.back().peer != q) out.push_back({q, {}, {}});
-      out.back().columns.push_back(j);
+      if (plan.out.empty() || plan.out.back().peer != q) plan.out.push_back({q, {}, {}});
+      plan.out.back().columns.push_back(j);
     }
     for (int p = 0; p < ranks_; ++p) {
       if (p == rank_) continue;
       for (const auto& [q, j] : sent[static_cast<std::size_t>(p)]) {
         if (q != rank_) continue;
-        if (in.empty() || in.back().peer != p) in.push_back({p, {}, {}});
-        in.back().columns.push_back(j);
+        if (plan.in.empty() || plan.in.back().peer != p) plan.in.push_back({p, {}, {}});
+        plan.in.back().columns.push_back(j);
       }
     }
-    std::vector<MPI_Request> requests;
-    requests.reserve(out.size() + in.size());
-    for (auto& m : in) {
-      m.data.resize(m.columns.size() * static_cast<std::size_t>(d));
-      requests.emplace_back();
-      MPI_Irecv(m.data.data(), static_cast<int>(m.data.size()), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD,
-                &requests.back());
+    return plan;
+  }
+
+  // X <- X W on this rank's columns: send the boundary columns, receive the neighbours', then each
+  // column is sum_j W_ij x_j in the order of row i (CpuMixer's order: the same result to the bit).
+  void round(const Topology& W, Matrix& X) const {
+    const Index d = X.rows();
+    const Index first = static_cast<Index>(rank_) * block_;
+    RoundPlan* plan = nullptr;
+    if (schedule_.is_random()) {
+      drawn_plan_ = plan_for(W);
+      plan = &drawn_plan_;
+    } else {
+      if (!fixed_plan_) fixed_plan_ = plan_for(W);
+      plan = &*fixed_plan_;
     }
-    for (auto& m : out) {
+    for (int p = 0; p < ranks_; ++p)
+      sent_[static_cast<std::size_t>(p)] +=
+          static_cast<double>(plan->columns_per_rank[static_cast<std::size_t>(p)]) * static_cast<double>(d) * 8.0;
+
+    requests_.clear();
+    for (auto& m : plan->in) {
+      m.data.resize(m.columns.size() * static_cast<std::size_t>(d));
+      requests_.emplace_back();
+      MPI_Irecv(m.data.data(), static_cast<int>(m.data.size()), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD,
+                &requests_.back());
+    }
+    for (auto& m : plan->out) {
       m.data.resize(m.columns.size() * static_cast<std::size_t>(d));
       for (std::size_t c = 0; c < m.columns.size(); ++c)
         std::copy_n(X.col(m.columns[c] - first).data(), d, m.data.data() + c * static_cast<std::size_t>(d));
-      requests.emplace_back();
+      requests_.emplace_back();
       MPI_Isend(m.data.data(), static_cast<int>(m.data.size()), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD,
-                &requests.back());
+                &requests_.back());
     }
-    wait_all(requests);
+    wait_all(requests_);
     double bytes_out = 0.0;
-    for (const auto& m : out) bytes_out += static_cast<double>(m.data.size()) * 8.0;
-    if (!out.empty() || !in.empty()) emulate(net_, 1.0, bytes_out);
+    for (const auto& m : plan->out) bytes_out += static_cast<double>(m.data.size()) * 8.0;
+    if (!plan->out.empty() || !plan->in.empty()) emulate(net_, 1.0, bytes_out);
 
     // Where column j is: here, or in the message it came in.
-    std::vector<const double*> column(static_cast<std::size_t>(W.workers), nullptr);
-    for (Index j = 0; j < block_; ++j) column[static_cast<std::size_t>(first + j)] = X.col(j).data();
-    for (const auto& m : in)
+    column_.assign(static_cast<std::size_t>(W.workers), nullptr);
+    for (Index j = 0; j < block_; ++j) column_[static_cast<std::size_t>(first + j)] = X.col(j).data();
+    for (const auto& m : plan->in)
       for (std::size_t c = 0; c < m.columns.size(); ++c)
-        column[static_cast<std::size_t>(m.columns[c])] = m.data.data() + c * static_cast<std::size_t>(d);
+        column_[static_cast<std::size_t>(m.columns[c])] = m.data.data() + c * static_cast<std::size_t>(d);
 
-    Matrix Y(d, block_);
+    Y_.resize(d, block_);  // after the first round, the storage X had (swapped in below)
     for (Index li = 0; li < block_; ++li) {
       const auto& row = W.rows[static_cast<std::size_t>(first + li)];
-      double* y = Y.col(li).data();
-      const double* p0 = column[static_cast<std::size_t>(row[0].first)];
+      double* y = Y_.col(li).data();
+      const double* p0 = column_[static_cast<std::size_t>(row[0].first)];
       const double w0 = row[0].second;
       for (Index r = 0; r < d; ++r) y[r] = w0 * p0[r];
       for (std::size_t e = 1; e < row.size(); ++e) {
-        const double* p = column[static_cast<std::size_t>(row[e].first)];
+        const double* p = column_[static_cast<std::size_t>(row[e].first)];
         const double w = row[e].second;
         for (Index r = 0; r < d; ++r) y[r] = y[r] + w * p[r];
       }
     }
-    X.swap(Y);
+    X.swap(Y_);
   }
 
   MixingSchedule schedule_;
@@ -300,6 +319,12 @@ class MpiMixer final : public Mixer {
   std::optional<std::int64_t> abort_at_;
   bool throw_ = false;
   NetworkEmulation net_;
+  // Scratch kept between rounds (mix is const: the Mixer interface).
+  mutable std::optional<RoundPlan> fixed_plan_;
+  mutable RoundPlan drawn_plan_;
+  mutable std::vector<MPI_Request> requests_;
+  mutable std::vector<const double*> column_;
+  mutable Matrix Y_;
 };
 
 // DQGAN's server on rank 0: every rank's workers' messages travel encoded (Compressor::encode,
