@@ -1,7 +1,6 @@
 #include "core/dqgan.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
 namespace dposg {
@@ -10,7 +9,7 @@ namespace {
 class Dqgan final : public StepRule {
  public:
   explicit Dqgan(const DqganOptions& o)
-      : step_(o.step), adam_(o.server_rule == "oadam"), beta1_(o.beta1), beta2_(o.beta2), eps_(o.eps),
+      : step_(o.server.step), adam_(o.server.name == "oadam"), adam_params_{o.server.beta1, o.server.beta2, o.server.eps},
         columns_(o.compressor, o.error_feedback, o.seed), link_(o.link ? o.link : std::make_shared<ServerLink>()) {}
   void set_link(std::shared_ptr<ServerLink> link) { link_ = std::move(link); }
   std::string name() const override { return "dqgan"; }
@@ -61,16 +60,13 @@ class Dqgan final : public StepRule {
       return;
     }
     if (m_.size() != g.size()) m_.setZero(g.size()), v_.setZero(g.size());
-    const auto k = static_cast<double>(iteration_);
-    m_ = beta1_ * m_ + (1.0 - beta1_) * g;
-    v_ = beta2_ * v_ + (1.0 - beta2_) * g.cwiseProduct(g);
-    const double c1 = 1.0 - std::pow(beta1_, k), c2 = 1.0 - std::pow(beta2_, k);
-    dir = ((m_ / c1).array() / ((v_ / c2).array().sqrt() + eps_)).matrix();
+    dir.resize(g.size());
+    adam_update(g.data(), m_.data(), v_.data(), dir.data(), g.size(), iteration_, adam_params_);
   }
 
   StepSize step_;
   bool adam_;
-  double beta1_, beta2_, eps_;
+  AdamParams adam_params_;
   Vector m_, v_, dir_, dir_prev_;
   ColumnCompressor columns_;
   Matrix G_, sent_;

@@ -52,13 +52,11 @@ class ServerLink {
 };
 
 struct DqganOptions {
-  StepSize step;
+  StepRuleOptions server;  // the server's step: name osg (OMD) or oadam, step sizes, Adam's betas and eps
   std::shared_ptr<const Compressor> compressor;
   bool error_feedback = false;
   std::uint64_t seed = 0;  // of the compression streams (worker, iteration)
   std::shared_ptr<ServerLink> link;  // null: the server is in this process with every worker
-  std::string server_rule = "osg";   // osg (OMD) | oadam
-  double beta1 = 0.5, beta2 = 0.9, eps = 1e-8;  // oadam
 };
 
 std::unique_ptr<StepRule> make_dqgan_rule(const DqganOptions& opts);

@@ -50,8 +50,8 @@ class RecorderObserver final : public Observer {
 };
 
 // Replaces the mixer and the rule where the run communicates otherwise than by exact gossip:
-// DQGAN's parameter server, or DPOSG with compressed (CHOCO) gossip.
-void configure_communication(const ExperimentConfig& c, Experiment& e) {
+// DQGAN's parameter server (its server steps with `rule`), or DPOSG with compressed (CHOCO) gossip.
+void configure_communication(const ExperimentConfig& c, const StepRuleOptions& rule, Experiment& e) {
   if (c.algorithm != "dposg" && c.algorithm != "dqgan")
     throw InputError("--algorithm: unknown algorithm '" + c.algorithm + "' (known: dposg, dqgan)");
   CompressorOptions co;
@@ -73,14 +73,10 @@ void configure_communication(const ExperimentConfig& c, Experiment& e) {
                        c.step_rule + "'");
     if (c.gossip_step != 1.0) throw InputError("--gossip-step: applies to compressed gossip (--algorithm dposg)");
     DqganOptions o;
-    o.step = e.step;
+    o.server = rule;
     o.compressor = e.compressor;
     o.error_feedback = c.error_feedback;
     o.seed = c.seed;
-    o.server_rule = c.step_rule;
-    o.beta1 = c.beta1;
-    o.beta2 = c.beta2;
-    o.eps = c.eps;
     e.rule = make_dqgan_rule(o);
     e.mixer = std::make_unique<ParameterServerMixer>(e.mixer->schedule());
     return;
@@ -211,7 +207,7 @@ Experiment build_experiment(const ExperimentConfig& given) {
   so.beta2 = c.beta2;
   so.eps = c.eps;
   e.rule = make_step_rule(so);
-  configure_communication(c, e);
+  configure_communication(c, so, e);
 
   e.driver.rounds = c.rounds;
   e.driver.iters = c.iters;

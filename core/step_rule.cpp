@@ -9,6 +9,22 @@
 
 namespace dposg {
 
+void adam_update(const double* g, double* m, double* v, double* dir, Index n, std::int64_t count, const AdamParams& p) {
+  const double c1 = 1.0 - std::pow(p.beta1, static_cast<double>(count));
+  const double c2 = 1.0 - std::pow(p.beta2, static_cast<double>(count));
+  const double b1 = p.beta1, b2 = p.beta2, ob1 = 1.0 - p.beta1, ob2 = 1.0 - p.beta2, eps = p.eps;
+  // Chunks small enough for L1, so that the three expressions make one pass over memory.
+  constexpr Index kChunk = 512;
+  for (Index c0 = 0; c0 < n; c0 += kChunk) {
+    const Index k = std::min(kChunk, n - c0);
+    const Eigen::Map<const Eigen::ArrayXd> gc(g + c0, k);
+    Eigen::Map<Eigen::ArrayXd> mc(m + c0, k), vc(v + c0, k), dc(dir + c0, k);
+    mc = b1 * mc + ob1 * gc;
+    vc = b2 * vc + ob2 * (gc * gc);
+    dc = (mc / c1) / ((vc / c2).sqrt() + eps);
+  }
+}
+
 void apply_step(const Matrix& base, const StepSize& step, const Matrix& dir, Matrix& out) {
   const Index d = base.rows();
   const Index du = std::clamp<Index>(step.dim_u, 0, d);
@@ -70,31 +86,15 @@ class OAdam final : public StepRule {
   }
 
  private:
-  // m <- beta1 m + (1 - beta1) g, v <- beta2 v + (1 - beta2) g^2, dir = m_hat / (sqrt(v_hat) + eps):
-  // one pass over memory for g, m, v and dir (L1-sized chunks), on all threads, with the same
-  // operations per element as before (so the same results), and no temporaries.
+  // The moments and direction of every entry, on all threads (adam_update per range).
   void advance(const Matrix& g, Matrix& dir) {
     ++count_;
-    const double c1 = 1.0 - std::pow(beta1_, static_cast<double>(count_));
-    const double c2 = 1.0 - std::pow(beta2_, static_cast<double>(count_));
-    const double b1 = beta1_, b2 = beta2_, ob1 = 1.0 - beta1_, ob2 = 1.0 - beta2_, eps = eps_;
     const Index d = g.rows();
     dir.resize(d, g.cols());
-    const double* gp = g.data();
-    double* mp = m_.data();
-    double* vp = v_.data();
-    double* dp = dir.data();
+    const AdamParams p{beta1_, beta2_, eps_};
     for_each_flat_range(d, g.cols(), [&](Index col, Index r0, Index r1) {
-      // Chunks small enough for L1, so that the three expressions make one pass over memory.
-      constexpr Index kChunk = 512;
-      for (Index c0 = col * d + r0, end = col * d + r1; c0 < end; c0 += kChunk) {
-        const Index n = std::min(kChunk, end - c0);
-        const Eigen::Map<const Eigen::ArrayXd> gc(gp + c0, n);
-        Eigen::Map<Eigen::ArrayXd> mc(mp + c0, n), vc(vp + c0, n), dc(dp + c0, n);
-        mc = b1 * mc + ob1 * gc;
-        vc = b2 * vc + ob2 * (gc * gc);
-        dc = (mc / c1) / ((vc / c2).sqrt() + eps);
-      }
+      const Index at = col * d + r0;
+      adam_update(g.data() + at, m_.data() + at, v_.data() + at, dir.data() + at, r1 - r0, count_, p);
     });
   }
   StepSize step_;

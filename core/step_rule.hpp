@@ -61,6 +61,16 @@ class StepRule {
 std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& opts);
 std::vector<std::string> step_rule_names();
 
+// Adam (Kingma & Ba) on n contiguous entries after its count-th gradient g:
+//   m <- beta1 m + (1 - beta1) g,  v <- beta2 v + (1 - beta2) g^2,
+//   dir = m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1^count), v_hat = v / (1 - beta2^count),
+// in one pass over memory (L1-sized chunks), no temporaries. m and v start at zero. Shared by the
+// OAdam workers and DQGAN's OAdam server (core/dqgan.cpp).
+struct AdamParams {
+  double beta1, beta2, eps;
+};
+void adam_update(const double* g, double* m, double* v, double* dir, Index n, std::int64_t count, const AdamParams& p);
+
 // out = base - eta * dir, with eta_u on the u rows and eta_v on the v rows.
 void apply_step(const Matrix& base, const StepSize& step, const Matrix& dir, Matrix& out);
 
