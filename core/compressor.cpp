@@ -170,7 +170,7 @@ class Qsgd final : public Compressor {
 // A little-endian bit stream over a byte buffer: bit b of the stream is bit (b % 8) of byte b / 8.
 class BitWriter {
  public:
-  explicit BitWriter(std::vector<std::uint8_t>& out) : out_(out) {}
+  explicit BitWriter(std::uint8_t* out) : out_(out) {}
   void put(std::uint64_t v, int n) {
     while (n > 0) {
       const int offset = static_cast<int>(pos_ & 7);
@@ -183,7 +183,7 @@ class BitWriter {
   }
 
  private:
-  std::vector<std::uint8_t>& out_;
+  std::uint8_t* out_;
   std::size_t pos_ = 0;
 };
 
@@ -227,8 +227,13 @@ std::int64_t Compressor::bits() const {
 }
 
 void Compressor::encode(const CompressedVector& c, std::vector<std::uint8_t>& out) const {
+  out.resize(static_cast<std::size_t>((bits() + 7) / 8));
+  encode(c, out.data());
+}
+
+void Compressor::encode(const CompressedVector& c, std::uint8_t* out) const {
   const Layout l = layout();
-  out.assign(static_cast<std::size_t>((bits() + 7) / 8), 0);
+  std::fill_n(out, (bits() + 7) / 8, std::uint8_t{0});
   BitWriter w(out);
   const int ib = index_bits(dim_);
   for (Index q = 0; q < l.indices; ++q) w.put(c.indices[static_cast<std::size_t>(q)], ib);

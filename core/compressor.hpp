@@ -86,6 +86,8 @@ class Compressor {
 
   // The message packed into `out` (resized to ceil(bits() / 8) bytes).
   void encode(const CompressedVector& c, std::vector<std::uint8_t>& out) const;
+  // The same into ceil(bits() / 8) bytes at `out` (e.g. a slot of a gather buffer).
+  void encode(const CompressedVector& c, std::uint8_t* out) const;
   // The inverse of encode. Throws std::runtime_error when `n` is not this compressor's message size.
   void decode(const std::uint8_t* bytes, std::size_t n, CompressedVector& out) const;
 

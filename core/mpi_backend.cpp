@@ -346,8 +346,7 @@ class MpiServerLink final : public ServerLink {
                                "smaller --compressor message");
     send_.resize(local_bytes);
     for (Index i = 0; i < block_; ++i) {
-      c.encode(messages[static_cast<std::size_t>(i)], wire_);
-      std::copy(wire_.begin(), wire_.end(), send_.begin() + static_cast<std::ptrdiff_t>(i) * static_cast<std::ptrdiff_t>(message_bytes));
+      c.encode(messages[static_cast<std::size_t>(i)], send_.data() + static_cast<std::size_t>(i) * message_bytes);
     }
     if (rank_ == 0) recv_.resize(message_bytes * static_cast<std::size_t>(workers_));
     MPI_Request request;
@@ -376,7 +375,7 @@ class MpiServerLink final : public ServerLink {
   int rank_, ranks_;
   Index first_, block_, workers_;
   NetworkEmulation net_;
-  std::vector<std::uint8_t> send_, recv_, wire_;
+  std::vector<std::uint8_t> send_, recv_;
   CompressedVector message_;
   Matrix all_;
 };
