@@ -89,7 +89,9 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("qsgd-levels", po::value(&c.qsgd_levels)->default_value(c.qsgd_levels), "qsgd: s, the quantization levels")
       ("error-feedback", po::bool_switch(&c.error_feedback), "dqgan: each worker keeps the compression error and adds it to its next message")
       ("gossip-step", po::value(&c.gossip_step)->default_value(c.gossip_step, shortest(c.gossip_step)),
-       "dposg with a compressor: CHOCO gossip's consensus step size gamma in (0, 1]");
+       "dposg with a compressor: CHOCO gossip's consensus step size gamma in (0, 1]")
+      ("overlap", po::bool_switch(&c.overlap),
+       "the paper's implementation (Sec. 5.1), not Algorithm 1: each worker steps from its un-averaged x while the averaging runs (over MPI on a second thread); X_k = X_{k-1}W^t + (step at X_{k-1}); outside Theorem 1");
   po::options_description out("Output");
   out.add_options()
       ("log-every", po::value(&c.log_every)->default_value(c.log_every), "log metrics every this many iterations")

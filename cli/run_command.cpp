@@ -60,6 +60,10 @@ void print_summary(const Experiment& e, const RunOutcome& out, const std::string
     std::printf("  Theorem 1: not defined (the problem's L, sigma or G is unknown)\n");
     return;
   }
+  if (c.overlap) {
+    std::printf("  Theorem 1: not applicable (--overlap runs the paper's implementation, not Algorithm 1)\n");
+    return;
+  }
   std::printf("  Theorem 1: eta_max = %.4g (%s), t_min = %.3g (%s), bound = %.4g\n", q.eta_max,
               q.eta_condition ? "eta within" : "eta above it", q.t_min, q.t_condition ? "t meets it" : "t below it",
               q.bound);

@@ -106,6 +106,7 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   // Columns are workers first_worker() ..., so each draws from its own stream wherever it lives.
   ProblemOracle oracle(problem, opts.batch, opts.seed, Z0.cols(), part.first_worker());
   Matrix Z = Z0, X = Z0;
+  Matrix X_local, X_prev;  // overlap: X_{k-1} stepped locally, and X_{k-1} itself
 
   double eval_seconds = 0.0;  // spent in evaluate(), so that timings can leave it out
   auto log_row = [&](std::int64_t k) {
@@ -134,8 +135,15 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
     rule.init(Z, X, oracle);
     log_row(0);
     for (std::int64_t k = 1; k <= opts.iters; ++k) {
-      mixer.mix(X, opts.rounds, k);
-      rule.step(Z, X, oracle);
+      if (opts.overlap) {
+        X_local = X;
+        X_prev = X;
+        mixer.mix_while(X, opts.rounds, k, [&] { rule.step(Z, X_local, oracle); });
+        X += X_local - X_prev;
+      } else {
+        mixer.mix(X, opts.rounds, k);
+        rule.step(Z, X, oracle);
+      }
       out.iterations_done = k;
       const bool log_now = (k % opts.log_every == 0) || k == opts.iters;
       if ((log_now || k % 64 == 0) && !finite()) {

@@ -25,6 +25,13 @@ struct DriverOptions {
   std::uint64_t seed = 0;
   // Samples per worker for the large-batch estimate of g(z̄) where the problem has no exact operator.
   Index eval_batch = 4096;
+  // false: Algorithm 1, X_k = rule(X_{k-1} W^t). true: the overlapped variant of the paper's
+  // implementation (Sec. 5.1), whose averaging does not wait for the gradient nor the gradient for
+  // the averaging: X_k = X_{k-1} W^t + (rule(X_{k-1}) - X_{k-1}), the rule's step taken at the
+  // un-averaged local point while the Mixer averages (Mixer::mix_while). For OSG:
+  //   Z_k = X_{k-1} - eta g(Z_{k-1}),  X_k = X_{k-1} W^t - eta g(Z_k)
+  // (D-PSGD's form x_{k+1} = W x_k - eta g(x_k), applied to DPOSG). Theorem 1 does not cover it.
+  bool overlap = false;
 };
 
 struct RunOutcome {

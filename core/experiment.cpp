@@ -107,6 +107,7 @@ std::string default_run_name(const ExperimentConfig& c) {
     if (c.error_feedback) s << "-ef";
     if (c.gossip_step != 1.0) s << "-gamma" << c.gossip_step;
   }
+  if (c.overlap) s << "-overlap";
   s << "-m" << c.batch << "-s" << c.seed;
   // Derived names keep to the recorder's run-name alphabet (e.g. "1e+06" becomes "1e_06").
   std::string name = s.str();
@@ -208,6 +209,8 @@ Experiment build_experiment(const ExperimentConfig& given) {
   so.eps = c.eps;
   e.rule = make_step_rule(so);
   configure_communication(c, so, e);
+  if (c.overlap && c.algorithm == "dqgan")
+    throw InputError("--overlap: --algorithm dqgan's workers wait for the server's z, there is no averaging to overlap");
 
   e.driver.rounds = c.rounds;
   e.driver.iters = c.iters;
@@ -215,6 +218,7 @@ Experiment build_experiment(const ExperimentConfig& given) {
   e.driver.log_every = c.log_every;
   e.driver.seed = c.seed;
   e.driver.eval_batch = c.eval_batch;
+  e.driver.overlap = c.overlap;
   e.run_name = c.run_name.empty() ? default_run_name(c) : c.run_name;
   return e;
 }
@@ -285,6 +289,7 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("qsgd_levels", static_cast<std::int64_t>(c.qsgd_levels));
   w.set_attr("error_feedback", static_cast<std::int64_t>(c.error_feedback));
   w.set_attr("gossip_step", c.gossip_step);
+  w.set_attr("overlap", static_cast<std::int64_t>(c.overlap));
   if (e.compressor) {
     w.set_attr("compress_k", static_cast<std::int64_t>(e.compressor->k()));
     w.set_attr("compressor_delta", e.compressor->delta());

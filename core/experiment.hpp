@@ -46,6 +46,9 @@ struct ExperimentConfig {
   int qsgd_levels = 4;              // qsgd: s
   bool error_feedback = false;      // dqgan: per-worker error memory
   double gossip_step = 1.0;         // dposg with a compressor: CHOCO's consensus step size gamma
+  // The paper's implementation (Sec. 5.1, after Lian et al.) rather than Algorithm 1: the local step
+  // runs on the un-averaged X_{k-1} while the averaging is under way (DriverOptions::overlap).
+  bool overlap = false;
 };
 
 // Everything built and checked from a config before any output is touched.

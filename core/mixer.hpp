@@ -6,6 +6,7 @@
 // round r of iteration k from (seed, k, r) alone: any process can reproduce any round.
 // CpuMixer is the in-process backend; other backends implement Mixer below the same driver.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,14 @@ class Mixer {
   virtual const MixingSchedule& schedule() const = 0;
   // X <- X W_{k,1} W_{k,2} ... W_{k,rounds}; rounds = 0 leaves X as it is.
   virtual void mix(Matrix& X, int rounds, std::int64_t iteration) const = 0;
+  // mix(X, rounds, iteration) and work(), which must not touch X, as concurrently as the backend
+  // allows (DriverOptions::overlap). In one process there is no network to wait for, so the default
+  // runs them one after the other; MpiMixer exchanges on a thread of its own while work() runs.
+  // The result is the same either way.
+  virtual void mix_while(Matrix& X, int rounds, std::int64_t iteration, const std::function<void()>& work) const {
+    work();
+    mix(X, rounds, iteration);
+  }
   // Bytes the busiest node sends in one iteration of `rounds` rounds on d-vectors: d doubles to
   // each neighbour per round, unless a mixer sends something else (compressed messages, nothing).
   virtual double bytes_busiest_per_iteration(Index d, int rounds) const {

@@ -17,9 +17,13 @@
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
 #include <csignal>
 #include <sys/prctl.h>
 #include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -76,6 +80,10 @@ volatile std::sig_atomic_t g_terminated = 0;
 
 extern "C" void on_sigterm(int) { g_terminated = 1; }
 
+// True on the thread that runs MpiMixer::mix_while's exchanges: its waits sleep between polls, so
+// that it leaves the cores to the operator evaluation it overlaps with.
+thread_local bool t_background = false;
+
 // MPI_Waitall that gives up when the job is being ended.
 void wait_all(std::vector<MPI_Request>& requests) {
   int done = 0;
@@ -84,6 +92,7 @@ void wait_all(std::vector<MPI_Request>& requests) {
     if (done) return;
     if (g_terminated)
       throw std::runtime_error("the MPI job is being ended (SIGTERM): another rank failed or the job was cancelled");
+    if (t_background) std::this_thread::sleep_for(std::chrono::microseconds(5));
   }
 }
 
@@ -104,7 +113,10 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (!initialized) MPI_Init(argc, argv);
+  // SERIALIZED: under --overlap the exchange runs on a second thread while the first computes; the
+  // two never call MPI at the same time.
+  if (!initialized) MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &thread_level_);
+  else MPI_Query_thread(&thread_level_);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
 }
@@ -138,6 +150,65 @@ class MpiPartition final : public WorkerPartition {
 
  private:
   Index first_, workers_;
+};
+
+// One thread, kept for the run, that runs mix_while's exchanges (a thread per iteration would cost
+// tens of microseconds, the scale of the latencies emulated). Its error, if any, is rethrown by wait().
+class ExchangeThread {
+ public:
+  ~ExchangeThread() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void start(std::function<void()> task) {
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      task_ = std::move(task);
+      done_ = false;
+      error_ = nullptr;
+    }
+    wake_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait(lock, [&] { return done_; });
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void loop() {
+    t_background = true;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [&] { return stop_ || task_; });
+      if (!task_) return;
+      auto task = std::move(task_);
+      task_ = nullptr;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        task();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      error_ = error;
+      done_ = true;
+      wake_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::function<void()> task_;
+  bool done_ = true, stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
 };
 
 class MpiMixer final : public Mixer {
@@ -188,6 +259,20 @@ class MpiMixer final : public Mixer {
         round(schedule_.base(), X);
       }
     }
+  }
+
+  // The exchange and the averaging on the exchange thread while work() runs here: the emulated
+  // network's sleeps and the real transfer both hide behind the operator evaluation.
+  void mix_while(Matrix& X, int rounds, std::int64_t iteration, const std::function<void()>& work) const override {
+    exchange_thread_.start([&] { mix(X, rounds, iteration); });
+    std::exception_ptr error;
+    try {
+      work();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    exchange_thread_.wait();  // first: X and the buffers must be left alone before anything unwinds
+    if (error) std::rethrow_exception(error);
   }
 
   // Per iteration on the fixed W (random rings: the natural-order ring, an estimate; the metric
@@ -325,6 +410,7 @@ class MpiMixer final : public Mixer {
   mutable std::vector<MPI_Request> requests_;
   mutable std::vector<const double*> column_;
   mutable Matrix Y_;
+  mutable ExchangeThread exchange_thread_;
 };
 
 // DQGAN's server on rank 0: every rank's workers' messages travel encoded (Compressor::encode,
@@ -388,6 +474,8 @@ std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& ses
   if (c.algorithm == "dposg" && c.compressor != "none")
     throw InputError("--compressor: compressed (CHOCO) gossip runs in the simulator only; over --backend mpi use "
                      "exact gossip or --algorithm dqgan");
+  if (c.overlap && session.thread_level() < MPI_THREAD_SERIALIZED)
+    throw InputError("--overlap: this MPI library does not provide MPI_THREAD_SERIALIZED, which the exchange thread needs");
   const Index M = c.workers;
   const Index P = session.size();
   if (M % P != 0)

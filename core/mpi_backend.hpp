@@ -24,12 +24,15 @@ class MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // The MPI_THREAD_* level MPI_Init_thread provided (SERIALIZED requested).
+  int thread_level() const { return thread_level_; }
   // Ends every rank of the job with `code` (a failure on one rank must not leave the others waiting).
   [[noreturn]] void abort(int code) const;
 
  private:
   int rank_ = 0;
   int size_ = 1;
+  int thread_level_ = 0;
 };
 
 // An emulated network (--net-latency, --net-bandwidth): after each exchange of the algorithm's

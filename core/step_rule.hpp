@@ -2,7 +2,8 @@
 // StepRule: the local update of every worker after gossip (DESIGN.md §2). Rules hold their
 // hyperparameters and per-run state; the driver owns the loop, the mixing and the metrics.
 //
-// Every rule sees X already mixed (X <- X_{k-1} W^t) and writes the new Z_k and X_k. Z is the
+// Every rule sees X already mixed (X <- X_{k-1} W^t) and writes the new Z_k and X_k (under
+// DriverOptions::overlap it sees X_{k-1} itself and the driver adds the averaging's change). Z is the
 // point whose metrics are reported (for OSG the paper's z_k; for extragradient the extrapolated
 // point; for GDA the iterate itself).
 #include <memory>
@@ -44,7 +45,7 @@ class StepRule {
   virtual int oracle_calls_per_iteration() const = 0;
   // Called once with Z = X = the initial point.
   virtual void init(Matrix& Z, Matrix& X, Oracle& oracle) = 0;
-  // One iteration; X holds X_{k-1} W^t on entry.
+  // One iteration; X holds X_{k-1} W^t on entry (X_{k-1} under DriverOptions::overlap).
   virtual void step(Matrix& Z, Matrix& X, Oracle& oracle) = 0;
   // Bytes the busiest node sends per iteration for the rule's own communication (a parameter
   // server's; core/dqgan.hpp), on top of the mixer's gossip. Local rules send nothing.

@@ -122,6 +122,21 @@ TEST_CASE("mpi backend: every metric and z-bar equal the in-process run", "[mpi]
       }
 }
 
+TEST_CASE("mpi backend: the overlapped variant equals the in-process one", "[mpi]") {
+  // --overlap exchanges on a second thread while the operator is evaluated; the numbers must not
+  // depend on it. Star with d = 2 (a few columns) and bilinear.
+  for (const std::string problem : {"star", "bilinear"})
+    for (const std::string topology : {"ring", "random-ring", "complete"})
+      for (const int ranks : {2, 4}) {
+        SECTION(problem + " " + topology + " P=" + std::to_string(ranks)) {
+          check_equivalent_run("--overlap --problem " + problem + " --topology " + topology +
+                                   " --workers 8 --rounds 2 --iters 60 --log-every 10 --noise 0.3 --init random"
+                                   " --init-spread 1 --step-rule oadam --lr 0.02",
+                               ranks, false);
+        }
+      }
+}
+
 TEST_CASE("mpi backend: dqgan with rank 0 as server equals the in-process run", "[mpi]") {
   // Every compressor, with and without error feedback where it applies; the messages travel in the
   // wire format (Compressor::encode), so this also checks that decoding is exact.
