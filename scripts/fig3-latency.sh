@@ -12,7 +12,10 @@
 # writes), OUT/fig3.tsv, OUT/fig3-<problem>.png, and a table on stdout.
 #
 #   bash scripts/fig3-latency.sh [BUILD_DIR [OUT_DIR]]        (defaults: build, fig3-results)
-#   PS="1 2 4 8" LATENCIES="0 1e-3" PROBLEMS=gan bash scripts/fig3-latency.sh ...
+#   PS="1 2 4 8" LATENCIES="0 1e-3" PROBLEMS=gan ALGOS="CP DP" bash scripts/fig3-latency.sh ...
+#
+# ALGOS (default all five): CP, DP, Rand-DP run Algorithm 1; DP-ov and Rand-DP-ov run --overlap, the
+# paper's implementation, whose exchange runs on a second thread while the gradient is computed.
 #
 # On a machine with fewer cores than P the ranks are oversubscribed (--oversubscribe) and share the
 # cores: compute then does not scale with P, and the figure shows how communication and latency
@@ -24,6 +27,7 @@ DPOSG=$(cd "$BUILD" && pwd)/dposg
 PS=${PS:-"1 2 3 4 5 6 7 8"}
 LATENCIES=${LATENCIES:-"0 1e-4 1e-3"}
 PROBLEMS=${PROBLEMS:-"star gan"}
+ALGOS=${ALGOS:-"CP DP Rand-DP DP-ov Rand-DP-ov"}
 STAR_ITERS=${STAR_ITERS:-40}
 GAN_ITERS=${GAN_ITERS:-200}
 MPIRUN=${MPIRUN:-mpirun}
@@ -44,23 +48,28 @@ for problem in $PROBLEMS; do
   fi
   for latency in $LATENCIES; do
     for P in $PS; do
-      for algo in CP DP Rand-DP; do
+      for algo in $ALGOS; do
+        overlap=()
         case $algo in
           CP) topology=complete ;;
           DP) topology=ring ;;
           Rand-DP) topology=random-ring ;;
+          DP-ov) topology=ring overlap=(--overlap) ;;
+          Rand-DP-ov) topology=random-ring overlap=(--overlap) ;;
+          *) echo "ALGOS: unknown '$algo' (CP DP Rand-DP DP-ov Rand-DP-ov)" >&2; exit 2 ;;
         esac
         # One process has no network: its run is the common baseline of the three.
         if [[ $P == 1 ]]; then
-          [[ $algo == CP ]] || continue
+          [[ $algo == "${ALGOS%% *}" ]] || continue
           topology=single
           algo=single
+          overlap=()
         fi
         name="$problem.$algo.L$latency.P$P"
         printf '%-28s ' "$name" >&2
         "$MPIRUN" "${root[@]}" --oversubscribe -x OMP_NUM_THREADS=1 -np "$P" "$DPOSG" run --backend mpi \
           "${opts[@]}" --workers "$P" --topology "$topology" --rounds 1 --step-rule oadam --beta1 0.5 \
-          --beta2 0.9 --iters "$iters" --log-every $((iters / 2)) --net-latency "$latency" --seed 0 --quiet \
+          --beta2 0.9 --iters "$iters" --log-every $((iters / 2)) --net-latency "$latency" "${overlap[@]}" --seed 0 --quiet \
           --out "$H5" --run-name "$name"
         echo done >&2
       done
@@ -97,10 +106,13 @@ with open(f"{out}/fig3.tsv", "w") as tsv:
               f"{'P T(1)/T(P), m = 1 per worker' if weak else 'T(1)/T(P), m M = 840'})")
         lats = sorted({r["latency"] for r in rows if r["problem"] == problem})
         Ps = sorted({r["P"] for r in rows if r["problem"] == problem})
-        header = f"{'latency':>8s} {'algorithm':>9s} " + " ".join(f"{'P=' + str(p):>18s}" for p in Ps)
+        header = f"{'latency':>8s} {'algorithm':>10s} " + " ".join(f"{'P=' + str(p):>18s}" for p in Ps)
         print(header)
         for li, lat in enumerate(lats):
-            for algo, colour in (("CP", "tab:red"), ("DP", "tab:blue"), ("Rand-DP", "tab:green")):
+            for algo, colour in (("CP", "tab:red"), ("DP", "tab:blue"), ("Rand-DP", "tab:green"),
+                                 ("DP-ov", "tab:purple"), ("Rand-DP-ov", "tab:olive")):
+                if not any(r["algo"] == algo for r in rows if r["problem"] == problem):
+                    continue
                 xs, ts, ss, cells = [], [], [], []
                 for p in Ps:
                     r = next((r for r in rows if r["problem"] == problem and r["latency"] == lat and r["P"] == p
@@ -112,7 +124,7 @@ with open(f"{out}/fig3.tsv", "w") as tsv:
                     xs.append(p), ts.append(r["t"]), ss.append(s)
                     cells.append(f"{r['t'] * 1e3:9.2f} ms ({s:4.2f})")
                     tsv.write(f"{problem}\t{algo}\t{lat:g}\t{p}\t{r['t']:.6g}\t{s:.4g}\n")
-                print(f"{lat * 1e3:6.1f}ms {algo:>9s} " + " ".join(cells))
+                print(f"{lat * 1e3:6.1f}ms {algo:>10s} " + " ".join(cells))
                 style = ["-", "--", ":"][li % 3]
                 axes[0].plot(xs, np.array(ts) * 1e3, style, marker="o", color=colour,
                              label=f"{algo}, {lat * 1e3:g} ms")
