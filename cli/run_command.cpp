@@ -10,6 +10,7 @@
 #include "core/experiment.hpp"
 #include "core/mpi_backend.hpp"
 #include "core/recorder.hpp"
+#include "gan/cuda/cuda_gan_operator.hpp"
 
 namespace dposg::cli {
 
@@ -88,12 +89,17 @@ int run_command(int argc, const char* const argv[]) {
   std::string backend = "sim";
   po::options_description where("Backend");
   NetworkEmulation net;
+  std::string exchange;  // empty: not given (auto)
   where.add_options()("backend", po::value(&backend)->default_value(backend),
                       "sim: all workers in this process; mpi: under mpirun -np P, M/P workers per rank")
       ("net-latency", po::value(&net.latency_s)->default_value(0.0),
        "mpi: emulated network latency, seconds per message, slept after each exchange (README, MPI runs)")
       ("net-bandwidth", po::value(&net.bandwidth_Bps)->default_value(0.0),
-       "mpi: emulated link bandwidth of a rank, bytes per second (0: no bandwidth term)");
+       "mpi: emulated link bandwidth of a rank, bytes per second (0: no bandwidth term)")
+      ("exchange", po::value(&exchange)->default_value(std::string(), "auto"),
+       "mpi: transport of the gossip messages: mpi (host buffers), nccl (between the ranks' GPUs; needs "
+       "--device cuda and a GPU per rank), auto (nccl where it can be used, else mpi). DQGAN's server "
+       "link stays on MPI");
   desc.add(where);
   if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.")) return 0;
   if (backend != "sim" && backend != "mpi")
@@ -102,15 +108,32 @@ int run_command(int argc, const char* const argv[]) {
   if (backend == "sim" && net.enabled())
     throw InputError(std::string(net.latency_s > 0.0 ? "--net-latency" : "--net-bandwidth") +
                      ": network emulation applies to --backend mpi (the simulator has no network)");
+  if (backend == "sim" && !exchange.empty())
+    throw InputError("--exchange: applies to --backend mpi (the simulator's workers share one process)");
+  if (exchange.empty()) exchange = "auto";
+  if (exchange != "auto" && exchange != "mpi" && exchange != "nccl")
+    throw InputError("--exchange: expected 'auto', 'mpi' or 'nccl', got '" + exchange + "'");
+  const bool on_gpu = config.problem.device == "cuda";
+  if (exchange == "nccl" && !on_gpu)
+    throw InputError("--exchange: 'nccl' needs --device cuda (NCCL moves data between GPUs)");
 
-  // Everything is validated before the output file is touched, so bad input leaves no file behind.
-  Experiment e = build_experiment(config);
+  // The MPI session comes first: a rank's GPU (which the problem's CUDA operator is created on) is
+  // its local rank mod the host's device count. Everything is still validated before the output file
+  // is touched, so bad input leaves no file behind.
   std::unique_ptr<MpiSession> mpi;
-  std::unique_ptr<WorkerPartition> partition;
+  std::shared_ptr<Exchange> transport;
   if (backend == "mpi") {
     mpi = std::make_unique<MpiSession>(nullptr, nullptr);
-    partition = distribute(e, *mpi, net);
+    const int devices = on_gpu ? gan::cuda::cuda_device_count(nullptr) : 0;
+    if (devices > 0) config.problem.cuda_device = mpi->local_rank() % devices;
+    transport = open_exchange(*mpi, exchange, on_gpu ? config.problem.cuda_device : -1);
   }
+  Experiment e = build_experiment(config);
+  std::unique_ptr<WorkerPartition> partition;
+  if (mpi) partition = distribute(e, *mpi, net, transport);
+  // Every rank's GPU, gathered before the file is opened (collective).
+  std::vector<int> cuda_devices;
+  if (on_gpu) cuda_devices = mpi ? mpi->gather(config.problem.cuda_device) : std::vector<int>{config.problem.cuda_device};
   // Rank 0 alone writes the file and prints; the others compute their workers' part.
   const bool writes = !mpi || mpi->rank() == 0;
   std::unique_ptr<ResultsFile> file;
@@ -135,6 +158,9 @@ int run_command(int argc, const char* const argv[]) {
     writer->set_attr("mpi_ranks", static_cast<std::int64_t>(mpi ? mpi->size() : 0));
     writer->set_attr("net_latency_s", net.latency_s);
     writer->set_attr("net_bandwidth_Bps", net.bandwidth_Bps);
+    // The transport MpiMixer used (DQGAN's server link is MPI either way); "none" in one process.
+    writer->set_attr("exchange", std::string(transport ? transport->name() : "none"));
+    if (on_gpu) writer->set_attr("cuda_devices", std::vector<double>(cuda_devices.begin(), cuda_devices.end()));
   }
   const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress}, partition.get());
   if (writer && net.enabled()) writer->set_attr("net_emulated_s", emulated_network_seconds());

@@ -8,6 +8,7 @@
 
 #include "core/dqgan.hpp"
 #include "core/error.hpp"
+#include "core/nccl_exchange.hpp"
 
 #ifdef DPOSG_HAVE_MPI
 // The C API only: the deprecated C++ bindings are not used (and warn under -Wextra).
@@ -54,8 +55,14 @@ MpiSession::MpiSession(int*, char***) {
 }
 MpiSession::~MpiSession() = default;
 void MpiSession::abort(int code) const { std::exit(code); }
+std::vector<int> MpiSession::gather(int value) const { return {value}; }
 
-std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&, const NetworkEmulation&) {
+std::shared_ptr<Exchange> open_exchange(const MpiSession&, const std::string&, int) {
+  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+}
+
+std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&, const NetworkEmulation&,
+                                           std::shared_ptr<Exchange>) {
   throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
 
@@ -119,6 +126,16 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   else MPI_Query_thread(&thread_level_);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MPI_Comm host;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &host);
+  MPI_Comm_rank(host, &local_rank_);
+  MPI_Comm_free(&host);
+}
+
+std::vector<int> MpiSession::gather(int value) const {
+  std::vector<int> all(rank_ == 0 ? static_cast<std::size_t>(size_) : 0);
+  MPI_Gather(&value, 1, MPI_INT, all.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return all;
 }
 
 MpiSession::~MpiSession() {
@@ -211,11 +228,40 @@ class ExchangeThread {
   std::thread thread_;
 };
 
+// --exchange mpi: non-blocking point-to-point on the host buffers (receives posted first), and
+// MPI_Iallreduce for the sum; the waits give up on SIGTERM (wait_all).
+class MpiExchange final : public Exchange {
+ public:
+  const char* name() const override { return "mpi"; }
+
+  void exchange(std::span<const OutMessage> out, std::span<const InMessage> in) override {
+    requests_.clear();
+    for (const auto& m : in) {
+      requests_.emplace_back();
+      MPI_Irecv(m.data, static_cast<int>(m.count), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD, &requests_.back());
+    }
+    for (const auto& m : out) {
+      requests_.emplace_back();
+      MPI_Isend(m.data, static_cast<int>(m.count), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD, &requests_.back());
+    }
+    wait_all(requests_);
+  }
+
+  void allreduce_sum(double* v, std::size_t n) override {
+    MPI_Request request;
+    MPI_Iallreduce(MPI_IN_PLACE, v, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request);
+    wait_one(request);
+  }
+
+ private:
+  std::vector<MPI_Request> requests_;  // kept between rounds
+};
+
 class MpiMixer final : public Mixer {
  public:
-  MpiMixer(MixingSchedule schedule, int rank, int ranks, NetworkEmulation net)
+  MpiMixer(MixingSchedule schedule, int rank, int ranks, NetworkEmulation net, std::shared_ptr<Exchange> exchange)
       : schedule_(std::move(schedule)), rank_(rank), ranks_(ranks), block_(schedule_.workers() / ranks),
-        sent_(static_cast<std::size_t>(ranks), 0.0), net_(net) {
+        sent_(static_cast<std::size_t>(ranks), 0.0), net_(net), exchange_(std::move(exchange)) {
     // Test hook (tests/test_mpi.cpp): rank DPOSG_TEST_ABORT_RANK dies at iteration
     // DPOSG_TEST_ABORT_ITER (default 1), as a crashed node would.
     // With DPOSG_TEST_ABORT_MODE=throw it throws instead (a local error: the rank itself must end the job).
@@ -240,13 +286,11 @@ class MpiMixer final : public Mixer {
     if (schedule_.is_complete()) {
       // W = 11^T/M: every column becomes z̄; one round reaches it, the rest are skipped (as in CpuMixer).
       Vector mean = X.rowwise().sum();
-      MPI_Request request;
-      MPI_Iallreduce(MPI_IN_PLACE, mean.data(), static_cast<int>(d), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request);
-      wait_one(request);
+      exchange_->allreduce_sum(mean.data(), static_cast<std::size_t>(d));
       emulate(net_, 2.0 * (ranks_ - 1), static_cast<double>(d) * 8.0 / ranks_);
       mean /= static_cast<double>(schedule_.workers());
       X.colwise() = mean;
-      // MPI chooses the allreduce algorithm, so its traffic is not ours to count; we record the
+      // The transport chooses the allreduce algorithm, so its traffic is not ours to count; we record the
       // bandwidth-optimal (ring) allreduce's 2(P-1)/P d doubles per rank.
       for (auto& s : sent_)
         s += 2.0 * static_cast<double>(ranks_ - 1) / static_cast<double>(ranks_) * static_cast<double>(d) * 8.0;
@@ -354,22 +398,19 @@ class MpiMixer final : public Mixer {
       sent_[static_cast<std::size_t>(p)] +=
           static_cast<double>(plan->columns_per_rank[static_cast<std::size_t>(p)]) * static_cast<double>(d) * 8.0;
 
-    requests_.clear();
+    in_.clear();
     for (auto& m : plan->in) {
       m.data.resize(m.columns.size() * static_cast<std::size_t>(d));
-      requests_.emplace_back();
-      MPI_Irecv(m.data.data(), static_cast<int>(m.data.size()), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD,
-                &requests_.back());
+      in_.push_back({m.peer, m.data.data(), m.data.size()});
     }
+    out_.clear();
     for (auto& m : plan->out) {
       m.data.resize(m.columns.size() * static_cast<std::size_t>(d));
       for (std::size_t c = 0; c < m.columns.size(); ++c)
         std::copy_n(X.col(m.columns[c] - first).data(), d, m.data.data() + c * static_cast<std::size_t>(d));
-      requests_.emplace_back();
-      MPI_Isend(m.data.data(), static_cast<int>(m.data.size()), MPI_DOUBLE, m.peer, kTag, MPI_COMM_WORLD,
-                &requests_.back());
+      out_.push_back({m.peer, m.data.data(), m.data.size()});
     }
-    wait_all(requests_);
+    exchange_->exchange(out_, in_);
     double bytes_out = 0.0;
     for (const auto& m : plan->out) bytes_out += static_cast<double>(m.data.size()) * 8.0;
     if (!plan->out.empty() || !plan->in.empty()) emulate(net_, 1.0, bytes_out);
@@ -404,10 +445,12 @@ class MpiMixer final : public Mixer {
   std::optional<std::int64_t> abort_at_;
   bool throw_ = false;
   NetworkEmulation net_;
+  std::shared_ptr<Exchange> exchange_;  // mix is const (the Mixer interface); the transport is not
   // Scratch kept between rounds (mix is const: the Mixer interface).
   mutable std::optional<RoundPlan> fixed_plan_;
   mutable RoundPlan drawn_plan_;
-  mutable std::vector<MPI_Request> requests_;
+  mutable std::vector<OutMessage> out_;
+  mutable std::vector<InMessage> in_;
   mutable std::vector<const double*> column_;
   mutable Matrix Y_;
   mutable ExchangeThread exchange_thread_;
@@ -468,7 +511,48 @@ class MpiServerLink final : public ServerLink {
 
 }  // namespace
 
-std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session, const NetworkEmulation& net) {
+std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device) {
+  if (requested == "mpi" || (requested == "auto" && cuda_device < 0)) return std::make_shared<MpiExchange>();
+  if (cuda_device < 0) throw std::logic_error("open_exchange: 'nccl' without a CUDA device (run_command checks --device)");
+
+  // Every rank must agree, so each one's reason travels: the first rank (in rank order) that cannot
+  // use NCCL names itself.
+  std::string why;
+  bool usable = nccl_usable(cuda_device, &why);
+  if (usable) {
+    // NCCL refuses a communicator with two ranks on one GPU (ncclInvalidUsage): ranks of one host must
+    // hold distinct ordinals.
+    MPI_Comm host;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, session.rank(), MPI_INFO_NULL, &host);
+    int host_ranks = 1;
+    MPI_Comm_size(host, &host_ranks);
+    std::vector<int> devices(static_cast<std::size_t>(host_ranks));
+    MPI_Allgather(&cuda_device, 1, MPI_INT, devices.data(), 1, MPI_INT, host);
+    MPI_Comm_free(&host);
+    std::sort(devices.begin(), devices.end());
+    if (const auto twice = std::adjacent_find(devices.begin(), devices.end()); twice != devices.end()) {
+      usable = false;
+      why = "ranks on one host share CUDA device " + std::to_string(*twice) + " (" + std::to_string(host_ranks) +
+            " ranks on the host; NCCL needs a GPU per rank)";
+    }
+  }
+  int first_unusable = usable ? session.size() : session.rank();
+  MPI_Allreduce(MPI_IN_PLACE, &first_unusable, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first_unusable < session.size()) {
+    if (requested == "auto") return std::make_shared<MpiExchange>();
+    if (usable) why = "rank " + std::to_string(first_unusable) + " cannot use it";
+    throw InputError("--exchange: 'nccl' cannot be used: " + why);
+  }
+  auto broadcast = [](void* buffer, std::size_t bytes) {
+    MPI_Request request;
+    MPI_Ibcast(buffer, static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD, &request);
+    wait_one(request);
+  };
+  return make_nccl_exchange(session.rank(), session.size(), cuda_device, broadcast, [] { return g_terminated != 0; });
+}
+
+std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session, const NetworkEmulation& net,
+                                           std::shared_ptr<Exchange> exchange) {
   const auto& c = e.config;
   validate(net);
   if (c.algorithm == "dposg" && c.compressor != "none")
@@ -488,7 +572,8 @@ std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& ses
     if (!attach_server_link(*e.rule, std::make_shared<MpiServerLink>(session.rank(), session.size(), first, block, M, net)))
       throw std::logic_error("--algorithm dqgan built a rule that is not DQGAN");
   } else {
-    e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size(), net);
+    if (!exchange) exchange = std::make_shared<MpiExchange>();
+    e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size(), net, std::move(exchange));
   }
   e.Z0 = e.Z0.middleCols(first, block).eval();
   return std::make_unique<MpiPartition>(first, M);

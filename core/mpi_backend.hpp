@@ -8,7 +8,15 @@
 // noise from its own stream (seed, global worker index), so a run equals the in-process one to
 // round-off. DQGAN (--algorithm dqgan) runs with rank 0 as its parameter server (the messages
 // travel in Compressor::encode's wire format). Built where CMake finds MPI (DPOSG_HAVE_MPI); elsewhere MpiSession throws InputError.
+//
+// MpiMixer's messages go through an Exchange (core/exchange.hpp), chosen by --exchange: MPI on the
+// host buffers, or NCCL between the ranks' GPUs (open_exchange below). DQGAN's server link and the
+// metrics' reductions stay on MPI.
 #include <memory>
+#include <string>
+#include <vector>
+
+#include "core/exchange.hpp"
 
 #include "core/experiment.hpp"
 
@@ -26,6 +34,10 @@ class MpiSession {
   int size() const { return size_; }
   // The MPI_THREAD_* level MPI_Init_thread provided (SERIALIZED requested).
   int thread_level() const { return thread_level_; }
+  // This rank's index among the ranks on its host (MPI_Comm_split_type, MPI_COMM_TYPE_SHARED).
+  int local_rank() const { return local_rank_; }
+  // Every rank's `value`, in rank order, on rank 0 (empty elsewhere). Collective.
+  std::vector<int> gather(int value) const;
   // Ends every rank of the job with `code` (a failure on one rank must not leave the others waiting).
   [[noreturn]] void abort(int code) const;
 
@@ -33,6 +45,7 @@ class MpiSession {
   int rank_ = 0;
   int size_ = 1;
   int thread_level_ = 0;
+  int local_rank_ = 0;
 };
 
 // An emulated network (--net-latency, --net-bandwidth): after each exchange of the algorithm's
@@ -53,11 +66,22 @@ struct NetworkEmulation {
 // Throws InputError naming --net-latency or --net-bandwidth when negative or not finite.
 void validate(const NetworkEmulation& net);
 
+// The transport of MpiMixer's messages for `dposg run --exchange REQUESTED` (collective: every rank
+// calls it with the same request, one of auto|mpi|nccl, validated by the caller). `cuda_device`: this
+// rank's GPU ordinal under --device cuda (whether or not the device exists), -1 otherwise.
+// "mpi": MPI on host buffers. "nccl": NCCL between the ranks' GPUs; InputError naming --exchange when
+// it cannot be used (no NCCL module, no device, or two ranks of one host on the same GPU, which NCCL
+// refuses) on any rank. "auto": NCCL when it could be used, else MPI. Errors of NCCL itself (the
+// communicator's init) are std::runtime_error.
+std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device);
+
 // Replaces e.mixer (or DQGAN's server link) and e.Z0 by this rank's part and returns the partition
 // to hand to run_experiment. Throws InputError when M is not a multiple of the number of ranks, or
-// the run uses compressed (CHOCO) gossip, which is not distributed.
+// the run uses compressed (CHOCO) gossip, which is not distributed. `exchange`: MpiMixer's transport
+// (null: MPI).
 std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session,
-                                           const NetworkEmulation& net = {});
+                                           const NetworkEmulation& net = {},
+                                           std::shared_ptr<Exchange> exchange = nullptr);
 
 // Seconds of emulated network delay this process has slept so far.
 double emulated_network_seconds();

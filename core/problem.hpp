@@ -107,6 +107,9 @@ struct ProblemOptions {
   int gan_downscale = 2;                 // gan-fashion: images downscaled by this factor (28 / f pixels a side)
   std::string gan_classifier;            // gan-fashion: classifier file for fd_classifier ("" = the cache)
   std::string device = "cpu";            // cpu | cuda: where a GAN's operator runs (gan/README.md)
+  // device cuda: the GPU ordinal. Not an option: 0 in one process; under --backend mpi, the rank's
+  // local rank mod the host's device count (cli/run_command.cpp).
+  int cuda_device = 0;
 };
 
 // Builds a problem by name; throws InputError naming the option on bad input.

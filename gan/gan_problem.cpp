@@ -86,7 +86,7 @@ GanProblem::GanProblem(const ProblemOptions& opts, std::string name, std::shared
   if (!(std::isfinite(clip_) && clip_ > 0.0))
     throw InputError("--gan-clip: must be finite and > 0, got " + exact_text(clip_));
   if (device_ == "cuda")
-    cuda_ = cuda::make_cuda_gan_operator(*this);
+    cuda_ = cuda::make_cuda_gan_operator(*this, opts.cuda_device);
   else if (device_ != "cpu" && device_ != "cpu-float")
     throw InputError("--device: expected 'cpu', 'cpu-float' or 'cuda', got '" + device_ + "'");
 }

@@ -12,11 +12,14 @@
 #include <vector>
 
 #include "cli_harness.hpp"
+#include "mpi_harness.hpp"
 #include "core/recorder.hpp"
 #include "core/types.hpp"
 
 using dposg::test::CliResult;
+using dposg::test::final_z_bar;
 using dposg::test::run_cli;
+using dposg::test::run_mpi;
 using dposg::test::TempDir;
 
 namespace {
@@ -29,31 +32,6 @@ namespace {
 bool close(double a, double b, double floor = 1e-20) {
   if (std::isnan(a) && std::isnan(b)) return true;
   return std::abs(a - b) <= 1e-10 * std::max({std::abs(a), std::abs(b)}) + floor;
-}
-
-dposg::Vector final_z_bar(const std::string& path, const std::string& run) {
-  H5::H5File f(path, H5F_ACC_RDONLY);
-  H5::DataSet ds = f.openDataSet("/runs/" + run + "/final/z_bar");
-  hsize_t n = 0;
-  ds.getSpace().getSimpleExtentDims(&n);
-  dposg::Vector v(static_cast<dposg::Index>(n));
-  ds.read(v.data(), H5::PredType::NATIVE_DOUBLE);
-  return v;
-}
-
-// Runs `mpirun -np P dposg ARGS` in `dir`, like run_cli runs `dposg ARGS`. As root Open MPI needs
-// --allow-run-as-root; --oversubscribe lets P exceed the cores. `env`: -x NAME=VALUE options.
-CliResult run_mpi(int ranks, const std::string& args, const TempDir& dir, const std::string& env = "") {
-  const std::string out = dir / "mpi-stdout.txt", err = dir / "mpi-stderr.txt";
-  const std::string cmd = "cd '" + dir.path.string() + "' && timeout 120 " + std::string(DPOSG_MPIEXEC) +
-                          " --allow-run-as-root --oversubscribe " + env + " -np " + std::to_string(ranks) + " " +
-                          DPOSG_CLI + " " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = dposg::test::slurp(out);
-  r.err = dposg::test::slurp(err);
-  return r;
 }
 
 // `common`: the run's options up to --out. bytes_busiest is compared when the two backends count

@@ -8,17 +8,13 @@
 // else next to the executable.
 #include "gan/cuda/cuda_gan_operator.hpp"
 
-#include <dlfcn.h>
-
-#include <cstdlib>
-#include <filesystem>
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <system_error>
-#include <vector>
 
 #include "core/error.hpp"
+#include "core/loadable_module.hpp"
 #include "gan/cuda/device_gan.hpp"
 #include "gan/cuda/staging.hpp"
 #include "gan/gan_problem.hpp"
@@ -27,43 +23,28 @@ namespace dposg::gan::cuda {
 
 namespace {
 
-using AvailableFn = int (*)(char*, int);
-using NewOperatorFn = DeviceGanOperator* (*)(char*, int);
+using DeviceCountFn = int (*)(char*, int);
+using NewOperatorFn = DeviceGanOperator* (*)(int, char*, int);
 
 struct Module {
-  AvailableFn available = nullptr;
+  DeviceCountFn device_count = nullptr;
   NewOperatorFn new_operator = nullptr;
   std::string error;  // why the module could not be loaded (empty when it was)
 };
-
-std::vector<std::string> module_candidates() {
-  std::vector<std::string> paths;
-  if (const char* env = std::getenv("DPOSG_CUDA_MODULE"); env && *env) paths.emplace_back(env);
-  paths.emplace_back(DPOSG_CUDA_MODULE_PATH);
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) paths.push_back((exe.parent_path() / std::filesystem::path(DPOSG_CUDA_MODULE_PATH).filename()).string());
-  return paths;
-}
 
 // Loaded once per process and never unloaded (kernels and cuBLAS stay registered until exit).
 const Module& module() {
   static const Module m = [] {
     Module r;
     std::string tried;
-    for (const std::string& path : module_candidates()) {
-      void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) {
-        const char* e = dlerror();
-        tried += (tried.empty() ? "" : "; ") + (e ? std::string(e) : path);
-        continue;
-      }
-      r.available = reinterpret_cast<AvailableFn>(dlsym(handle, "dposg_cuda_device_available"));
-      r.new_operator = reinterpret_cast<NewOperatorFn>(dlsym(handle, "dposg_cuda_new_operator"));
-      if (r.available && r.new_operator) return r;
-      tried += (tried.empty() ? "" : "; ") + path + ": entry points missing";
-    }
-    r.available = nullptr;
+    if (load_module("DPOSG_CUDA_MODULE", DPOSG_CUDA_MODULE_PATH,
+                    [&](void* handle) {
+                      return bind_symbol(handle, "dposg_cuda_device_count", r.device_count) &&
+                             bind_symbol(handle, "dposg_cuda_new_operator_on", r.new_operator);
+                    },
+                    tried))
+      return r;
+    r.device_count = nullptr;
     r.new_operator = nullptr;
     r.error = "cannot load the CUDA module (" + tried + ")";
     return r;
@@ -91,23 +72,29 @@ constexpr int kMessage = 512;
 
 }  // namespace
 
-bool cuda_available(std::string* why) {
+int cuda_device_count(std::string* why) {
   const Module& m = module();
-  if (!m.available) {
+  if (!m.device_count) {
     if (why) *why = m.error;
-    return false;
+    return 0;
   }
   char message[kMessage] = {};
-  if (m.available(message, kMessage)) return true;
-  if (why) *why = message;
-  return false;
+  const int count = m.device_count(message, kMessage);
+  if (count <= 0 && why) *why = message;
+  return std::max(count, 0);
 }
 
-std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem&) {
+bool cuda_available(std::string* why) { return cuda_device_count(why) > 0; }
+
+std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem&, int ordinal) {
   std::string why;
-  if (!cuda_available(&why)) throw InputError("--device cuda: " + why);
+  const int count = cuda_device_count(&why);
+  if (count == 0) throw InputError("--device cuda: " + why);
+  if (ordinal < 0 || ordinal >= count)
+    throw InputError("--device cuda: no CUDA device " + std::to_string(ordinal) + " (this host has " +
+                     std::to_string(count) + ")");
   char message[kMessage] = {};
-  DeviceGanOperator* device = module().new_operator(message, kMessage);
+  DeviceGanOperator* device = module().new_operator(ordinal, message, kMessage);
   if (!device) throw InputError(std::string("--device cuda: ") + message);
   return std::make_unique<CudaGanOperatorImpl>(device);
 }

@@ -25,9 +25,13 @@ class CudaGanOperator {
   virtual void sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) = 0;
 };
 
-// The operator for p; throws InputError naming --device when this build has no CUDA or no CUDA device
-// is present.
-std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem& p);
+// The operator for p on device ordinal `device` (ProblemOptions::cuda_device); throws InputError naming
+// --device when this build has no CUDA, no CUDA device is present, or there is no device `device`.
+std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem& p, int device);
+
+// The number of CUDA devices --device cuda can use here; 0 (and `why` says why) without a CUDA build
+// or device.
+int cuda_device_count(std::string* why);
 
 // True when --device cuda can run here (CUDA built in and a device present); otherwise `why` says why.
 bool cuda_available(std::string* why);

@@ -9,13 +9,15 @@ constexpr const char* kWhy =
     "dposg was built without CUDA (reconfigure where nvcc is found, e.g. /usr/local/cuda/bin/nvcc, with -DDPOSG_CUDA=ON)";
 }
 
-std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem&) {
+std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem&, int) {
   throw InputError(std::string("--device cuda: ") + kWhy);
 }
 
-bool cuda_available(std::string* why) {
+int cuda_device_count(std::string* why) {
   if (why) *why = kWhy;
-  return false;
+  return 0;
 }
+
+bool cuda_available(std::string* why) { return cuda_device_count(why) > 0; }
 
 }  // namespace dposg::gan::cuda

@@ -199,7 +199,8 @@ void write_message(const std::string& text, char* message, int size) {
 
 class CudaDeviceGanOperator final : public DeviceGanOperator {
  public:
-  CudaDeviceGanOperator() {
+  explicit CudaDeviceGanOperator(int device) : device_(device) {
+    check(cudaSetDevice(device_), "cudaSetDevice");
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
     check(cublasCreate(&blas_), "cublasCreate");
     check(cublasSetStream(blas_, stream_), "cublasSetStream");
@@ -209,6 +210,7 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
   }
   ~CudaDeviceGanOperator() override {
     // Errors while releasing are ignored: a destructor must not throw, and nothing is left to do.
+    cudaSetDevice(device_);
     if (arena_) cudaFree(arena_);
     if (host_in_) cudaFreeHost(host_in_);
     if (host_out_) cudaFreeHost(host_out_);
@@ -219,12 +221,14 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
   CudaDeviceGanOperator& operator=(const CudaDeviceGanOperator&) = delete;
 
   float* inputs(const GanPlan& plan) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
     grow_host(host_in_, host_in_floats_, input_layout(plan).total);
     return host_in_;
   }
 
   const float* evaluate(const GanPlan& plan) override {
     const InputLayout in = input_layout(plan);
+    check(cudaSetDevice(device_), "cudaSetDevice");
     if (!host_in_ || host_in_floats_ < in.total)
       throw std::logic_error("DeviceGanOperator::evaluate: inputs(plan) was not called for this plan");
     grow_device(workspace_floats(plan));
@@ -261,6 +265,7 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
     have = floats;
   }
 
+  int device_;  // the ordinal every call runs on (the current device is per host thread)
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   float* arena_ = nullptr;  // device: inputs, G, workspace (carve_workspace)
@@ -275,7 +280,7 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
 
 }  // namespace dposg::gan::cuda
 
-extern "C" int dposg_cuda_device_available(char* message, int size) {
+extern "C" int dposg_cuda_device_count(char* message, int size) {
   using dposg::gan::cuda::write_message;
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
@@ -289,12 +294,12 @@ extern "C" int dposg_cuda_device_available(char* message, int size) {
     write_message("no CUDA device found (cudaGetDeviceCount returned 0)", message, size);
     return 0;
   }
-  return 1;
+  return count;
 }
 
-extern "C" dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator(char* message, int size) {
+extern "C" dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator_on(int device, char* message, int size) {
   try {
-    return new dposg::gan::cuda::CudaDeviceGanOperator();
+    return new dposg::gan::cuda::CudaDeviceGanOperator(device);
   } catch (const std::exception& e) {
     dposg::gan::cuda::write_message(e.what(), message, size);
     return nullptr;

@@ -26,8 +26,10 @@ class DeviceGanOperator {
 // The module's entry points (C linkage, looked up with dlsym). Messages are written into
 // [message, message + size) as NUL-terminated text.
 extern "C" {
-// 1 when a CUDA device is usable; otherwise 0 and the reason.
-int dposg_cuda_device_available(char* message, int size);
-// A new operator on the current device (the caller deletes it), or null and the reason.
-dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator(char* message, int size);
+// The number of usable CUDA devices (> 0); otherwise 0 and the reason.
+int dposg_cuda_device_count(char* message, int size);
+// A new operator on device ordinal `device` (the caller deletes it), or null and the reason. The
+// operator makes `device` current on the calling thread at every call, so callers on any thread
+// (and MPI ranks sharing a host, each with its own ordinal) need not manage cudaSetDevice.
+dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator_on(int device, char* message, int size);
 }

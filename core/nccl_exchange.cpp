@@ -1,0 +1,165 @@
+#include "core/nccl_exchange.hpp"
+
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/loadable_module.hpp"
+#include "core/nccl/nccl_module.hpp"
+
+namespace dposg {
+
+#ifndef DPOSG_NCCL_MODULE_PATH
+
+bool nccl_usable(int, std::string* why) {
+  if (why) *why = "this build has no NCCL module (it needs CUDA and NCCL at configure time: nccl.h, libnccl.so)";
+  return false;
+}
+
+std::unique_ptr<Exchange> make_nccl_exchange(int, int, int, const std::function<void(void*, std::size_t)>&,
+                                             std::function<bool()>) {
+  throw std::logic_error("make_nccl_exchange: this build has no NCCL module");
+}
+
+#else
+
+namespace {
+
+constexpr int kMessage = 512;
+
+struct Module {
+  decltype(&dposg_nccl_id_bytes) id_bytes = nullptr;
+  decltype(&dposg_nccl_check_device) check_device = nullptr;
+  decltype(&dposg_nccl_unique_id) unique_id = nullptr;
+  decltype(&dposg_nccl_init) init = nullptr;
+  decltype(&dposg_nccl_exchange_start) exchange_start = nullptr;
+  decltype(&dposg_nccl_allreduce_start) allreduce_start = nullptr;
+  decltype(&dposg_nccl_poll) poll = nullptr;
+  decltype(&dposg_nccl_abort) abort = nullptr;
+  decltype(&dposg_nccl_destroy) destroy = nullptr;
+  std::string error;  // why the module could not be loaded (empty when it was)
+};
+
+// Loaded once per process and never unloaded (NCCL keeps threads and CUDA state until exit).
+const Module& module() {
+  static const Module m = [] {
+    Module r;
+    std::string tried;
+    if (load_module("DPOSG_NCCL_MODULE", DPOSG_NCCL_MODULE_PATH,
+                    [&](void* h) {
+                      return bind_symbol(h, "dposg_nccl_id_bytes", r.id_bytes) &&
+                             bind_symbol(h, "dposg_nccl_check_device", r.check_device) &&
+                             bind_symbol(h, "dposg_nccl_unique_id", r.unique_id) &&
+                             bind_symbol(h, "dposg_nccl_init", r.init) &&
+                             bind_symbol(h, "dposg_nccl_exchange_start", r.exchange_start) &&
+                             bind_symbol(h, "dposg_nccl_allreduce_start", r.allreduce_start) &&
+                             bind_symbol(h, "dposg_nccl_poll", r.poll) && bind_symbol(h, "dposg_nccl_abort", r.abort) &&
+                             bind_symbol(h, "dposg_nccl_destroy", r.destroy);
+                    },
+                    tried))
+      return r;
+    r = Module{};
+    r.error = "cannot load the NCCL module (" + tried + ")";
+    return r;
+  }();
+  return m;
+}
+
+constexpr const char* kTerminated =
+    "the MPI job is being ended (SIGTERM): another rank failed or the job was cancelled";
+
+class NcclExchange final : public Exchange {
+ public:
+  NcclExchange(dposg_nccl* comm, std::function<bool()> cancelled) : comm_(comm), cancelled_(std::move(cancelled)) {}
+  ~NcclExchange() override { module().destroy(comm_); }
+  NcclExchange(const NcclExchange&) = delete;
+  NcclExchange& operator=(const NcclExchange&) = delete;
+
+  const char* name() const override { return "nccl"; }
+
+  void exchange(std::span<const OutMessage> out, std::span<const InMessage> in) override {
+    out_peers_.clear(), out_data_.clear(), out_counts_.clear();
+    in_peers_.clear(), in_data_.clear(), in_counts_.clear();
+    for (const auto& m : out) out_peers_.push_back(m.peer), out_data_.push_back(m.data), out_counts_.push_back(m.count);
+    for (const auto& m : in) in_peers_.push_back(m.peer), in_data_.push_back(m.data), in_counts_.push_back(m.count);
+    char message[kMessage] = {};
+    if (!module().exchange_start(comm_, static_cast<int>(out.size()), out_peers_.data(), out_data_.data(),
+                                 out_counts_.data(), static_cast<int>(in.size()), in_peers_.data(), in_data_.data(),
+                                 in_counts_.data(), message, kMessage))
+      throw std::runtime_error(message);
+    wait(comm_, cancelled_);
+  }
+
+  void allreduce_sum(double* v, std::size_t n) override {
+    char message[kMessage] = {};
+    if (!module().allreduce_start(comm_, v, n, message, kMessage)) throw std::runtime_error(message);
+    wait(comm_, cancelled_);
+  }
+
+  // Polls the operation (or init) until done; aborts the communicator and throws when it failed or
+  // the job is being ended, so that no rank waits forever on a dead peer.
+  static void wait(dposg_nccl* comm, const std::function<bool()>& cancelled) {
+    char message[kMessage] = {};
+    while (true) {
+      const int state = module().poll(comm, message, kMessage);
+      if (state == 1) return;
+      if (state < 0) {
+        module().abort(comm);
+        throw std::runtime_error(message);
+      }
+      if (cancelled()) {
+        module().abort(comm);
+        throw std::runtime_error(kTerminated);
+      }
+      std::this_thread::yield();
+    }
+  }
+
+ private:
+  dposg_nccl* comm_;
+  std::function<bool()> cancelled_;
+  // The messages as the module's arrays, kept between rounds.
+  std::vector<int> out_peers_, in_peers_;
+  std::vector<const double*> out_data_;
+  std::vector<double*> in_data_;
+  std::vector<std::size_t> out_counts_, in_counts_;
+};
+
+}  // namespace
+
+bool nccl_usable(int device, std::string* why) {
+  const Module& m = module();
+  if (!m.check_device) {
+    if (why) *why = m.error;
+    return false;
+  }
+  char message[kMessage] = {};
+  if (m.check_device(device, message, kMessage)) return true;
+  if (why) *why = message;
+  return false;
+}
+
+std::unique_ptr<Exchange> make_nccl_exchange(int rank, int ranks, int device,
+                                             const std::function<void(void*, std::size_t)>& broadcast,
+                                             std::function<bool()> cancelled) {
+  const Module& m = module();
+  if (!m.init) throw std::runtime_error(m.error);
+  // Rank 0's id and whether it got one, so that a failure there reaches every rank.
+  const auto id_bytes = static_cast<std::size_t>(m.id_bytes());
+  std::vector<char> buffer(1 + id_bytes + kMessage, 0);
+  if (rank == 0) buffer[0] = static_cast<char>(m.unique_id(buffer.data() + 1, buffer.data() + 1 + id_bytes, kMessage));
+  broadcast(buffer.data(), buffer.size());
+  if (!buffer[0]) throw std::runtime_error(std::string("on rank 0: ") + (buffer.data() + 1 + id_bytes));
+  char message[kMessage] = {};
+  dposg_nccl* comm = m.init(device, ranks, rank, buffer.data() + 1, message, kMessage);
+  if (!comm) throw std::runtime_error(message);
+  // Owned from here, so that a failed or cancelled init still releases the communicator.
+  auto exchange = std::make_unique<NcclExchange>(comm, cancelled);
+  NcclExchange::wait(comm, cancelled);
+  return exchange;
+}
+
+#endif
+
+}  // namespace dposg

@@ -1,0 +1,42 @@
+#pragma once
+// Runs `mpirun -np P dposg ARGS` as a user would, like run_cli (cli_harness.hpp) runs `dposg ARGS`, and
+// reads what it wrote. run_mpi exists where DPOSG_MPIEXEC is defined (the build's MPIEXEC_EXECUTABLE,
+// tests/CMakeLists.txt).
+#include <H5Cpp.h>
+
+#include <string>
+
+#include "cli_harness.hpp"
+#include "core/types.hpp"
+
+namespace dposg::test {
+
+#ifdef DPOSG_MPIEXEC
+// As root Open MPI needs --allow-run-as-root; --oversubscribe lets P exceed the cores. `env`:
+// -x NAME=VALUE options.
+inline CliResult run_mpi(int ranks, const std::string& args, const TempDir& dir, const std::string& env = "") {
+  const std::string out = dir / "mpi-stdout.txt", err = dir / "mpi-stderr.txt";
+  const std::string cmd = "cd '" + dir.path.string() + "' && timeout 120 " + std::string(DPOSG_MPIEXEC) +
+                          " --allow-run-as-root --oversubscribe " + env + " -np " + std::to_string(ranks) + " " +
+                          DPOSG_CLI + " " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+#endif
+
+// The final z̄ of `run` in the results file at `path` (/runs/<run>/final/z_bar).
+inline Vector final_z_bar(const std::string& path, const std::string& run) {
+  H5::H5File f(path, H5F_ACC_RDONLY);
+  H5::DataSet ds = f.openDataSet("/runs/" + run + "/final/z_bar");
+  hsize_t n = 0;
+  ds.getSpace().getSimpleExtentDims(&n);
+  Vector v(static_cast<Index>(n));
+  ds.read(v.data(), H5::PredType::NATIVE_DOUBLE);
+  return v;
+}
+
+}  // namespace dposg::test
