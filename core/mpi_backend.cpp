@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "core/compressor.hpp"
 #include "core/dqgan.hpp"
 #include "core/error.hpp"
 #include "core/nccl_exchange.hpp"
@@ -257,6 +258,41 @@ class MpiExchange final : public Exchange {
   std::vector<MPI_Request> requests_;  // kept between rounds
 };
 
+// Which columns travel in one gossip round of W between ranks that hold blocks of `block` workers:
+// column j goes from its owner to rank q when some worker i of q has W_ij != 0. Messages are sorted
+// by peer and their columns by index, so that sender and receiver agree on the order.
+struct PeerColumns {
+  int peer;
+  std::vector<Index> columns;
+};
+struct ExchangePlan {
+  std::vector<PeerColumns> out, in;            // this rank's messages
+  std::vector<std::size_t> columns_per_rank;  // how many columns every rank sends
+};
+
+ExchangePlan exchange_plan(const Topology& W, int rank, int ranks, Index block) {
+  const auto owner = [&](Index worker) { return static_cast<int>(worker / block); };
+  std::vector<std::set<std::pair<int, Index>>> sent(static_cast<std::size_t>(ranks));
+  for (Index i = 0; i < W.workers; ++i)
+    for (const auto& [j, w] : W.rows[static_cast<std::size_t>(i)])
+      if (owner(j) != owner(i)) sent[static_cast<std::size_t>(owner(j))].insert({owner(i), j});
+  ExchangePlan plan;
+  for (const auto& s : sent) plan.columns_per_rank.push_back(s.size());
+  for (const auto& [q, j] : sent[static_cast<std::size_t>(rank)]) {
+    if (plan.out.empty() || plan.out.back().peer != q) plan.out.push_back({q, {}});
+    plan.out.back().columns.push_back(j);
+  }
+  for (int p = 0; p < ranks; ++p) {
+    if (p == rank) continue;
+    for (const auto& [q, j] : sent[static_cast<std::size_t>(p)]) {
+      if (q != rank) continue;
+      if (plan.in.empty() || plan.in.back().peer != p) plan.in.push_back({p, {}});
+      plan.in.back().columns.push_back(j);
+    }
+  }
+  return plan;
+}
+
 class MpiMixer final : public Mixer {
  public:
   MpiMixer(MixingSchedule schedule, int rank, int ranks, NetworkEmulation net, std::shared_ptr<Exchange> exchange)
@@ -325,9 +361,8 @@ class MpiMixer final : public Mixer {
     if (schedule_.workers() == 1 || rounds <= 0) return 0.0;
     if (schedule_.is_complete())
       return 2.0 * static_cast<double>(ranks_ - 1) / static_cast<double>(ranks_) * static_cast<double>(d) * 8.0;
-    const auto messages = columns_sent(schedule_.base());
-    std::size_t busiest = 0;
-    for (const auto& m : messages) busiest = std::max(busiest, m.size());
+    const auto counts = exchange_plan(schedule_.base(), rank_, ranks_, block_).columns_per_rank;
+    const std::size_t busiest = *std::max_element(counts.begin(), counts.end());
     return static_cast<double>(rounds) * static_cast<double>(busiest) * static_cast<double>(d) * 8.0;
   }
 
@@ -336,22 +371,8 @@ class MpiMixer final : public Mixer {
   }
 
  private:
-  int owner(Index worker) const { return static_cast<int>(worker / block_); }
-
-  // For every rank p, the (destination rank, column) pairs it sends in one round of W: column j
-  // goes to rank q when some worker i of q has W_ij != 0. Sorted by destination, then column, so
-  // that sender and receiver agree on the order of the columns in a message.
-  std::vector<std::set<std::pair<int, Index>>> columns_sent(const Topology& W) const {
-    std::vector<std::set<std::pair<int, Index>>> sent(static_cast<std::size_t>(ranks_));
-    for (Index i = 0; i < W.workers; ++i)
-      for (const auto& [j, w] : W.rows[static_cast<std::size_t>(i)])
-        if (owner(j) != owner(i)) sent[static_cast<std::size_t>(owner(j))].insert({owner(i), j});
-    return sent;
-  }
-
-  // One round's exchange for W as seen from this rank: a message per neighbouring rank and
-  // direction (its columns one after another) and the number of columns every rank sends (for
-  // sent_). Kept for a fixed W, with its message buffers, so rounds reuse both.
+  // One round's exchange for W as seen from this rank (exchange_plan) with a buffer per message.
+  // Kept for a fixed W, so rounds reuse both.
   struct Message {
     int peer;
     std::vector<Index> columns;
@@ -363,21 +384,11 @@ class MpiMixer final : public Mixer {
   };
 
   RoundPlan plan_for(const Topology& W) const {
-    const auto sent = columns_sent(W);
+    ExchangePlan p = exchange_plan(W, rank_, ranks_, block_);
     RoundPlan plan;
-    for (const auto& s : sent) plan.columns_per_rank.push_back(s.size());
-    for (const auto& [q, j] : sent[static_cast<std::size_t>(rank_)]) {
-      if (plan.out.empty() || plan.out.back().peer != q) plan.out.push_back({q, {}, {}});
-      plan.out.back().columns.push_back(j);
-    }
-    for (int p = 0; p < ranks_; ++p) {
-      if (p == rank_) continue;
-      for (const auto& [q, j] : sent[static_cast<std::size_t>(p)]) {
-        if (q != rank_) continue;
-        if (plan.in.empty() || plan.in.back().peer != p) plan.in.push_back({p, {}, {}});
-        plan.in.back().columns.push_back(j);
-      }
-    }
+    plan.columns_per_rank = std::move(p.columns_per_rank);
+    for (auto& m : p.out) plan.out.push_back({m.peer, std::move(m.columns), {}});
+    for (auto& m : p.in) plan.in.push_back({m.peer, std::move(m.columns), {}});
     return plan;
   }
 
@@ -454,6 +465,166 @@ class MpiMixer final : public Mixer {
   mutable std::vector<const double*> column_;
   mutable Matrix Y_;
   mutable ExchangeThread exchange_thread_;
+};
+
+// CHOCO gossip (core/compressed_mixer.hpp) over MPI. Each rank keeps the public copies x̂_j of its
+// own workers and of every worker whose messages it receives, and per round sends each of its
+// workers' compressed differences q_i = C(x_i - x̂_i) encoded (Compressor::encode, ceil(bits/8)
+// bytes) to the ranks holding that worker's neighbours under W (point-to-point, the columns of
+// exchange_plan). Random rings and the complete topology make every worker a neighbour of every
+// other sooner or later, so there every rank keeps all M copies and the messages travel in one
+// MPI_Iallgather. Compression draws from the streams of the global worker index and decoding is
+// exact, so the copies and the iterates equal the in-process run's.
+class MpiCompressedMixer final : public Mixer {
+ public:
+  MpiCompressedMixer(MixingSchedule schedule, std::shared_ptr<const Compressor> c, double gamma, std::uint64_t seed,
+                     int rank, int ranks, NetworkEmulation net)
+      : schedule_(std::move(schedule)), gamma_(gamma), columns_(c, false, seed), compressor_(std::move(c)),
+        rank_(rank), ranks_(ranks), block_(schedule_.workers() / ranks), first_(static_cast<Index>(rank) * block_),
+        everyone_(schedule_.is_complete() || schedule_.is_random()), sent_(static_cast<std::size_t>(ranks), 0.0),
+        net_(net) {
+    if (!everyone_) plan_ = exchange_plan(schedule_.base(), rank_, ranks_, block_);
+    // Where worker j's public copy is kept here (-1: not kept).
+    slot_.assign(static_cast<std::size_t>(schedule_.workers()), -1);
+    Index kept = 0;
+    auto keep = [&](Index j) {
+      if (slot_[static_cast<std::size_t>(j)] < 0) slot_[static_cast<std::size_t>(j)] = kept++;
+    };
+    for (Index j = 0; j < schedule_.workers(); ++j)
+      if (everyone_ || (j >= first_ && j < first_ + block_)) keep(j);
+    for (const auto& m : plan_.in)
+      for (const Index j : m.columns) keep(j);
+    kept_ = kept;
+  }
+
+  const MixingSchedule& schedule() const override { return schedule_; }
+
+  void mix(Matrix& X, int rounds, std::int64_t iteration) const override {
+    const Index d = X.rows();
+    if (rounds <= 0 || schedule_.workers() == 1 || d == 0) return;
+    if (xhat_.rows() != d) xhat_.setZero(d, kept_);
+    const auto bytes = message_bytes();
+    for (int r = 0; r < rounds; ++r) {
+      diff_.resize(d, block_);
+      for (Index i = 0; i < block_; ++i) diff_.col(i) = X.col(i) - xhat_.col(slot(first_ + i));
+      columns_.compress(diff_, iteration, 1 + static_cast<std::uint64_t>(r), q_, first_);
+      send_.resize(bytes * static_cast<std::size_t>(block_));
+      for (Index i = 0; i < block_; ++i)
+        compressor_->encode(columns_.messages()[static_cast<std::size_t>(i)],
+                            send_.data() + static_cast<std::size_t>(i) * bytes);
+      if (everyone_) {
+        gather_all(bytes);
+      } else {
+        exchange_with_neighbours(bytes);
+      }
+      for (Index i = 0; i < block_; ++i) xhat_.col(slot(first_ + i)) += q_.col(i);
+      if (schedule_.is_complete()) {
+        // sum_j (1/M)(x̂_j - x̂_i) = mean(x̂) - x̂_i, the mean over all M copies in CompressedGossipMixer's order.
+        const Vector mean = xhat_.rowwise().mean();
+        X += gamma_ * ((-xhat_.middleCols(first_, block_)).colwise() + mean);
+        continue;
+      }
+      const Topology topo = schedule_.at(iteration, r);
+      for (Index li = 0; li < block_; ++li) {
+        const Index i = first_ + li;
+        for (const auto& [j, w] : topo.rows[static_cast<std::size_t>(i)])
+          if (j != i) X.col(li) += (gamma_ * w) * (xhat_.col(slot(j)) - xhat_.col(slot(i)));
+      }
+    }
+  }
+
+  // What the busiest rank sends per iteration: its boundary workers' messages to each neighbouring
+  // rank (fixed W), or its whole block to every other rank (the allgather's ring: P - 1 steps).
+  double bytes_busiest_per_iteration(Index, int rounds) const override {
+    if (schedule_.workers() == 1 || rounds <= 0) return 0.0;
+    return static_cast<double>(rounds) * static_cast<double>(busiest_columns()) *
+           static_cast<double>(message_bytes());
+  }
+  std::optional<double> bytes_busiest_sent() const override { return *std::max_element(sent_.begin(), sent_.end()); }
+
+ private:
+  Index slot(Index j) const { return slot_[static_cast<std::size_t>(j)]; }
+  std::size_t message_bytes() const { return static_cast<std::size_t>((compressor_->bits() + 7) / 8); }
+  std::size_t busiest_columns() const {
+    if (everyone_) return static_cast<std::size_t>(block_) * static_cast<std::size_t>(ranks_ - 1);
+    return *std::max_element(plan_.columns_per_rank.begin(), plan_.columns_per_rank.end());
+  }
+
+  // Adds message `bytes` (decoded) to worker j's public copy.
+  void receive(Index j, const std::uint8_t* data, std::size_t bytes) const {
+    compressor_->decode(data, bytes, message_);
+    decoded_.resize(xhat_.rows());
+    compressor_->decompress(message_, decoded_);
+    xhat_.col(slot(j)) += decoded_;
+  }
+
+  void gather_all(std::size_t bytes) const {
+    const std::size_t local = bytes * static_cast<std::size_t>(block_);
+    if (local * static_cast<std::size_t>(ranks_) > static_cast<std::size_t>(INT_MAX))
+      throw std::runtime_error("CHOCO gossip over MPI: the gathered messages exceed 2^31 bytes; use a smaller "
+                               "--compressor message");
+    recv_.resize(local * static_cast<std::size_t>(ranks_));
+    MPI_Request request;
+    MPI_Iallgather(send_.data(), static_cast<int>(local), MPI_BYTE, recv_.data(), static_cast<int>(local), MPI_BYTE,
+                   MPI_COMM_WORLD, &request);
+    wait_one(request);
+    emulate(net_, static_cast<double>(ranks_ - 1), static_cast<double>(local));
+    for (auto& s : sent_) s += static_cast<double>(local) * static_cast<double>(ranks_ - 1);
+    for (Index j = 0; j < schedule_.workers(); ++j)
+      if (j < first_ || j >= first_ + block_) receive(j, recv_.data() + static_cast<std::size_t>(j) * bytes, bytes);
+  }
+
+  void exchange_with_neighbours(std::size_t bytes) const {
+    out_data_.resize(plan_.out.size());
+    in_data_.resize(plan_.in.size());
+    requests_.clear();
+    for (std::size_t m = 0; m < plan_.in.size(); ++m) {
+      in_data_[m].resize(plan_.in[m].columns.size() * bytes);
+      requests_.emplace_back();
+      MPI_Irecv(in_data_[m].data(), static_cast<int>(in_data_[m].size()), MPI_BYTE, plan_.in[m].peer, kTag,
+                MPI_COMM_WORLD, &requests_.back());
+    }
+    double bytes_out = 0.0;
+    for (std::size_t m = 0; m < plan_.out.size(); ++m) {
+      const auto& cols = plan_.out[m].columns;
+      out_data_[m].resize(cols.size() * bytes);
+      for (std::size_t c = 0; c < cols.size(); ++c)
+        std::copy_n(send_.data() + static_cast<std::size_t>(cols[c] - first_) * bytes, bytes,
+                    out_data_[m].data() + c * bytes);
+      bytes_out += static_cast<double>(out_data_[m].size());
+      requests_.emplace_back();
+      MPI_Isend(out_data_[m].data(), static_cast<int>(out_data_[m].size()), MPI_BYTE, plan_.out[m].peer, kTag,
+                MPI_COMM_WORLD, &requests_.back());
+    }
+    wait_all(requests_);
+    if (!plan_.out.empty() || !plan_.in.empty()) emulate(net_, 1.0, bytes_out);
+    for (int p = 0; p < ranks_; ++p)
+      sent_[static_cast<std::size_t>(p)] +=
+          static_cast<double>(plan_.columns_per_rank[static_cast<std::size_t>(p)]) * static_cast<double>(bytes);
+    for (std::size_t m = 0; m < plan_.in.size(); ++m)
+      for (std::size_t c = 0; c < plan_.in[m].columns.size(); ++c)
+        receive(plan_.in[m].columns[c], in_data_[m].data() + c * bytes, bytes);
+  }
+
+  MixingSchedule schedule_;
+  double gamma_;
+  mutable ColumnCompressor columns_;
+  std::shared_ptr<const Compressor> compressor_;
+  int rank_, ranks_;
+  Index block_, first_;
+  bool everyone_;  // random rings and complete: every rank keeps every copy
+  ExchangePlan plan_;  // fixed sparse W
+  std::vector<Index> slot_;
+  Index kept_ = 0;
+  mutable std::vector<double> sent_;  // cumulative bytes each rank has sent
+  NetworkEmulation net_;
+  // State (the public copies) and scratch kept between rounds (mix is const: the Mixer interface).
+  mutable Matrix xhat_, diff_, q_;
+  mutable Vector decoded_;
+  mutable CompressedVector message_;
+  mutable std::vector<std::uint8_t> send_, recv_;
+  mutable std::vector<std::vector<std::uint8_t>> out_data_, in_data_;
+  mutable std::vector<MPI_Request> requests_;
 };
 
 // DQGAN's server on rank 0: every rank's workers' messages travel encoded (Compressor::encode,
@@ -555,9 +726,6 @@ std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& ses
                                            std::shared_ptr<Exchange> exchange) {
   const auto& c = e.config;
   validate(net);
-  if (c.algorithm == "dposg" && c.compressor != "none")
-    throw InputError("--compressor: compressed (CHOCO) gossip runs in the simulator only; over --backend mpi use "
-                     "exact gossip or --algorithm dqgan");
   if (c.overlap && session.thread_level() < MPI_THREAD_SERIALIZED)
     throw InputError("--overlap: this MPI library does not provide MPI_THREAD_SERIALIZED, which the exchange thread needs");
   const Index M = c.workers;
@@ -571,6 +739,10 @@ std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& ses
     // The parameter-server mixer moves nothing; the rule's server moves to rank 0.
     if (!attach_server_link(*e.rule, std::make_shared<MpiServerLink>(session.rank(), session.size(), first, block, M, net)))
       throw std::logic_error("--algorithm dqgan built a rule that is not DQGAN");
+  } else if (c.compressor != "none") {
+    // CHOCO's messages are encoded bytes; they travel over MPI whatever --exchange says.
+    e.mixer = std::make_unique<MpiCompressedMixer>(e.mixer->schedule(), e.compressor, c.gossip_step, c.seed,
+                                                   session.rank(), session.size(), net);
   } else {
     if (!exchange) exchange = std::make_shared<MpiExchange>();
     e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size(), net, std::move(exchange));

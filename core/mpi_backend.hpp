@@ -7,11 +7,13 @@
 // draws the same random rings from (seed, iteration, round) (MixingSchedule) and each worker its
 // noise from its own stream (seed, global worker index), so a run equals the in-process one to
 // round-off. DQGAN (--algorithm dqgan) runs with rank 0 as its parameter server (the messages
-// travel in Compressor::encode's wire format). Built where CMake finds MPI (DPOSG_HAVE_MPI); elsewhere MpiSession throws InputError.
+// travel in Compressor::encode's wire format), and CHOCO gossip (--compressor with --algorithm dposg)
+// as MpiCompressedMixer, whose encoded messages go to the neighbouring ranks (all ranks for random
+// rings and complete). Built where CMake finds MPI (DPOSG_HAVE_MPI); elsewhere MpiSession throws InputError.
 //
 // MpiMixer's messages go through an Exchange (core/exchange.hpp), chosen by --exchange: MPI on the
-// host buffers, or NCCL between the ranks' GPUs (open_exchange below). DQGAN's server link and the
-// metrics' reductions stay on MPI.
+// host buffers, or NCCL between the ranks' GPUs (open_exchange below). DQGAN's server link, CHOCO's
+// compressed messages and the metrics' reductions stay on MPI.
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,7 +56,8 @@ class MpiSession {
 // the interconnect). A cost model, not a network: per gossip round, L + (bytes this rank sends)/B;
 // complete (all-reduce), the bandwidth-optimal ring all-reduce's 2(P-1) steps of d/P doubles,
 // 2(P-1) (L + 8d/(P B)); DQGAN, the gather into rank 0, L + (bytes rank 0 receives)/B, and a
-// binomial-tree broadcast, ceil(log2 P) (L + 8d/B). The metrics' reductions at logging iterations
+// binomial-tree broadcast, ceil(log2 P) (L + 8d/B); CHOCO's all-gather, P - 1 steps of the rank's
+// block of encoded messages. The metrics' reductions at logging iterations
 // are instrumentation and are not delayed. scripts/netns-latency.sh makes the latency real instead
 // (network namespaces joined by veth pairs with tc netem).
 struct NetworkEmulation {
@@ -76,8 +79,8 @@ void validate(const NetworkEmulation& net);
 std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device);
 
 // Replaces e.mixer (or DQGAN's server link) and e.Z0 by this rank's part and returns the partition
-// to hand to run_experiment. Throws InputError when M is not a multiple of the number of ranks, or
-// the run uses compressed (CHOCO) gossip, which is not distributed. `exchange`: MpiMixer's transport
+// to hand to run_experiment. Throws InputError when M is not a multiple of the number of ranks.
+// `exchange`: MpiMixer's transport
 // (null: MPI).
 std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session,
                                            const NetworkEmulation& net = {},
