@@ -197,6 +197,18 @@ class ExchangeThread {
     wake_.wait(lock, [&] { return done_; });
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
+  // task on this thread while work() runs on the caller's; rethrows the caller's error first.
+  void run_while(std::function<void()> task, const std::function<void()>& work) {
+    start(std::move(task));
+    std::exception_ptr error;
+    try {
+      work();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    wait();  // first: the task's data must be left alone before anything unwinds
+    if (error) std::rethrow_exception(error);
+  }
 
  private:
   void loop() {
@@ -344,15 +356,7 @@ class MpiMixer final : public Mixer {
   // The exchange and the averaging on the exchange thread while work() runs here: the emulated
   // network's sleeps and the real transfer both hide behind the operator evaluation.
   void mix_while(Matrix& X, int rounds, std::int64_t iteration, const std::function<void()>& work) const override {
-    exchange_thread_.start([&] { mix(X, rounds, iteration); });
-    std::exception_ptr error;
-    try {
-      work();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    exchange_thread_.wait();  // first: X and the buffers must be left alone before anything unwinds
-    if (error) std::rethrow_exception(error);
+    exchange_thread_.run_while([&] { mix(X, rounds, iteration); }, work);
   }
 
   // Per iteration on the fixed W (random rings: the natural-order ring, an estimate; the metric
@@ -533,6 +537,11 @@ class MpiCompressedMixer final : public Mixer {
     }
   }
 
+  // --overlap: as MpiMixer, the exchange and the public copies' update on a thread of their own.
+  void mix_while(Matrix& X, int rounds, std::int64_t iteration, const std::function<void()>& work) const override {
+    exchange_thread_.run_while([&] { mix(X, rounds, iteration); }, work);
+  }
+
   // What the busiest rank sends per iteration: its boundary workers' messages to each neighbouring
   // rank (fixed W), or its whole block to every other rank (the allgather's ring: P - 1 steps).
   double bytes_busiest_per_iteration(Index, int rounds) const override {
@@ -625,6 +634,7 @@ class MpiCompressedMixer final : public Mixer {
   mutable std::vector<std::uint8_t> send_, recv_;
   mutable std::vector<std::vector<std::uint8_t>> out_data_, in_data_;
   mutable std::vector<MPI_Request> requests_;
+  mutable ExchangeThread exchange_thread_;
 };
 
 // DQGAN's server on rank 0: every rank's workers' messages travel encoded (Compressor::encode,

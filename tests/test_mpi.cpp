@@ -139,7 +139,8 @@ TEST_CASE("mpi backend: CHOCO gossip (compressed messages) equals the in-process
   const std::vector<std::pair<std::string, std::string>> cases{{"ring", "top-k --compress-ratio 0.5"},
                                                                {"torus", "qsgd --qsgd-levels 2"},
                                                                {"random-ring", "rand-k --compress-k 2"},
-                                                               {"complete", "sign"}};
+                                                               {"complete", "sign"},
+                                                               {"ring --overlap", "top-k --compress-k 3"}};
   for (const auto& [topology, comp] : cases)
     for (const int ranks : {2, 4}) {
       SECTION(topology + " " + comp + " P=" + std::to_string(ranks)) {
