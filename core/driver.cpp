@@ -77,6 +77,42 @@ void MetricsEvaluator::evaluate(const Matrix& Z, std::int64_t iteration, Metrics
 
 namespace {
 
+// The iterates as host matrices, through the Mixer, the StepRule and the problem's oracle.
+class HostEngine final : public IterationEngine {
+ public:
+  HostEngine(const Problem& problem, const Mixer& mixer, StepRule& rule, const DriverOptions& opts, Index first_worker,
+             Index local_workers)
+      : mixer_(mixer), rule_(rule), opts_(opts), oracle_(problem, opts.batch, opts.seed, local_workers, first_worker) {}
+  void init(const Matrix& Z0) override {
+    Z_ = Z0;
+    X_ = Z0;
+    rule_.init(Z_, X_, oracle_);
+  }
+  void iterate(std::int64_t k) override {
+    if (opts_.overlap) {
+      X_local_ = X_;
+      X_prev_ = X_;
+      mixer_.mix_while(X_, opts_.rounds, k, [&] { rule_.step(Z_, X_local_, oracle_); });
+      X_ += X_local_ - X_prev_;
+    } else {
+      mixer_.mix(X_, opts_.rounds, k);
+      rule_.step(Z_, X_, oracle_);
+    }
+  }
+  const Matrix& z() override { return Z_; }
+  const Matrix& x() override { return X_; }
+  std::int64_t oracle_calls() const override { return oracle_.calls(); }
+
+ private:
+  const Mixer& mixer_;
+  StepRule& rule_;
+  const DriverOptions& opts_;
+  // Columns are workers first_worker ..., so each draws from its own stream wherever it lives.
+  ProblemOracle oracle_;
+  Matrix Z_, X_;
+  Matrix X_local_, X_prev_;  // overlap: X_{k-1} stepped locally, and X_{k-1} itself
+};
+
 class StopWatch {
  public:
   double seconds() const {
@@ -91,7 +127,7 @@ class StopWatch {
 
 RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule, const DriverOptions& opts,
                       const Matrix& Z0, const std::vector<Observer*>& observers,
-                      const WorkerPartition* partition) {
+                      const WorkerPartition* partition, IterationEngine* given_engine) {
   const StopWatch clock;
   RunOutcome out;
   const WorkerPartition& part = partition ? *partition : kWholeMatrix;
@@ -103,22 +139,20 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   // what it sends itself (a distributed one) reports its own cumulative figure.
   const double mixer_bytes_per_iter = mixer.bytes_busiest_per_iteration(d, opts.rounds);
   const double rule_bytes_per_iter = rule.bytes_busiest_per_iteration(d, M);
-  // Columns are workers first_worker() ..., so each draws from its own stream wherever it lives.
-  ProblemOracle oracle(problem, opts.batch, opts.seed, Z0.cols(), part.first_worker());
-  Matrix Z = Z0, X = Z0;
-  Matrix X_local, X_prev;  // overlap: X_{k-1} stepped locally, and X_{k-1} itself
+  HostEngine host(problem, mixer, rule, opts, part.first_worker(), Z0.cols());
+  IterationEngine& engine = given_engine ? *given_engine : host;
 
   double eval_seconds = 0.0;  // spent in evaluate(), so that timings can leave it out
   auto log_row = [&](std::int64_t k) {
     MetricsRow row;
     const double eval_start = clock.seconds();
-    evaluator.evaluate(Z, k, row);
+    evaluator.evaluate(engine.z(), k, row);
     eval_seconds += clock.seconds() - eval_start;
     const double iterations = static_cast<double>(k);
     row.set("bytes_busiest", mixer.bytes_busiest_sent().value_or(mixer_bytes_per_iter * iterations) +
                                  rule_bytes_per_iter * iterations);
     if (const auto up = rule.worker_bytes_per_iteration()) row.set("bytes_uplink", *up * iterations);
-    row.set("oracle_calls", static_cast<double>(oracle.calls()));
+    row.set("oracle_calls", static_cast<double>(engine.oracle_calls()));
     row.set("wall_time_s", clock.seconds());
     row.set("eval_time_s", eval_seconds);
     out.last = row;
@@ -126,24 +160,16 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   };
   // Every process must take the same decision (the next collective call would otherwise hang).
   auto finite = [&]() {
-    double bad = (Z.allFinite() && X.allFinite()) ? 0.0 : 1.0;
+    double bad = (engine.z().allFinite() && engine.x().allFinite()) ? 0.0 : 1.0;
     part.sum(&bad, 1);
     return bad == 0.0;
   };
 
   try {
-    rule.init(Z, X, oracle);
+    engine.init(Z0);
     log_row(0);
     for (std::int64_t k = 1; k <= opts.iters; ++k) {
-      if (opts.overlap) {
-        X_local = X;
-        X_prev = X;
-        mixer.mix_while(X, opts.rounds, k, [&] { rule.step(Z, X_local, oracle); });
-        X += X_local - X_prev;
-      } else {
-        mixer.mix(X, opts.rounds, k);
-        rule.step(Z, X, oracle);
-      }
+      engine.iterate(k);
       out.iterations_done = k;
       const bool log_now = (k % opts.log_every == 0) || k == opts.iters;
       if ((log_now || k % 64 == 0) && !finite()) {
@@ -160,7 +186,7 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   }
   if (out.status != RunStatus::failed || !part.distributed()) {
     try {
-      out.z_bar = worker_mean(Z, part);
+      out.z_bar = worker_mean(engine.z(), part);
     } catch (const std::exception& e) {
       out.status = RunStatus::failed;
       out.message = e.what();

@@ -87,6 +87,24 @@ class ProblemOracle final : public Oracle {
   std::int64_t calls_ = 0;
 };
 
+// Where the workers' iterates live between iterations and what one iteration does to them. The
+// default (run_driver's, when given none) keeps Z and X as host matrices and runs the Mixer, the
+// StepRule and the problem's oracle on them: every backend but one. A resident engine
+// (gan/cuda/resident_engine.hpp) keeps them on a GPU, runs the same mixing and step there, and copies
+// them to the host only when the driver reads z() or x() (logging and divergence checks).
+class IterationEngine {
+ public:
+  virtual ~IterationEngine() = default;
+  // Z = X = Z0, then the rule's init (OSG's first operator call).
+  virtual void init(const Matrix& Z0) = 0;
+  // Iteration k >= 1: mixing, then the step.
+  virtual void iterate(std::int64_t k) = 0;
+  // This process's columns of Z and X on the host (valid until the next call).
+  virtual const Matrix& z() = 0;
+  virtual const Matrix& x() = 0;
+  virtual std::int64_t oracle_calls() const = 0;
+};
+
 // Metrics of DESIGN.md §3 for the worker matrix Z (everything but bytes and wall time). With a
 // distributed partition Z holds this process's columns and the sums over workers are reduced.
 struct MetricsEvaluator {
@@ -100,8 +118,9 @@ struct MetricsEvaluator {
 };
 
 // Z0: the workers' starting points, all M of them, or this process's block under `partition`.
+// `engine`: where the iterates live (null: host matrices through mixer, rule and the problem).
 RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule, const DriverOptions& opts,
                       const Matrix& Z0, const std::vector<Observer*>& observers,
-                      const WorkerPartition* partition = nullptr);
+                      const WorkerPartition* partition = nullptr, IterationEngine* engine = nullptr);
 
 }  // namespace dposg

@@ -9,6 +9,7 @@
 #include "core/compressed_mixer.hpp"
 #include "core/dqgan.hpp"
 #include "core/error.hpp"
+#include "gan/cuda/resident_engine.hpp"
 
 namespace dposg {
 namespace {
@@ -219,6 +220,15 @@ Experiment build_experiment(const ExperimentConfig& given) {
   e.driver.seed = c.seed;
   e.driver.eval_batch = c.eval_batch;
   e.driver.overlap = c.overlap;
+  if (c.engine != "auto" && c.engine != "host" && c.engine != "resident")
+    throw InputError("--engine: expected 'auto', 'host' or 'resident', got '" + c.engine + "'");
+  if (c.engine != "host") {
+    const std::string why = gan::cuda::resident_unsupported(*e.problem, e.mixer->schedule(), so, e.driver, c.algorithm,
+                                                            c.compressor != "none", false);
+    if (c.engine == "resident" && !why.empty()) throw InputError(why);
+    if (why.empty() && (c.engine == "resident" || c.problem.device == "cuda"))
+      e.engine = gan::cuda::make_resident_engine(*e.problem, e.mixer->schedule(), so, e.driver);
+  }
   e.run_name = c.run_name.empty() ? default_run_name(c) : c.run_name;
   return e;
 }
@@ -290,6 +300,7 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("error_feedback", static_cast<std::int64_t>(c.error_feedback));
   w.set_attr("gossip_step", c.gossip_step);
   w.set_attr("overlap", static_cast<std::int64_t>(c.overlap));
+  w.set_attr("engine", std::string(e.engine ? "resident" : "host"));
   if (e.compressor) {
     w.set_attr("compress_k", static_cast<std::int64_t>(e.compressor->k()));
     w.set_attr("compressor_delta", e.compressor->delta());
@@ -336,7 +347,7 @@ RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Ob
     observers.push_back(rec.get());
   }
   observers.insert(observers.end(), extra.begin(), extra.end());
-  return run_driver(*e.problem, *e.mixer, *e.rule, e.driver, e.Z0, observers, partition);
+  return run_driver(*e.problem, *e.mixer, *e.rule, e.driver, e.Z0, observers, partition, e.engine.get());
 }
 
 }  // namespace dposg

@@ -49,6 +49,9 @@ struct ExperimentConfig {
   // The paper's implementation (Sec. 5.1, after Lian et al.) rather than Algorithm 1: the local step
   // runs on the un-averaged X_{k-1} while the averaging is under way (DriverOptions::overlap).
   bool overlap = false;
+  // auto | host | resident: where the iterates live between iterations (core/driver.hpp IterationEngine).
+  // auto: resident for --device cuda where it runs (gan/cuda/resident_engine.hpp), host otherwise.
+  std::string engine = "auto";
 };
 
 // Everything built and checked from a config before any output is touched.
@@ -64,6 +67,9 @@ struct Experiment {
   TheoremQuantities theorem;
   Matrix Z0;
   std::string run_name;
+  // The resident engine when the config asks for it (null: the host engine). distribute() (MPI)
+  // drops it: ranks keep their iterates on the host.
+  std::unique_ptr<IterationEngine> engine;
 };
 
 // Validates the config and builds every part; throws InputError naming the option.

@@ -738,6 +738,9 @@ std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& ses
   validate(net);
   if (c.overlap && session.thread_level() < MPI_THREAD_SERIALIZED)
     throw InputError("--overlap: this MPI library does not provide MPI_THREAD_SERIALIZED, which the exchange thread needs");
+  if (c.engine == "resident")
+    throw InputError("--engine: 'resident' runs in one process (--backend sim); MPI ranks use the host engine");
+  e.engine.reset();  // auto: the ranks' iterates stay on the host, their operator on the GPU
   const Index M = c.workers;
   const Index P = session.size();
   if (M % P != 0)

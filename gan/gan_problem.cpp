@@ -80,7 +80,8 @@ GanProblem::GanProblem(const ProblemOptions& opts, std::string name, std::shared
       shard_(opts.gan_shard),
       generator_(shape(latent_, data_->dim(), opts)),
       discriminator_(shape(data_->dim(), 1, opts)),
-      device_(opts.device) {
+      device_(opts.device),
+      cuda_device_(opts.cuda_device) {
   if (!(std::isfinite(gp_lambda_) && gp_lambda_ >= 0.0))
     throw InputError("--gan-gp-lambda: must be finite and >= 0, got " + exact_text(gp_lambda_));
   if (!(std::isfinite(clip_) && clip_ > 0.0))

@@ -123,6 +123,7 @@ class GanProblem final : public Problem {
   double clip() const { return clip_; }
   bool shard() const { return shard_; }
   const std::string& device() const { return device_; }
+  int cuda_device() const { return cuda_device_; }  // the GPU ordinal of --device cuda
   const Mlp<double>& generator() const { return generator_; }
   const Mlp<double>& discriminator() const { return discriminator_; }
   const GanData& data() const { return *data_; }
@@ -152,6 +153,7 @@ class GanProblem final : public Problem {
   bool shard_;
   Mlp<double> generator_, discriminator_;
   std::string device_;
+  int cuda_device_ = 0;
   std::unique_ptr<cuda::CudaGanOperator> cuda_;  // set when device_ == "cuda"
 };
 

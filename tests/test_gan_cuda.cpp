@@ -173,6 +173,53 @@ TEST_CASE("gan cuda: a few iterations of run_experiment give the same metrics on
   }
 }
 
+TEST_CASE("gan cuda: the resident engine on the GPU equals its CPU twin and the host engine", "[gan][cuda]") {
+  // Iterates, W^t and the step on the GPU (--engine resident, gan/cuda/resident_engine.hpp) against the
+  // same algorithm on the CPU (--device cpu-float's twin) and against the host engine on the GPU's
+  // operator: float tolerance (Dgemm's summation order, float32 GEMMs that round differently).
+  SKIP_WITHOUT_CUDA_DEVICE();
+  for (const char* rule : {"osg", "oadam"})
+    for (const char* topology : {"ring", "random-ring", "complete"}) {
+      INFO(rule << " " << topology);
+      dposg::ExperimentConfig c;
+      c.problem.name = "gan-mog8";
+      c.problem.gan_width = 64;
+      c.problem.device = "cuda";
+      c.workers = 4;
+      c.topology = topology;
+      c.rounds = 2;
+      c.step_rule = rule;
+      c.lr = "1e-3";
+      c.iters = 10;
+      c.batch = 64;
+      c.seed = 3;
+      c.init = "random";
+      c.init_spread = 0.3;
+      c.log_every = 5;
+      c.eval_batch = 256;
+      c.engine = "resident";
+      dposg::ExperimentConfig host = c, twin = c;
+      host.engine = "host";
+      twin.problem.device = "cpu-float";
+      dposg::Experiment er = dposg::build_experiment(c), eh = dposg::build_experiment(host),
+                        et = dposg::build_experiment(twin);
+      REQUIRE(er.engine);
+      REQUIRE_FALSE(eh.engine);
+      const dposg::RunOutcome r = dposg::run_experiment(er, nullptr), h = dposg::run_experiment(eh, nullptr),
+                              t = dposg::run_experiment(et, nullptr);
+      REQUIRE(r.status == dposg::RunStatus::finished);
+      for (const dposg::RunOutcome* other : {&h, &t}) {
+        REQUIRE(other->status == dposg::RunStatus::finished);
+        CHECK((r.z_bar - other->z_bar).norm() <= 1e-4 * other->z_bar.norm());
+        for (const char* m : {"loss_g", "loss_d", "grad_norm_sq", "consensus_error"}) {
+          const double a = other->last.get(m), b = r.last.get(m);
+          INFO(m << ": reference " << a << ", resident on the GPU " << b);
+          CHECK(std::abs(a - b) <= 1e-3 * std::abs(a) + 1e-6);
+        }
+      }
+    }
+}
+
 int main(int argc, char* argv[]) {
   const int failed = Catch::Session().run(argc, argv);
   if (failed != 0) return failed;

@@ -25,10 +25,12 @@ namespace {
 
 using DeviceCountFn = int (*)(char*, int);
 using NewOperatorFn = DeviceGanOperator* (*)(int, char*, int);
+using NewResidentFn = ResidentDevice* (*)(int, char*, int);
 
 struct Module {
   DeviceCountFn device_count = nullptr;
   NewOperatorFn new_operator = nullptr;
+  NewResidentFn new_resident = nullptr;
   std::string error;  // why the module could not be loaded (empty when it was)
 };
 
@@ -40,12 +42,14 @@ const Module& module() {
     if (load_module("DPOSG_CUDA_MODULE", DPOSG_CUDA_MODULE_PATH,
                     [&](void* handle) {
                       return bind_symbol(handle, "dposg_cuda_device_count", r.device_count) &&
-                             bind_symbol(handle, "dposg_cuda_new_operator_on", r.new_operator);
+                             bind_symbol(handle, "dposg_cuda_new_operator_on", r.new_operator) &&
+                             bind_symbol(handle, "dposg_cuda_new_resident_on", r.new_resident);
                     },
                     tried))
       return r;
     r.device_count = nullptr;
     r.new_operator = nullptr;
+    r.new_resident = nullptr;
     r.error = "cannot load the CUDA module (" + tried + ")";
     return r;
   }();
@@ -86,17 +90,34 @@ int cuda_device_count(std::string* why) {
 
 bool cuda_available(std::string* why) { return cuda_device_count(why) > 0; }
 
-std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem&, int ordinal) {
+namespace {
+
+// Throws InputError naming --device unless GPU `ordinal` exists here.
+void check_ordinal(int ordinal) {
   std::string why;
   const int count = cuda_device_count(&why);
   if (count == 0) throw InputError("--device cuda: " + why);
   if (ordinal < 0 || ordinal >= count)
     throw InputError("--device cuda: no CUDA device " + std::to_string(ordinal) + " (this host has " +
                      std::to_string(count) + ")");
+}
+
+}  // namespace
+
+std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem&, int ordinal) {
+  check_ordinal(ordinal);
   char message[kMessage] = {};
   DeviceGanOperator* device = module().new_operator(ordinal, message, kMessage);
   if (!device) throw InputError(std::string("--device cuda: ") + message);
   return std::make_unique<CudaGanOperatorImpl>(device);
+}
+
+std::unique_ptr<ResidentDevice> make_cuda_resident_device(int ordinal) {
+  check_ordinal(ordinal);
+  char message[kMessage] = {};
+  ResidentDevice* device = module().new_resident(ordinal, message, kMessage);
+  if (!device) throw InputError(std::string("--device cuda: ") + message);
+  return std::unique_ptr<ResidentDevice>(device);
 }
 
 }  // namespace dposg::gan::cuda

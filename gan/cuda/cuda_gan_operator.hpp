@@ -18,6 +18,8 @@ class GanProblem;
 
 namespace dposg::gan::cuda {
 
+class ResidentDevice;
+
 class CudaGanOperator {
  public:
   virtual ~CudaGanOperator() = default;
@@ -28,6 +30,10 @@ class CudaGanOperator {
 // The operator for p on device ordinal `device` (ProblemOptions::cuda_device); throws InputError naming
 // --device when this build has no CUDA, no CUDA device is present, or there is no device `device`.
 std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem& p, int device);
+
+// The resident engine's device (gan/cuda/resident_device.hpp) on GPU `device`; InputError naming --device
+// as make_cuda_gan_operator.
+std::unique_ptr<ResidentDevice> make_cuda_resident_device(int device);
 
 // The number of CUDA devices --device cuda can use here; 0 (and `why` says why) without a CUDA build
 // or device.

@@ -124,6 +124,29 @@ __global__ void gp_fake_update_kernel(float* d_fake, const float* dx_hat, const 
   DPOSG_GRID_STRIDE(j, S * D) { d_fake[j] -= (1.f - eps[j / D]) * dx_hat[j]; }
 }
 
+// The resident engine's elementwise passes (gan/cuda/resident_device.hpp; the loops of
+// HostResidentDevice in gan/cuda/resident_engine.cpp).
+__global__ void narrow_kernel(float* z, const double* Z, long long d, long long n, long long dim_u, double clip) {
+  DPOSG_GRID_STRIDE(k, n) z[k] = narrow_element(Z[k], k % d, dim_u, clip);
+}
+
+__global__ void widen_kernel(double* G, const float* g, long long n) {
+  DPOSG_GRID_STRIDE(k, n) G[k] = static_cast<double>(g[k]);
+}
+
+__global__ void step_kernel(double* out, const double* base, const double* dir, long long d, long long n, StepEtas s) {
+  DPOSG_GRID_STRIDE(k, n) out[k] = step_element(base[k], dir[k], k % d, s);
+}
+
+__global__ void adam_kernel(const double* g, double* m, double* v, double* dir, long long n, AdamConstants a) {
+  DPOSG_GRID_STRIDE(k, n) {
+    double mk = m[k], vk = v[k];
+    dir[k] = adam_element(g[k], mk, vk, a);
+    m[k] = mk;
+    v[k] = vk;
+  }
+}
+
 #undef DPOSG_GRID_STRIDE
 
 // The executor of batched_gan_operator: all launches on one stream, in order.
@@ -276,9 +299,153 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
   std::size_t host_out_floats_ = 0;
 };
 
+// --engine resident on the GPU: X, Z, G, the direction and Adam's moments as d x M doubles in device
+// memory for the whole run; X W^t as cuBLAS Dgemm (x_i <- sum_j W_ij x_j, i.e. X W^T); everything on one
+// stream. The host's only traffic per iteration is the minibatches (and W for random rings).
+class CudaResidentDevice final : public ResidentDevice {
+ public:
+  explicit CudaResidentDevice(int device) : device_(device) {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasCreate(&blas_), "cublasCreate");
+    check(cublasSetStream(blas_, stream_), "cublasSetStream");
+    check(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  }
+  ~CudaResidentDevice() override {
+    cudaSetDevice(device_);
+    if (stream_) cudaStreamSynchronize(stream_);
+    for (double* p : slots_)
+      if (p) cudaFree(p);
+    if (scratch_) cudaFree(scratch_);
+    if (W_) cudaFree(W_);
+    if (arena_) cudaFree(arena_);
+    if (host_batches_) cudaFreeHost(host_batches_);
+    if (blas_) cublasDestroy(blas_);
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+  CudaResidentDevice(const CudaResidentDevice&) = delete;
+  CudaResidentDevice& operator=(const CudaResidentDevice&) = delete;
+
+  void reserve(const GanPlan& plan) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    plan_ = plan;
+    d_ = plan.dim;
+    M_ = plan.workers;
+    const std::size_t bytes = static_cast<std::size_t>(d_ * M_) * sizeof(double);
+    for (double*& p : slots_) {
+      if (p) check(cudaFree(p), "cudaFree");
+      p = nullptr;
+      check(cudaMalloc(&p, bytes), "cudaMalloc (iterates)");
+      check(cudaMemsetAsync(p, 0, bytes, stream_), "cudaMemsetAsync");
+    }
+    if (scratch_) check(cudaFree(scratch_), "cudaFree");
+    scratch_ = nullptr;
+    check(cudaMalloc(&scratch_, bytes), "cudaMalloc (mixing)");
+    if (W_) check(cudaFree(W_), "cudaFree");
+    W_ = nullptr;
+    check(cudaMalloc(&W_, static_cast<std::size_t>(M_ * M_) * sizeof(double)), "cudaMalloc (W)");
+    if (arena_) check(cudaFree(arena_), "cudaFree");
+    arena_ = nullptr;
+    check(cudaMalloc(&arena_, workspace_floats(plan) * sizeof(float)), "cudaMalloc (arena)");
+    const InputLayout in = input_layout(plan);
+    batch_floats_ = in.total - in.real;
+    if (host_batches_) check(cudaFreeHost(host_batches_), "cudaFreeHost");
+    host_batches_ = nullptr;
+    check(cudaMallocHost(&host_batches_, std::max<std::size_t>(batch_floats_, 1) * sizeof(float)), "cudaMallocHost");
+  }
+  void upload(Slot s, const double* host) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    check(cudaMemcpyAsync(slot(s), host, bytes(), cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (upload)");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // `host` may go away after return
+  }
+  void download(Slot s, double* host) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    check(cudaMemcpyAsync(host, slot(s), bytes(), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync (download)");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+  void set_mixing(const double* W) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    check(cudaMemcpyAsync(W_, W, static_cast<std::size_t>(M_ * M_) * sizeof(double), cudaMemcpyHostToDevice, stream_),
+          "cudaMemcpyAsync (W)");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // W is the caller's temporary
+  }
+  void mix() override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    const double one = 1.0, zero = 0.0;
+    const int d = static_cast<int>(d_), M = static_cast<int>(M_);
+    check(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, d, M, M, &one, slot(Slot::X), d, W_, M, &zero, scratch_, d),
+          "cublasDgemm (mixing)");
+    std::swap(slots_[static_cast<int>(Slot::X)], scratch_);
+  }
+  void step(Slot out, Slot base, Slot dir, const StepEtas& s) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    const long long n = d_ * M_;
+    step_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(out), slot(base), slot(dir), d_, n, s);
+    check(cudaGetLastError(), "step_kernel");
+  }
+  void adam(const AdamConstants& a) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    const long long n = d_ * M_;
+    adam_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(Slot::G), slot(Slot::m), slot(Slot::v), slot(Slot::dir),
+                                                         n, a);
+    check(cudaGetLastError(), "adam_kernel");
+  }
+  void copy(Slot to, Slot from) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    check(cudaMemcpyAsync(slot(to), slot(from), bytes(), cudaMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync (copy)");
+  }
+  float* batch_inputs() override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    // The previous evaluate's upload reads this buffer: wait for it before the caller refills it.
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    return host_batches_;
+  }
+  void evaluate(double clip) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    const InputLayout in = input_layout(plan_);
+    Workspace w = carve_workspace(plan_, arena_);
+    check(cudaMemcpyAsync(arena_ + in.real, host_batches_, batch_floats_ * sizeof(float), cudaMemcpyHostToDevice,
+                          stream_),
+          "cudaMemcpyAsync (minibatches)");
+    const long long n = d_ * M_;
+    narrow_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(arena_ + in.z, slot(Slot::Z), d_, n, plan_.disc.base, clip);
+    check(cudaGetLastError(), "narrow_kernel");
+    DeviceExecutor x{stream_, blas_};
+    batched_gan_operator(x, plan_, w);
+    widen_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(Slot::G), w.G, n);
+    check(cudaGetLastError(), "widen_kernel");
+  }
+
+ private:
+  double* slot(Slot s) const { return slots_[static_cast<int>(s)]; }
+  std::size_t bytes() const { return static_cast<std::size_t>(d_ * M_) * sizeof(double); }
+
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  GanPlan plan_;
+  long long d_ = 0, M_ = 0;
+  double* slots_[kSlots] = {};
+  double* scratch_ = nullptr;  // X W lands here, then trades places with X
+  double* W_ = nullptr;
+  float* arena_ = nullptr;  // the operator's inputs and workspace (carve_workspace)
+  float* host_batches_ = nullptr;  // pinned: input_layout's [real, total)
+  std::size_t batch_floats_ = 0;
+};
+
 }  // namespace
 
 }  // namespace dposg::gan::cuda
+
+extern "C" dposg::gan::cuda::ResidentDevice* dposg_cuda_new_resident_on(int device, char* message, int size) {
+  try {
+    return new dposg::gan::cuda::CudaResidentDevice(device);
+  } catch (const std::exception& e) {
+    dposg::gan::cuda::write_message(e.what(), message, size);
+    return nullptr;
+  }
+}
 
 extern "C" int dposg_cuda_device_count(char* message, int size) {
   using dposg::gan::cuda::write_message;

@@ -5,6 +5,7 @@
 // (over a second per process start) and a CUDA build still runs where the CUDA libraries are absent.
 // Plain C++ declarations: host code includes this without CUDA headers.
 #include "gan/cuda/batched_gan.hpp"
+#include "gan/cuda/resident_device.hpp"
 
 namespace dposg::gan::cuda {
 
@@ -32,4 +33,6 @@ int dposg_cuda_device_count(char* message, int size);
 // operator makes `device` current on the calling thread at every call, so callers on any thread
 // (and MPI ranks sharing a host, each with its own ordinal) need not manage cudaSetDevice.
 dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator_on(int device, char* message, int size);
+// A new resident device (gan/cuda/resident_device.hpp) on ordinal `device`, or null and the reason.
+dposg::gan::cuda::ResidentDevice* dposg_cuda_new_resident_on(int device, char* message, int size);
 }

@@ -51,9 +51,28 @@ GanPlan plan_for(const GanProblem& p, Index batch, Index workers) {
   return plan;
 }
 
+void stage_batches(const GanProblem& p, const GanPlan& plan, WorkerRngs& rngs, float* batches) {
+  const InputLayout in = input_layout(plan);
+  const Index M = plan.workers, B = plan.batch, latent = plan.latent(), D = plan.data_dim();
+  // Offsets relative to `real`, where `batches` points.
+  const std::size_t real0 = 0, latent0 = in.latent - in.real, eps0 = in.eps - in.real;
+#pragma omp parallel for schedule(static)
+  for (Index i = 0; i < M; ++i) {
+    const GanBatch b = p.draw_batch(rngs[i], B, i, M);
+    float* real = batches + real0 + static_cast<std::size_t>(i * D * B);
+    for (Index k = 0; k < D * B; ++k) real[k] = static_cast<float>(b.real.data()[k]);
+    float* lat = batches + latent0 + static_cast<std::size_t>(i * latent * B);
+    for (Index k = 0; k < latent * B; ++k) lat[k] = static_cast<float>(b.latent.data()[k]);
+    if (plan.loss == BatchedLoss::wgan_gp) {
+      float* eps = batches + eps0 + static_cast<std::size_t>(i * B);
+      for (Index k = 0; k < B; ++k) eps[k] = static_cast<float>(b.eps[k]);
+    }
+  }
+}
+
 void stage_inputs(const GanProblem& p, const GanPlan& plan, const Matrix& Z, WorkerRngs& rngs, float* host) {
   const InputLayout in = input_layout(plan);
-  const Index d = p.dim(), nu = p.dim_u(), M = plan.workers, B = plan.batch, latent = plan.latent();
+  const Index d = p.dim(), nu = p.dim_u(), M = plan.workers;
   const bool clip = p.loss() == GanLoss::wgan_clip;
   const double c = p.clip();
 #pragma omp parallel for schedule(static)
@@ -63,17 +82,8 @@ void stage_inputs(const GanProblem& p, const GanPlan& plan, const Matrix& Z, Wor
       const double v = Z(r, i);
       z[r] = static_cast<float>(clip && r >= nu ? std::clamp(v, -c, c) : v);
     }
-    const GanBatch b = p.draw_batch(rngs[i], B, i, M);
-    const Index D = plan.data_dim();
-    float* real = host + in.real + static_cast<std::size_t>(i * D * B);
-    for (Index k = 0; k < D * B; ++k) real[k] = static_cast<float>(b.real.data()[k]);
-    float* lat = host + in.latent + static_cast<std::size_t>(i * latent * B);
-    for (Index k = 0; k < latent * B; ++k) lat[k] = static_cast<float>(b.latent.data()[k]);
-    if (plan.loss == BatchedLoss::wgan_gp) {
-      float* eps = host + in.eps + static_cast<std::size_t>(i * B);
-      for (Index k = 0; k < B; ++k) eps[k] = static_cast<float>(b.eps[k]);
-    }
   }
+  stage_batches(p, plan, rngs, host + in.real);
 }
 
 void widen_result(const float* g, Index d, Index M, Matrix& G) {
@@ -122,6 +132,13 @@ void run_batched(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& 
 }
 
 }  // namespace
+
+const float* float_cpu_operator(const GanPlan& plan, float* arena) {
+  Workspace w = carve_workspace(plan, arena);
+  EigenExecutor x;
+  batched_gan_operator(x, plan, w);
+  return w.G;
+}
 
 void float_cpu_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) {
   run_batched(p, Z, batch, rngs, G, true);

@@ -24,6 +24,14 @@ GanPlan plan_for(const GanProblem& p, Index batch, Index workers);
 // `omp parallel for`; column i draws only from rngs[i].
 void stage_inputs(const GanProblem& p, const GanPlan& plan, const Matrix& Z, WorkerRngs& rngs, float* host);
 
+// The minibatch part of stage_inputs alone: input_layout(plan)'s [real, total) written from `batches`
+// (which points at what would be offset `real`). The resident engine's Z is already on its device.
+void stage_batches(const GanProblem& p, const GanPlan& plan, WorkerRngs& rngs, float* batches);
+
+// batched_gan_operator with Eigen's float GEMM (--device cpu-float's executor) on `arena`
+// (workspace_floats(plan) floats, its inputs filled); returns the arena's G (d x M floats).
+const float* float_cpu_operator(const GanPlan& plan, float* arena);
+
 // G (d x M) from the d x M float result of batched_gan_operator.
 void widen_result(const float* g, Index d, Index M, Matrix& G);
 

@@ -1,0 +1,129 @@
+// ctest-label: integration
+// --engine resident (gan/cuda/resident_engine.hpp) against the host engine: the iterates kept on the
+// device (here its CPU twin, --device cpu-float) between iterations, with the mixing and the step as
+// device operations, must give the run the host engine gives (CpuMixer, core/step_rule.cpp) on the same
+// float operator. The GPU device is checked against this twin in tests/test_gan_cuda.cpp.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/experiment.hpp"
+
+using namespace dposg;
+
+namespace {
+
+struct Trace final : Observer {
+  std::vector<MetricsRow> rows;
+  void on_log(const MetricsRow& r) override { rows.push_back(r); }
+};
+
+ExperimentConfig gan_config(const std::string& topology, Index workers, const std::string& rule, const std::string& loss) {
+  ExperimentConfig c;
+  c.problem.name = "gan-mog8";
+  c.problem.gan_loss = loss;
+  c.problem.gan_width = 32;
+  c.problem.device = "cpu-float";
+  c.workers = workers;
+  c.topology = topology;
+  c.rounds = 2;
+  c.step_rule = rule;
+  c.lr = "1e-3";
+  c.iters = 30;
+  c.batch = 16;
+  c.eval_batch = 128;
+  c.seed = 3;
+  c.init = "random";
+  c.init_spread = 0.3;  // workers start apart: the mixing has work to do
+  c.log_every = 10;
+  return c;
+}
+
+struct Outcome {
+  RunOutcome out;
+  Trace trace;
+};
+
+Outcome run(ExperimentConfig c, const std::string& engine) {
+  c.engine = engine;
+  Experiment e = build_experiment(c);
+  CHECK(static_cast<bool>(e.engine) == (engine == "resident"));
+  Outcome o;
+  o.out = run_experiment(e, nullptr, {&o.trace});
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("resident engine: the host engine's run, row by row, for every topology, rule and loss", "[resident]") {
+  struct Case {
+    std::string topology;
+    Index workers;
+    std::string rule, loss;
+  };
+  const std::vector<Case> cases{{"ring", 4, "oadam", "ns"},           {"random-ring", 4, "osg", "wgan-clip"},
+                                {"complete", 4, "oadam", "wgan-gp"}, {"torus", 8, "osg", "ns"},
+                                {"single", 1, "oadam", "ns"}};
+  for (const auto& k : cases) {
+    SECTION(k.topology + " " + k.rule + " " + k.loss) {
+      const ExperimentConfig c = gan_config(k.topology, k.workers, k.rule, k.loss);
+      const Outcome host = run(c, "host"), resident = run(c, "resident");
+      REQUIRE(host.out.status == RunStatus::finished);
+      REQUIRE(resident.out.status == RunStatus::finished);
+      REQUIRE(host.trace.rows.size() == resident.trace.rows.size());
+      if (k.workers > 1) CHECK(host.trace.rows.front().get("consensus_error") > 1e-3);
+      for (std::size_t i = 0; i < host.trace.rows.size(); ++i)
+        for (const auto& [name, a] : host.trace.rows[i].values) {
+          if (name == "wall_time_s" || name == "eval_time_s" || std::isnan(a)) continue;
+          const double b = resident.trace.rows[i].get(name);
+          INFO(name << " row " << i << ": host " << a << ", resident " << b);
+          CHECK(std::abs(a - b) <= 1e-12 * std::abs(a) + 1e-300);
+        }
+      CHECK((host.out.z_bar - resident.out.z_bar).norm() <= 1e-12 * host.out.z_bar.norm());
+      // It moved.
+      CHECK(host.trace.rows.back().get("loss_d") != host.trace.rows.front().get("loss_d"));
+    }
+  }
+}
+
+TEST_CASE("resident engine: where it does not run, --engine resident is one error naming --engine", "[resident]") {
+  auto refused = [](ExperimentConfig c, const std::string& says) {
+    c.engine = "resident";
+    try {
+      build_experiment(c);
+      FAIL("accepted: " << says);
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      CHECK(what.rfind("--engine:", 0) == 0);
+      CHECK(what.find(says) != std::string::npos);
+    }
+  };
+  const ExperimentConfig c = gan_config("ring", 4, "osg", "ns");
+  ExperimentConfig cpu = c;
+  cpu.problem.device = "cpu";
+  refused(cpu, "--device cuda");
+  ExperimentConfig gda = c;
+  gda.step_rule = "gda";
+  refused(gda, "--step-rule osg or oadam");
+  ExperimentConfig star = c;
+  star.problem = ProblemOptions{};
+  star.problem.name = "star";
+  refused(star, "GAN problems");
+  ExperimentConfig choco = c;
+  choco.compressor = "sign";
+  choco.gossip_step = 0.5;
+  refused(choco, "exact gossip");
+  ExperimentConfig overlap = c;
+  overlap.overlap = true;
+  refused(overlap, "--overlap");
+  ExperimentConfig bogus = c;
+  bogus.engine = "gpu";
+  CHECK_THROWS_WITH(build_experiment(bogus), Catch::Contains("--engine: expected 'auto', 'host' or 'resident'"));
+  // auto keeps cpu-float on the host engine (resident is for --device cuda unless asked for).
+  ExperimentConfig automatic = c;
+  automatic.engine = "auto";
+  CHECK_FALSE(build_experiment(automatic).engine);
+}
