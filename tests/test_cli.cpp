@@ -187,12 +187,13 @@ TEST_CASE("dposg run --help lists every option with its default", "[cli]") {
                                 "--rounds", "--step-rule", "--lr", "--iters", "--batch", "--noise", "--seed", "--init",
                                 "--log-every", "--out", "--run-name", "--config", "--threads", "--backend",
                                 "--net-latency", "--net-bandwidth", "--coupling-matrix", "--device", "--algorithm",
-                                "--compressor", "--error-feedback"}) {
+                                "--compressor", "--error-feedback", "--overlap", "--engine", "--exchange"}) {
     INFO(opt);
     CHECK(r.out.find(opt) != std::string::npos);
   }
   CHECK(r.out.find("--workers arg (=8)") != std::string::npos);
   CHECK(r.out.find("--rounds arg (=2)") != std::string::npos);
+  CHECK(r.out.find("--engine arg (=auto)") != std::string::npos);
 }
 
 TEST_CASE("bad input: one line on stderr naming the option, exit code 2, no output file", "[cli]") {
