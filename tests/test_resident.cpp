@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "cli_harness.hpp"
 #include "core/error.hpp"
 #include "core/experiment.hpp"
+#include "core/recorder.hpp"
 
 using namespace dposg;
 
@@ -126,4 +128,28 @@ TEST_CASE("resident engine: where it does not run, --engine resident is one erro
   ExperimentConfig automatic = c;
   automatic.engine = "auto";
   CHECK_FALSE(build_experiment(automatic).engine);
+}
+
+TEST_CASE("resident engine: reachable from dposg run, recorded as the attribute engine", "[resident]") {
+  dposg::test::TempDir dir;
+  const std::string common = "run --problem gan-mog8 --gan-width 16 --workers 2 --iters 4 --log-every 2 --batch 8"
+                             " --eval-batch 32 --quiet";
+  const auto r = dposg::test::run_cli(common + " --out r.h5 --device cpu-float --engine resident --run-name res", dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto h = dposg::test::run_cli(common + " --out r.h5 --device cpu-float --run-name host", dir);
+  REQUIRE(h.code == 0);
+  auto f = ResultsReader::open(dir / "r.h5");
+  auto engine = [&](const std::string& run) {
+    for (const auto& [k, v] : f->summary(run).attrs)
+      if (k == "engine") return std::get<std::string>(v);
+    return std::string("(none)");
+  };
+  CHECK(engine("res") == "resident");
+  CHECK(engine("host") == "host");
+  f.reset();
+  const auto bad = dposg::test::run_cli(common + " --device cpu --engine resident --run-name bad --out bad.h5", dir);
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("--engine: 'resident' needs --device cuda") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "bad.h5"));
 }
