@@ -396,7 +396,7 @@ class MpiMixer final : public Mixer {
     return plan;
   }
 
-  // X <- X W on this rank's columns: send the boundary columns, receive the neighbours', then each
+  // X <- X W^T (x_i <- sum_j W_ij x_j) on this rank's columns: send the boundary columns, receive the neighbours', then each
   // column is sum_j W_ij x_j in the order of row i (CpuMixer's order: the same result to the bit).
   void round(const Topology& W, Matrix& X) const {
     const Index d = X.rows();

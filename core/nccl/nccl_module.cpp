@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -134,8 +135,10 @@ struct dposg_nccl {
         ncclCommFinalize(comm);
         ncclResult_t state = ncclInProgress;
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (state == ncclInProgress && std::chrono::steady_clock::now() < deadline)
+        while (state == ncclInProgress && std::chrono::steady_clock::now() < deadline) {
           ncclCommGetAsyncError(comm, &state);
+          if (state == ncclInProgress) std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
         if (state == ncclSuccess) ncclCommDestroy(comm);
         else ncclCommAbort(comm);
       } else {
@@ -143,6 +146,8 @@ struct dposg_nccl {
       }
     }
     comm = nullptr;
+    // A copy queued before an abort may still read or write the staging buffers.
+    if (stream) cudaStreamSynchronize(stream);
     if (stream) cudaStreamDestroy(stream);
     if (host_out) cudaFreeHost(host_out);
     if (host_in) cudaFreeHost(host_in);
@@ -211,6 +216,7 @@ dposg_nccl* dposg_nccl_init(int device, int ranks, int rank, const void* id, cha
 int dposg_nccl_exchange_start(dposg_nccl* c, int n_out, const int* out_peers, const double* const* out_data,
                               const std::size_t* out_counts, int n_in, const int* in_peers, double* const* in_data,
                               const std::size_t* in_counts, char* message, int size) {
+  bool in_group = false;  // a failed send or recv must still close the group (NCCL's group depth is per thread)
   try {
     if (c->phase != dposg_nccl::Phase::idle) throw std::logic_error("dposg_nccl_exchange_start: an operation is pending");
     check(cudaSetDevice(c->device), "cudaSetDevice");
@@ -226,6 +232,7 @@ int dposg_nccl_exchange_start(dposg_nccl* c, int n_out, const int* out_peers, co
     c->upload(out_total);
     c->destinations.clear();
     check(c->comm, ncclGroupStart(), "ncclGroupStart");
+    in_group = true;
     offset = 0;
     for (int k = 0; k < n_out; ++k) {
       check(c->comm, ncclSend(c->dev_out + offset, out_counts[k], ncclDouble, out_peers[k], c->comm, c->stream),
@@ -240,9 +247,11 @@ int dposg_nccl_exchange_start(dposg_nccl* c, int n_out, const int* out_peers, co
       offset += in_counts[k];
     }
     c->phase = dposg_nccl::Phase::enqueueing;
+    in_group = false;
     check(c->comm, ncclGroupEnd(), "ncclGroupEnd");
     return 1;
   } catch (const std::exception& e) {
+    if (in_group) (void)ncclGroupEnd();
     c->phase = dposg_nccl::Phase::failed;
     write_message(e.what(), message, size);
     return 0;

@@ -220,17 +220,29 @@ void write_message(const std::string& text, char* message, int size) {
   message[n] = '\0';
 }
 
-class CudaDeviceGanOperator final : public DeviceGanOperator {
- public:
-  explicit CudaDeviceGanOperator(int device) : device_(device) {
-    check(cudaSetDevice(device_), "cudaSetDevice");
-    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    check(cublasCreate(&blas_), "cublasCreate");
-    check(cublasSetStream(blas_, stream_), "cublasSetStream");
+// A stream on `device` and a cuBLAS handle bound to it, or an exception and neither (a constructor
+// that throws runs no destructor, so what was created is released here).
+void open_stream_and_blas(int device, cudaStream_t& stream, cublasHandle_t& blas) {
+  try {
+    check(cudaSetDevice(device), "cudaSetDevice");
+    check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasCreate(&blas), "cublasCreate");
+    check(cublasSetStream(blas, stream), "cublasSetStream");
     // Full float32 products: no TF32 tensor-op rounding of the inputs (CUBLAS_DEFAULT_MATH keeps at
     // least the requested precision), so the GPU matches the CPU within float rounding.
-    check(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  } catch (...) {
+    if (blas) cublasDestroy(blas);
+    if (stream) cudaStreamDestroy(stream);
+    blas = nullptr;
+    stream = nullptr;
+    throw;
   }
+}
+
+class CudaDeviceGanOperator final : public DeviceGanOperator {
+ public:
+  explicit CudaDeviceGanOperator(int device) : device_(device) { open_stream_and_blas(device_, stream_, blas_); }
   ~CudaDeviceGanOperator() override {
     // Errors while releasing are ignored: a destructor must not throw, and nothing is left to do.
     cudaSetDevice(device_);
@@ -304,13 +316,7 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
 // stream. The host's only traffic per iteration is the minibatches (and W for random rings).
 class CudaResidentDevice final : public ResidentDevice {
  public:
-  explicit CudaResidentDevice(int device) : device_(device) {
-    check(cudaSetDevice(device_), "cudaSetDevice");
-    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    check(cublasCreate(&blas_), "cublasCreate");
-    check(cublasSetStream(blas_, stream_), "cublasSetStream");
-    check(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-  }
+  explicit CudaResidentDevice(int device) : device_(device) { open_stream_and_blas(device_, stream_, blas_); }
   ~CudaResidentDevice() override {
     cudaSetDevice(device_);
     if (stream_) cudaStreamSynchronize(stream_);
@@ -427,7 +433,7 @@ class CudaResidentDevice final : public ResidentDevice {
   GanPlan plan_;
   long long d_ = 0, M_ = 0;
   double* slots_[kSlots] = {};
-  double* scratch_ = nullptr;  // X W lands here, then trades places with X
+  double* scratch_ = nullptr;  // X W^T lands here, then trades places with X
   double* W_ = nullptr;
   float* arena_ = nullptr;  // the operator's inputs and workspace (carve_workspace)
   float* host_batches_ = nullptr;  // pinned: input_layout's [real, total)

@@ -55,7 +55,7 @@ class ResidentDevice {
   virtual void download(Slot s, double* host) = 0;
   // W (M x M, column-major) for the following mix() calls.
   virtual void set_mixing(const double* W) = 0;
-  // X <- X W.
+  // X <- X W^T, i.e. x_i <- sum_j W(i, j) x_j (the gossip round of CpuMixer).
   virtual void mix() = 0;
   // out <- base - eta dir, elementwise (out may be base).
   virtual void step(Slot out, Slot base, Slot dir, const StepEtas& s) = 0;
