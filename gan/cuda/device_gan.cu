@@ -316,7 +316,15 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
 // stream. The host's only traffic per iteration is the minibatches (and W for random rings).
 class CudaResidentDevice final : public ResidentDevice {
  public:
-  explicit CudaResidentDevice(int device) : device_(device) { open_stream_and_blas(device_, stream_, blas_); }
+  explicit CudaResidentDevice(int device) : device_(device) {
+    open_stream_and_blas(device_, stream_, blas_);
+    const cudaError_t e = cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming);
+    if (e != cudaSuccess) {
+      cublasDestroy(blas_);
+      cudaStreamDestroy(stream_);
+      check(e, "cudaEventCreate");
+    }
+  }
   ~CudaResidentDevice() override {
     cudaSetDevice(device_);
     if (stream_) cudaStreamSynchronize(stream_);
@@ -326,6 +334,7 @@ class CudaResidentDevice final : public ResidentDevice {
     if (W_) cudaFree(W_);
     if (arena_) cudaFree(arena_);
     if (host_batches_) cudaFreeHost(host_batches_);
+    if (uploaded_) cudaEventDestroy(uploaded_);
     if (blas_) cublasDestroy(blas_);
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -403,8 +412,9 @@ class CudaResidentDevice final : public ResidentDevice {
   }
   float* batch_inputs() override {
     check(cudaSetDevice(device_), "cudaSetDevice");
-    // The previous evaluate's upload reads this buffer: wait for it before the caller refills it.
-    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    // The previous evaluate's upload reads this buffer: wait for that copy alone before the caller
+    // refills it, so that drawing the next minibatches overlaps the GPU's work of this iteration.
+    if (recorded_) check(cudaEventSynchronize(uploaded_), "cudaEventSynchronize");
     return host_batches_;
   }
   void evaluate(double clip) override {
@@ -414,6 +424,8 @@ class CudaResidentDevice final : public ResidentDevice {
     check(cudaMemcpyAsync(arena_ + in.real, host_batches_, batch_floats_ * sizeof(float), cudaMemcpyHostToDevice,
                           stream_),
           "cudaMemcpyAsync (minibatches)");
+    check(cudaEventRecord(uploaded_, stream_), "cudaEventRecord");
+    recorded_ = true;
     const long long n = d_ * M_;
     narrow_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(arena_ + in.z, slot(Slot::Z), d_, n, plan_.disc.base, clip);
     check(cudaGetLastError(), "narrow_kernel");
@@ -438,6 +450,8 @@ class CudaResidentDevice final : public ResidentDevice {
   float* arena_ = nullptr;  // the operator's inputs and workspace (carve_workspace)
   float* host_batches_ = nullptr;  // pinned: input_layout's [real, total)
   std::size_t batch_floats_ = 0;
+  cudaEvent_t uploaded_ = nullptr;  // recorded after each minibatch upload
+  bool recorded_ = false;
 };
 
 }  // namespace
