@@ -702,19 +702,26 @@ std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::st
   bool usable = nccl_usable(cuda_device, &why);
   if (usable) {
     // NCCL refuses a communicator with two ranks on one GPU (ncclInvalidUsage): ranks of one host must
-    // hold distinct ordinals.
+    // hold distinct physical GPUs, told apart by PCI bus id (per-rank CUDA_VISIBLE_DEVICES makes every
+    // rank's ordinal 0).
+    constexpr int kId = 64;
+    std::vector<char> mine(kId, '\0');
+    const std::string bus = nccl_device_bus_id(cuda_device);
+    std::copy_n(bus.begin(), std::min<std::size_t>(bus.size(), kId - 1), mine.begin());
     MPI_Comm host;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, session.rank(), MPI_INFO_NULL, &host);
     int host_ranks = 1;
     MPI_Comm_size(host, &host_ranks);
-    std::vector<int> devices(static_cast<std::size_t>(host_ranks));
-    MPI_Allgather(&cuda_device, 1, MPI_INT, devices.data(), 1, MPI_INT, host);
+    std::vector<char> all(static_cast<std::size_t>(host_ranks) * kId);
+    MPI_Allgather(mine.data(), kId, MPI_CHAR, all.data(), kId, MPI_CHAR, host);
     MPI_Comm_free(&host);
-    std::sort(devices.begin(), devices.end());
-    if (const auto twice = std::adjacent_find(devices.begin(), devices.end()); twice != devices.end()) {
+    std::vector<std::string> gpus;
+    for (int r = 0; r < host_ranks; ++r) gpus.emplace_back(all.data() + static_cast<std::size_t>(r) * kId);
+    std::sort(gpus.begin(), gpus.end());
+    if (const auto twice = std::adjacent_find(gpus.begin(), gpus.end()); twice != gpus.end()) {
       usable = false;
-      why = "ranks on one host share CUDA device " + std::to_string(*twice) + " (" + std::to_string(host_ranks) +
-            " ranks on the host; NCCL needs a GPU per rank)";
+      why = "ranks on one host share the GPU at PCI " + (twice->empty() ? std::string("(unknown)") : *twice) +
+            " (" + std::to_string(host_ranks) + " ranks on the host; NCCL needs a GPU per rank)";
     }
   }
   int first_unusable = usable ? session.size() : session.rank();

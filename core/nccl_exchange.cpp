@@ -18,6 +18,8 @@ bool nccl_usable(int, std::string* why) {
   return false;
 }
 
+std::string nccl_device_bus_id(int) { return ""; }
+
 std::unique_ptr<Exchange> make_nccl_exchange(int, int, int, const std::function<void(void*, std::size_t)>&,
                                              std::function<bool()>) {
   throw std::logic_error("make_nccl_exchange: this build has no NCCL module");
@@ -32,6 +34,7 @@ constexpr int kMessage = 512;
 struct Module {
   decltype(&dposg_nccl_id_bytes) id_bytes = nullptr;
   decltype(&dposg_nccl_check_device) check_device = nullptr;
+  decltype(&dposg_nccl_device_bus_id) bus_id = nullptr;
   decltype(&dposg_nccl_unique_id) unique_id = nullptr;
   decltype(&dposg_nccl_init) init = nullptr;
   decltype(&dposg_nccl_exchange_start) exchange_start = nullptr;
@@ -51,6 +54,7 @@ const Module& module() {
                     [&](void* h) {
                       return bind_symbol(h, "dposg_nccl_id_bytes", r.id_bytes) &&
                              bind_symbol(h, "dposg_nccl_check_device", r.check_device) &&
+                             bind_symbol(h, "dposg_nccl_device_bus_id", r.bus_id) &&
                              bind_symbol(h, "dposg_nccl_unique_id", r.unique_id) &&
                              bind_symbol(h, "dposg_nccl_init", r.init) &&
                              bind_symbol(h, "dposg_nccl_exchange_start", r.exchange_start) &&
@@ -141,6 +145,13 @@ bool nccl_usable(int device, std::string* why) {
   if (m.check_device(device, message, kMessage)) return true;
   if (why) *why = message;
   return false;
+}
+
+std::string nccl_device_bus_id(int device) {
+  const Module& m = module();
+  if (!m.bus_id) return "";
+  char id[kMessage] = {};
+  return m.bus_id(device, id, kMessage) ? std::string(id) : std::string();
 }
 
 std::unique_ptr<Exchange> make_nccl_exchange(int rank, int ranks, int device,

@@ -18,6 +18,10 @@ namespace dposg {
 // and the device exists); otherwise `why` says why.
 bool nccl_usable(int device, std::string* why);
 
+// The PCI bus id of device ordinal `device` (which physical GPU it is, whatever CUDA_VISIBLE_DEVICES
+// renumbers), or empty when the module or the device is unavailable.
+std::string nccl_device_bus_id(int device);
+
 // Joins the communicator of `ranks` ranks as `rank` on `device`. `broadcast(buffer, bytes)` must copy
 // rank 0's buffer to every rank (collective); `cancelled()` is polled by every wait, which then aborts
 // the communicator and throws instead of waiting on a dead peer. Throws std::runtime_error with

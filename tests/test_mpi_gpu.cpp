@@ -113,7 +113,7 @@ TEST_CASE("gpu ranks: two ranks on one GPU stage through the host (auto picks MP
   check_close_to_in_process(dir, "ring", "shared", one, "mpi");
   const CliResult r = run_mpi(2, "run --backend mpi --exchange nccl --run-name refused" + kGan, dir, one);
   CHECK(r.code == 2);
-  CHECK(r.err.find("--exchange: 'nccl' cannot be used: ranks on one host share CUDA device 0") != std::string::npos);
+  CHECK(r.err.find("--exchange: 'nccl' cannot be used: ranks on one host share the GPU at PCI ") != std::string::npos);
 }
 
 #endif

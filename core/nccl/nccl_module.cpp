@@ -182,6 +182,14 @@ int dposg_nccl_check_device(int device, char* message, int size) {
   return 1;
 }
 
+int dposg_nccl_device_bus_id(int device, char* id, int size) {
+  const cudaError_t e = cudaDeviceGetPCIBusId(id, size, device);
+  if (e == cudaSuccess) return 1;
+  write_message(std::string("cudaDeviceGetPCIBusId: ") + cudaGetErrorString(e), id, size);
+  cudaGetLastError();
+  return 0;
+}
+
 int dposg_nccl_unique_id(void* id, char* message, int size) {
   ncclUniqueId u;
   if (const ncclResult_t r = ncclGetUniqueId(&u); r != ncclSuccess) {

@@ -19,6 +19,9 @@ int dposg_nccl_id_bytes(void);
 
 // 1 when device ordinal `device` exists and NCCL can be used; otherwise 0 and the reason.
 int dposg_nccl_check_device(int device, char* message, int size);
+// The PCI bus id of device ordinal `device` ("0000:3b:00.0"), NUL-terminated in [id, id + size):
+// one physical GPU whatever CUDA_VISIBLE_DEVICES renumbers. 1, or 0 and the reason in `id`.
+int dposg_nccl_device_bus_id(int device, char* id, int size);
 
 // ncclGetUniqueId into id[0 .. dposg_nccl_id_bytes()); 1 on success, else 0 and the reason.
 int dposg_nccl_unique_id(void* id, char* message, int size);
