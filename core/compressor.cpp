@@ -227,13 +227,13 @@ std::int64_t Compressor::bits() const {
 }
 
 void Compressor::encode(const CompressedVector& c, std::vector<std::uint8_t>& out) const {
-  out.resize(static_cast<std::size_t>((bits() + 7) / 8));
+  out.resize(wire_bytes());
   encode(c, out.data());
 }
 
 void Compressor::encode(const CompressedVector& c, std::uint8_t* out) const {
   const Layout l = layout();
-  std::fill_n(out, (bits() + 7) / 8, std::uint8_t{0});
+  std::fill_n(out, wire_bytes(), std::uint8_t{0});
   BitWriter w(out);
   const int ib = index_bits(dim_);
   for (Index q = 0; q < l.indices; ++q) w.put(c.indices[static_cast<std::size_t>(q)], ib);
@@ -248,9 +248,9 @@ void Compressor::encode(const CompressedVector& c, std::uint8_t* out) const {
 
 void Compressor::decode(const std::uint8_t* bytes, std::size_t n, CompressedVector& out) const {
   const Layout l = layout();
-  if (n != static_cast<std::size_t>((bits() + 7) / 8))
+  if (n != wire_bytes())
     throw std::runtime_error("compressed message of " + std::to_string(n) + " bytes; " + name() + " sends " +
-                             std::to_string((bits() + 7) / 8));
+                             std::to_string(wire_bytes()));
   BitReader r(bytes);
   const int ib = index_bits(dim_);
   out.dim = dim_;

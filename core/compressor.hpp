@@ -40,6 +40,7 @@
 //          Elias code would be shorter on sparse levels, we count the fixed width).
 // Randomized kinds draw only from the Rng passed in: compression_rng() keys it by
 // (seed, channel, worker, iteration), so a run is reproducible and independent of thread count.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,6 +69,8 @@ class Compressor {
   // Exact size in bits of one message for this compressor's d (from its layout, so that the
   // count and the wire format cannot disagree).
   std::int64_t bits() const;
+  // Bytes of one encoded message: ceil(bits() / 8).
+  std::size_t wire_bytes() const { return static_cast<std::size_t>((bits() + 7) / 8); }
   // The guaranteed delta (worst case over x; for randomized kinds in expectation).
   virtual double delta() const = 0;
   virtual bool randomized() const { return false; }
@@ -84,9 +87,9 @@ class Compressor {
     decompress(scratch, out);
   }
 
-  // The message packed into `out` (resized to ceil(bits() / 8) bytes).
+  // The message packed into `out` (resized to wire_bytes()).
   void encode(const CompressedVector& c, std::vector<std::uint8_t>& out) const;
-  // The same into ceil(bits() / 8) bytes at `out` (e.g. a slot of a gather buffer).
+  // The same into the wire_bytes() bytes at `out` (e.g. a slot of a gather buffer).
   void encode(const CompressedVector& c, std::uint8_t* out) const;
   // The inverse of encode. Throws std::runtime_error when `n` is not this compressor's message size.
   void decode(const std::uint8_t* bytes, std::size_t n, CompressedVector& out) const;

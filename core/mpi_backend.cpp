@@ -93,10 +93,10 @@ extern "C" void on_sigterm(int) { g_terminated = 1; }
 thread_local bool t_background = false;
 
 // MPI_Waitall that gives up when the job is being ended.
-void wait_all(std::vector<MPI_Request>& requests) {
+void wait_all(MPI_Request* requests, int n) {
   int done = 0;
   while (true) {
-    MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE);
+    MPI_Testall(n, requests, &done, MPI_STATUSES_IGNORE);
     if (done) return;
     if (g_terminated)
       throw std::runtime_error("the MPI job is being ended (SIGTERM): another rank failed or the job was cancelled");
@@ -104,10 +104,15 @@ void wait_all(std::vector<MPI_Request>& requests) {
   }
 }
 
-void wait_one(MPI_Request& request) {
-  std::vector<MPI_Request> one{request};
-  wait_all(one);
-  request = one[0];
+void wait_all(std::vector<MPI_Request>& requests) { wait_all(requests.data(), static_cast<int>(requests.size())); }
+
+void wait_one(MPI_Request& request) { wait_all(&request, 1); }
+
+// v <- the elementwise sum of every rank's v (the metrics' partial sums; the complete topology's mean).
+void sum_over_ranks(double* v, std::size_t n) {
+  MPI_Request request;
+  MPI_Iallreduce(MPI_IN_PLACE, v, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request);
+  wait_one(request);
 }
 
 }  // namespace
@@ -160,11 +165,7 @@ class MpiPartition final : public WorkerPartition {
   Index first_worker() const override { return first_; }
   Index total_workers(Index) const override { return workers_; }
   bool distributed() const override { return true; }
-  void sum(double* v, Index n) const override {
-    MPI_Request request;
-    MPI_Iallreduce(MPI_IN_PLACE, v, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request);
-    wait_one(request);
-  }
+  void sum(double* v, Index n) const override { sum_over_ranks(v, static_cast<std::size_t>(n)); }
 
  private:
   Index first_, workers_;
@@ -182,6 +183,20 @@ class ExchangeThread {
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
+  // task on this thread while work() runs on the caller's; rethrows the caller's error first.
+  void run_while(std::function<void()> task, const std::function<void()>& work) {
+    start(std::move(task));
+    std::exception_ptr error;
+    try {
+      work();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    wait();  // first: the task's data must be left alone before anything unwinds
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
   void start(std::function<void()> task) {
     if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
     {
@@ -197,20 +212,6 @@ class ExchangeThread {
     wake_.wait(lock, [&] { return done_; });
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
-  // task on this thread while work() runs on the caller's; rethrows the caller's error first.
-  void run_while(std::function<void()> task, const std::function<void()>& work) {
-    start(std::move(task));
-    std::exception_ptr error;
-    try {
-      work();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    wait();  // first: the task's data must be left alone before anything unwinds
-    if (error) std::rethrow_exception(error);
-  }
-
- private:
   void loop() {
     t_background = true;
     std::unique_lock<std::mutex> lock(mutex_);
@@ -260,11 +261,7 @@ class MpiExchange final : public Exchange {
     wait_all(requests_);
   }
 
-  void allreduce_sum(double* v, std::size_t n) override {
-    MPI_Request request;
-    MPI_Iallreduce(MPI_IN_PLACE, v, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request);
-    wait_one(request);
-  }
+  void allreduce_sum(double* v, std::size_t n) override { sum_over_ranks(v, n); }
 
  private:
   std::vector<MPI_Request> requests_;  // kept between rounds
@@ -507,7 +504,7 @@ class MpiCompressedMixer final : public Mixer {
     const Index d = X.rows();
     if (rounds <= 0 || schedule_.workers() == 1 || d == 0) return;
     if (xhat_.rows() != d) xhat_.setZero(d, kept_);
-    const auto bytes = message_bytes();
+    const auto bytes = compressor_->wire_bytes();
     for (int r = 0; r < rounds; ++r) {
       diff_.resize(d, block_);
       for (Index i = 0; i < block_; ++i) diff_.col(i) = X.col(i) - xhat_.col(slot(first_ + i));
@@ -547,13 +544,12 @@ class MpiCompressedMixer final : public Mixer {
   double bytes_busiest_per_iteration(Index, int rounds) const override {
     if (schedule_.workers() == 1 || rounds <= 0) return 0.0;
     return static_cast<double>(rounds) * static_cast<double>(busiest_columns()) *
-           static_cast<double>(message_bytes());
+           static_cast<double>(compressor_->wire_bytes());
   }
   std::optional<double> bytes_busiest_sent() const override { return *std::max_element(sent_.begin(), sent_.end()); }
 
  private:
   Index slot(Index j) const { return slot_[static_cast<std::size_t>(j)]; }
-  std::size_t message_bytes() const { return static_cast<std::size_t>((compressor_->bits() + 7) / 8); }
   std::size_t busiest_columns() const {
     if (everyone_) return static_cast<std::size_t>(block_) * static_cast<std::size_t>(ranks_ - 1);
     return *std::max_element(plan_.columns_per_rank.begin(), plan_.columns_per_rank.end());
@@ -649,7 +645,7 @@ class MpiServerLink final : public ServerLink {
 
   bool average_at_server(const Compressor& c, const std::vector<CompressedVector>& messages, const Matrix& decoded,
                          Vector& g_hat) override {
-    const auto message_bytes = static_cast<std::size_t>((c.bits() + 7) / 8);
+    const std::size_t message_bytes = c.wire_bytes();
     const std::size_t local_bytes = message_bytes * static_cast<std::size_t>(block_);
     if (message_bytes * static_cast<std::size_t>(workers_) > static_cast<std::size_t>(INT_MAX))
       throw std::runtime_error("dqgan over MPI: the gathered messages exceed 2^31 bytes; use more ranks or a "
