@@ -223,8 +223,8 @@ Experiment build_experiment(const ExperimentConfig& given) {
   if (c.engine != "auto" && c.engine != "host" && c.engine != "resident")
     throw InputError("--engine: expected 'auto', 'host' or 'resident', got '" + c.engine + "'");
   if (c.engine != "host") {
-    const std::string why = gan::cuda::resident_unsupported(*e.problem, e.mixer->schedule(), so, e.driver, c.algorithm,
-                                                            c.compressor != "none", false);
+    const std::string why =
+        gan::cuda::resident_unsupported(*e.problem, so, e.driver, c.algorithm, c.compressor != "none");
     if (c.engine == "resident" && !why.empty()) throw InputError(why);
     if (why.empty() && (c.engine == "resident" || c.problem.device == "cuda"))
       e.engine = gan::cuda::make_resident_engine(*e.problem, e.mixer->schedule(), so, e.driver);

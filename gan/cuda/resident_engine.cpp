@@ -105,7 +105,7 @@ class ResidentEngine final : public IterationEngine {
                  std::unique_ptr<ResidentDevice> device)
       : p_(p), schedule_(std::move(schedule)), rule_(std::move(rule)), opts_(opts), device_(std::move(device)),
         etas_{rule_.step.eta_u, rule_.step.eta_v, static_cast<long long>(rule_.step.dim_u)},
-        clip_(p.loss() == GanLoss::wgan_clip ? p.clip() : 0.0) {}
+        clip_(operator_clip(p)) {}
 
   void init(const Matrix& Z0) override {
     M_ = Z0.cols();
@@ -197,9 +197,8 @@ class ResidentEngine final : public IterationEngine {
 
 }  // namespace
 
-std::string resident_unsupported(const Problem& problem, const MixingSchedule&, const StepRuleOptions& rule,
-                                 const DriverOptions& opts, const std::string& algorithm, bool compressed,
-                                 bool distributed) {
+std::string resident_unsupported(const Problem& problem, const StepRuleOptions& rule, const DriverOptions& opts,
+                                 const std::string& algorithm, bool compressed) {
   const auto* gan = dynamic_cast<const GanProblem*>(&problem);
   if (!gan) return "--engine: 'resident' runs the GAN problems (gan-*), whose operator has a device implementation";
   if (gan->device() != "cuda" && gan->device() != "cpu-float")
@@ -209,7 +208,6 @@ std::string resident_unsupported(const Problem& problem, const MixingSchedule&, 
   if (algorithm != "dposg") return "--engine: 'resident' runs --algorithm dposg, got '" + algorithm + "'";
   if (compressed) return "--engine: 'resident' runs exact gossip (no --compressor)";
   if (opts.overlap) return "--engine: 'resident' runs Algorithm 1 (no --overlap)";
-  if (distributed) return "--engine: 'resident' runs in one process (--backend sim); MPI ranks use the host engine";
   return "";
 }
 

@@ -24,10 +24,10 @@ class GanProblem;
 
 namespace dposg::gan::cuda {
 
-// Empty when the resident engine runs this combination; otherwise why not, naming the option.
-std::string resident_unsupported(const Problem& problem, const MixingSchedule& schedule, const StepRuleOptions& rule,
-                                 const DriverOptions& opts, const std::string& algorithm, bool compressed,
-                                 bool distributed);
+// Empty when the resident engine runs this combination in one process; otherwise why not, naming the
+// option. (Over MPI, distribute() in core/mpi_backend.cpp refuses it.)
+std::string resident_unsupported(const Problem& problem, const StepRuleOptions& rule, const DriverOptions& opts,
+                                 const std::string& algorithm, bool compressed);
 
 // The engine for a GanProblem (resident_unsupported empty) on its device(): the GPU for cuda, the CPU
 // twin for cpu-float. Throws InputError naming --device when the GPU cannot be used.

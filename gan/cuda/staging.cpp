@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "gan/cuda/host_executor.hpp"
+#include "gan/cuda/resident_device.hpp"
 #include "gan/gan_problem.hpp"
 
 namespace dposg::gan::cuda {
@@ -73,18 +74,16 @@ void stage_batches(const GanProblem& p, const GanPlan& plan, WorkerRngs& rngs, f
 void stage_inputs(const GanProblem& p, const GanPlan& plan, const Matrix& Z, WorkerRngs& rngs, float* host) {
   const InputLayout in = input_layout(plan);
   const Index d = p.dim(), nu = p.dim_u(), M = plan.workers;
-  const bool clip = p.loss() == GanLoss::wgan_clip;
-  const double c = p.clip();
+  const double clip = operator_clip(p);
 #pragma omp parallel for schedule(static)
   for (Index i = 0; i < M; ++i) {
     float* z = host + in.z + static_cast<std::size_t>(i * d);
-    for (Index r = 0; r < d; ++r) {
-      const double v = Z(r, i);
-      z[r] = static_cast<float>(clip && r >= nu ? std::clamp(v, -c, c) : v);
-    }
+    for (Index r = 0; r < d; ++r) z[r] = narrow_element(Z(r, i), r, nu, clip);
   }
   stage_batches(p, plan, rngs, host + in.real);
 }
+
+double operator_clip(const GanProblem& p) { return p.loss() == GanLoss::wgan_clip ? p.clip() : 0.0; }
 
 void widen_result(const float* g, Index d, Index M, Matrix& G) {
   G.resize(d, M);
@@ -114,30 +113,29 @@ struct EigenExecutor : HostExecutor {
   }
 };
 
+// batched_gan_operator through executor X on `arena` (its inputs filled); returns its G.
+template <class X>
+const float* operator_on_arena(const GanPlan& plan, float* arena) {
+  Workspace w = carve_workspace(plan, arena);
+  X x;
+  batched_gan_operator(x, plan, w);
+  return w.G;
+}
+
 void run_batched(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G, bool eigen) {
   const GanPlan plan = plan_for(p, batch, Z.cols());
   // Every buffer is written before it is read (the GPU's arena is not cleared either).
   thread_local std::vector<float> arena;
   arena.resize(workspace_floats(plan));
-  Workspace w = carve_workspace(plan, arena.data());
   stage_inputs(p, plan, Z, rngs, arena.data());
-  if (eigen) {
-    EigenExecutor x;
-    batched_gan_operator(x, plan, w);
-  } else {
-    HostExecutor x;
-    batched_gan_operator(x, plan, w);
-  }
-  widen_result(w.G, p.dim(), Z.cols(), G);
+  widen_result(eigen ? float_cpu_operator(plan, arena.data()) : operator_on_arena<HostExecutor>(plan, arena.data()),
+               p.dim(), Z.cols(), G);
 }
 
 }  // namespace
 
 const float* float_cpu_operator(const GanPlan& plan, float* arena) {
-  Workspace w = carve_workspace(plan, arena);
-  EigenExecutor x;
-  batched_gan_operator(x, plan, w);
-  return w.G;
+  return operator_on_arena<EigenExecutor>(plan, arena);
 }
 
 void float_cpu_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) {

@@ -32,6 +32,10 @@ void stage_batches(const GanProblem& p, const GanPlan& plan, WorkerRngs& rngs, f
 // (workspace_floats(plan) floats, its inputs filled); returns the arena's G (d x M floats).
 const float* float_cpu_operator(const GanPlan& plan, float* arena);
 
+// The clip the operator applies to v when Z is narrowed to float (narrow_element of
+// resident_device.hpp): --gan-clip for wgan-clip, 0 (none) otherwise.
+double operator_clip(const GanProblem& p);
+
 // G (d x M) from the d x M float result of batched_gan_operator.
 void widen_result(const float* g, Index d, Index M, Matrix& G);
 
