@@ -11,6 +11,8 @@
 // (core/nccl_exchange.cpp) thus stays in control and can ncclCommAbort when the job is being ended.
 #include "core/nccl/nccl_module.hpp"
 
+#include "core/cuda_module.hpp"
+
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -25,16 +27,8 @@
 
 namespace {
 
-void write_message(const std::string& text, char* message, int size) {
-  if (!message || size <= 0) return;
-  const std::size_t n = std::min(text.size(), static_cast<std::size_t>(size - 1));
-  text.copy(message, n);
-  message[n] = '\0';
-}
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
-}
+using dposg::cuda_module::check;
+using dposg::cuda_module::write_message;
 
 std::string nccl_text(ncclComm_t comm, const char* what, ncclResult_t r) {
   std::string text = std::string("NCCL: ") + what + ": " + ncclGetErrorString(r);

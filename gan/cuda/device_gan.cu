@@ -5,6 +5,8 @@
 // per-element functions (act_value, act_d1, act_d2, ns_output_grad, gp_coefficient).
 #include "gan/cuda/device_gan.hpp"
 
+#include "core/cuda_module.hpp"
+
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -16,9 +18,8 @@ namespace dposg::gan::cuda {
 
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
-}
+using dposg::cuda_module::check;
+using dposg::cuda_module::write_message;
 void check(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string("cuBLAS: ") + what + ": " + cublasGetStatusString(s));
 }
@@ -212,13 +213,6 @@ struct DeviceExecutor {
     launched("gp_fake_update_kernel");
   }
 };
-
-void write_message(const std::string& text, char* message, int size) {
-  if (!message || size <= 0) return;
-  const std::size_t n = std::min(text.size(), static_cast<std::size_t>(size - 1));
-  text.copy(message, n);
-  message[n] = '\0';
-}
 
 // A stream on `device` and a cuBLAS handle bound to it, or an exception and neither (a constructor
 // that throws runs no destructor, so what was created is released here).
