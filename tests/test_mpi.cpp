@@ -13,6 +13,7 @@
 
 #include "cli_harness.hpp"
 #include "mpi_harness.hpp"
+#include "run_attrs.hpp"
 #include "core/recorder.hpp"
 #include "core/types.hpp"
 
@@ -20,6 +21,7 @@ using dposg::test::CliResult;
 using dposg::test::final_z_bar;
 using dposg::test::run_cli;
 using dposg::test::run_mpi;
+using dposg::test::attr_double;
 using dposg::test::TempDir;
 
 namespace {
@@ -152,17 +154,6 @@ TEST_CASE("mpi backend: CHOCO gossip (compressed messages) equals the in-process
     }
 }
 
-namespace {
-
-double attr_double(const dposg::RunSummary& s, const std::string& key) {
-  const auto it = std::find_if(s.attrs.begin(), s.attrs.end(), [&](const auto& kv) { return kv.first == key; });
-  REQUIRE(it != s.attrs.end());
-  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return static_cast<double>(*i);
-  return std::get<double>(it->second);
-}
-
-}  // namespace
-
 TEST_CASE("mpi backend: --net-latency/--net-bandwidth sleep the modelled time and change no number", "[mpi]") {
   TempDir dir;
   // P = 4 ranks, M = 4 workers, t = 1, N = 20: a ring round sends d doubles to each of 2
@@ -204,10 +195,7 @@ TEST_CASE("mpi backend: bytes_busiest counts the busiest rank's boundary columns
   REQUIRE(r.code == 0);
   auto f = dposg::ResultsReader::open(dir / "r.h5");
   const auto bytes = f->metric("r", "bytes_busiest");
-  const auto attrs = f->summary("r").attrs;
-  const auto dim_attr = std::find_if(attrs.begin(), attrs.end(), [](const auto& kv) { return kv.first == "dim"; });
-  REQUIRE(dim_attr != attrs.end());
-  const auto dim = std::get<std::int64_t>(dim_attr->second);
+  const auto dim = std::get<std::int64_t>(dposg::test::run_attr(f->summary("r"), "dim"));
   CHECK(bytes.back() == 20.0 * 3 * 2 * static_cast<double>(dim) * 8);
 }
 
@@ -256,9 +244,7 @@ void check_failure(const std::string& mode, const std::string& extra = "", int f
   auto f = dposg::ResultsReader::open(dir / "r.h5");
   const auto s = f->summary("r");
   CHECK(s.status == "failed");
-  const auto message = std::find_if(s.attrs.begin(), s.attrs.end(), [](const auto& kv) { return kv.first == "message"; });
-  REQUIRE(message != s.attrs.end());
-  CHECK(std::get<std::string>(message->second).find("another rank failed") != std::string::npos);
+  CHECK(std::get<std::string>(dposg::test::run_attr(s, "message")).find("another rank failed") != std::string::npos);
   // Metrics written before the failure are there (the failure comes about 2 s in).
   CHECK(f->metric("r", "grad_norm_sq").size() >= 1);
   CHECK(f->metric("r", "grad_norm_sq").size() <= static_cast<std::size_t>(fail_at / 1000));  // rows 0, 1000, ... before it

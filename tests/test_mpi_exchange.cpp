@@ -9,24 +9,16 @@
 
 #include "cli_harness.hpp"
 #include "core/recorder.hpp"
+#include "run_attrs.hpp"
 #include "gan/cuda/cuda_gan_operator.hpp"
 #ifdef DPOSG_MPIEXEC
 #include "mpi_harness.hpp"
 #endif
 
+using dposg::test::attr_text;
 using dposg::test::CliResult;
 using dposg::test::run_cli;
 using dposg::test::TempDir;
-
-namespace {
-
-std::string attr_text(const dposg::RunSummary& s, const std::string& key) {
-  const auto it = std::find_if(s.attrs.begin(), s.attrs.end(), [&](const auto& kv) { return kv.first == key; });
-  REQUIRE(it != s.attrs.end());
-  return std::get<std::string>(it->second);
-}
-
-}  // namespace
 
 TEST_CASE("exchange: --exchange is refused with --backend sim, and an unknown value anywhere", "[mpi]") {
   TempDir dir;

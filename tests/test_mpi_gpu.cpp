@@ -19,11 +19,13 @@
 #include "cli_harness.hpp"
 #include "core/recorder.hpp"
 #include "core/types.hpp"
+#include "run_attrs.hpp"
 #include "gan/cuda/cuda_gan_operator.hpp"
 #ifdef DPOSG_MPIEXEC
 #include "mpi_harness.hpp"
 #endif
 
+using dposg::test::attr_text;
 using dposg::test::CliResult;
 using dposg::test::run_cli;
 using dposg::test::TempDir;
@@ -36,13 +38,6 @@ int devices() { return dposg::gan::cuda::cuda_device_count(nullptr); }
 
 using dposg::test::final_z_bar;
 using dposg::test::run_mpi;
-
-std::string attr_text(const dposg::RunSummary& s, const std::string& key) {
-  const auto it = std::find_if(s.attrs.begin(), s.attrs.end(), [&](const auto& kv) { return kv.first == key; });
-  REQUIRE(it != s.attrs.end());
-  if (const auto* text = std::get_if<std::string>(&it->second)) return *text;
-  return "";
-}
 
 const std::string kGan = " --problem gan-mog8 --gan-width 32 --device cuda --workers 4 --rounds 1 --step-rule oadam"
                          " --lr 1e-3 --iters 20 --log-every 5 --batch 32 --eval-batch 256 --init problem --seed 4"

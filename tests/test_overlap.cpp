@@ -9,6 +9,7 @@
 #include "core/driver.hpp"
 #include "core/error.hpp"
 #include "core/experiment.hpp"
+#include "driver_run.hpp"
 #include "linear_problem.hpp"
 
 using namespace dposg;
@@ -36,17 +37,7 @@ Matrix random_start(Index d, Index M, std::uint64_t seed) {
 
 RunOutcome run(const Problem& p, const std::string& topology, Index M, int t, const std::string& rule, double eta,
                std::int64_t iters, const Matrix& Z0, bool overlap) {
-  CpuMixer mixer(MixingSchedule(topology, M, 3));
-  StepRuleOptions so;
-  so.name = rule;
-  so.step = {eta, eta, p.dim_u()};
-  auto r = make_step_rule(so);
-  DriverOptions o;
-  o.rounds = t;
-  o.iters = iters;
-  o.log_every = iters;
-  o.overlap = overlap;
-  return run_driver(p, mixer, *r, o, Z0, {});
+  return dposg::test::run_rule(p, topology, M, t, rule, eta, iters, 1, 3, nullptr, nullptr, &Z0, overlap);
 }
 
 }  // namespace

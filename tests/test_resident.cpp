@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/experiment.hpp"
 #include "core/recorder.hpp"
+#include "run_attrs.hpp"
 
 using namespace dposg;
 
@@ -140,13 +141,8 @@ TEST_CASE("resident engine: reachable from dposg run, recorded as the attribute 
   const auto h = dposg::test::run_cli(common + " --out r.h5 --device cpu-float --run-name host", dir);
   REQUIRE(h.code == 0);
   auto f = ResultsReader::open(dir / "r.h5");
-  auto engine = [&](const std::string& run) {
-    for (const auto& [k, v] : f->summary(run).attrs)
-      if (k == "engine") return std::get<std::string>(v);
-    return std::string("(none)");
-  };
-  CHECK(engine("res") == "resident");
-  CHECK(engine("host") == "host");
+  CHECK(dposg::test::attr_text(f->summary("res"), "engine") == "resident");
+  CHECK(dposg::test::attr_text(f->summary("host"), "engine") == "host");
   f.reset();
   const auto bad = dposg::test::run_cli(common + " --device cpu --engine resident --run-name bad --out bad.h5", dir);
   CHECK(bad.code == 2);

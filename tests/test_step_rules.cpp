@@ -6,42 +6,14 @@
 #include "core/driver.hpp"
 #include "core/error.hpp"
 #include "core/theorem.hpp"
+#include "driver_run.hpp"
 #include "linear_problem.hpp"
 
 using namespace dposg;
 using dposg::test::bilinear_test_problem;
 using dposg::test::LinearProblem;
-
-namespace {
-
-struct Trace final : Observer {
-  std::vector<MetricsRow> rows;
-  void on_log(const MetricsRow& r) override { rows.push_back(r); }
-};
-
-RunOutcome run(const Problem& p, const std::string& topology, Index M, int t, const std::string& rule,
-               double eta, std::int64_t iters, Index batch, std::uint64_t seed, Matrix* Z_out = nullptr,
-               Trace* trace = nullptr, const Matrix* Z0 = nullptr) {
-  CpuMixer mixer(MixingSchedule(topology, M, seed));
-  StepRuleOptions so;
-  so.name = rule;
-  so.step = {eta, eta, p.dim_u()};
-  auto r = make_step_rule(so);
-  DriverOptions o;
-  o.rounds = t;
-  o.iters = iters;
-  o.batch = batch;
-  o.seed = seed;
-  o.log_every = 1;
-  std::vector<Observer*> obs;
-  if (trace) obs.push_back(trace);
-  const Matrix start = Z0 ? *Z0 : Matrix::Zero(p.dim(), M);
-  RunOutcome out = run_driver(p, mixer, *r, o, start, obs);
-  if (Z_out) *Z_out = out.z_bar;
-  return out;
-}
-
-}  // namespace
+using dposg::test::run_rule;
+using dposg::test::Trace;
 
 TEST_CASE("M = 1, W = I reproduces single-machine OSG computed by a plain loop", "[osg]") {
   const LinearProblem p = bilinear_test_problem(5, 0.3, 1);
@@ -49,7 +21,7 @@ TEST_CASE("M = 1, W = I reproduces single-machine OSG computed by a plain loop",
   const std::int64_t N = 50;
   const Index m = 2;
   Trace trace;
-  run(p, "single", 1, 3, "osg", eta, N, m, 7, nullptr, &trace);
+  run_rule(p, "single", 1, 3, "osg", eta, N, m, 7, nullptr, &trace);
 
   // Equation (2) of the paper, with the same noise stream (worker 0 of seed 7).
   WorkerRngs rngs(7, 1);
@@ -73,7 +45,7 @@ TEST_CASE("complete topology with t = 1 equals CPOSG (averaging every iteration)
   const double eta = 0.05;
   const std::int64_t N = 40;
   Matrix zbar;
-  run(p, "complete", M, 1, "osg", eta, N, 1, 3, &zbar);
+  run_rule(p, "complete", M, 1, "osg", eta, N, 1, 3, &zbar);
 
   // CPOSG by hand: one shared x; each worker's z^i from its own noise.
   WorkerRngs rngs(3, M);
@@ -92,7 +64,7 @@ TEST_CASE("workers that start identical and see identical (no) noise stay identi
   const LinearProblem p = bilinear_test_problem(3, 0.0, 4);
   for (const std::string topo : {"ring", "torus", "exponential", "random-ring", "complete"}) {
     Trace trace;
-    run(p, topo, 9, 2, "osg", 0.1, 30, 1, 5, nullptr, &trace);
+    run_rule(p, topo, 9, 2, "osg", 0.1, 30, 1, 5, nullptr, &trace);
     INFO(topo);
     // Identical columns stay identical; the mean over 9 copies may differ from them by round-off.
     for (const auto& r : trace.rows)
@@ -106,9 +78,9 @@ TEST_CASE("on a bilinear game GDA moves away from the solution while OSG and ext
   for (const std::string topo : {"single", "ring"}) {
     const Index M = topo == "single" ? 1 : 8;
     Matrix zbar;
-    auto gda = run(p, topo, M, 2, "gda", 0.3, 400, 1, 1);
-    auto osg = run(p, topo, M, 2, "osg", 0.3, 400, 1, 1);
-    auto eg = run(p, topo, M, 2, "extragradient", 0.3, 400, 1, 1);
+    auto gda = run_rule(p, topo, M, 2, "gda", 0.3, 400, 1, 1);
+    auto osg = run_rule(p, topo, M, 2, "osg", 0.3, 400, 1, 1);
+    auto eg = run_rule(p, topo, M, 2, "extragradient", 0.3, 400, 1, 1);
     INFO(topo);
     CHECK(gda.last.get("dist_to_solution") > 2 * d0);
     CHECK(osg.last.get("dist_to_solution") < 0.1 * d0);
@@ -166,7 +138,7 @@ TEST_CASE("a NaN in the iterates stops the run as diverged with earlier metrics 
   const LinearProblem p = bilinear_test_problem(3, 0.0, 2);
   Trace trace;
   // GDA with a huge step overflows to Inf/NaN.
-  auto out = run(p, "ring", 4, 1, "gda", 1e30, 1000, 1, 0, nullptr, &trace);
+  auto out = run_rule(p, "ring", 4, 1, "gda", 1e30, 1000, 1, 0, nullptr, &trace);
   CHECK(out.status == RunStatus::diverged);
   CHECK(out.iterations_done < 1000);
   CHECK(!trace.rows.empty());
