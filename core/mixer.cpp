@@ -7,8 +7,13 @@
 #include <random>
 #include <sstream>
 
+#include <map>
+#include <mutex>
+#include <tuple>
+
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "core/spectral.hpp"
 
 namespace dposg {
 namespace {
@@ -74,35 +79,115 @@ MixingSchedule::MixingSchedule(const std::string& kind, Index workers, std::uint
     for (const auto& n : topology_names()) known += (known.empty() ? "" : ", ") + n;
     throw InputError("--topology: unknown topology '" + kind + "' (known: " + known + ")");
   }
-  spectrum_ = spectrum(base_);
+  // The built-in kinds' W is known in closed form (core/spectral.hpp); a file's is not.
+  spectrum_ = spectrum_for(kind == "random-ring" ? "ring" : kind, base_);
 }
 
 MixingSchedule::MixingSchedule(Topology W, std::string label)
     : kind_(std::move(label)), workers_(W.workers), seed_(0), base_(std::move(W)) {
-  spectrum_ = spectrum(base_);
+  // The label names W but does not promise it is the built-in W of that name (a test's faulty ring).
+  spectrum_ = spectrum_for("file", base_);
+}
+
+std::vector<Index> MixingSchedule::round_permutation(std::int64_t iteration, int round) const {
+  const std::uint64_t key = splitmix64(static_cast<std::uint64_t>(iteration)) ^ static_cast<std::uint64_t>(round);
+  return random_permutation(workers_, derive_seed(seed_, StreamPurpose::mixing, key));
 }
 
 Topology MixingSchedule::at(std::int64_t iteration, int round) const {
   if (!is_random()) return base_;
-  const std::uint64_t key = splitmix64(static_cast<std::uint64_t>(iteration)) ^ static_cast<std::uint64_t>(round);
-  return permuted_ring_topology(random_permutation(workers_, derive_seed(seed_, StreamPurpose::mixing, key)));
+  return permuted_ring_topology(round_permutation(iteration, round));
 }
 
 double MixingSchedule::product_deviation(int rounds, std::int64_t draw) const {
   const Index M = workers_;
-  Matrix P = Matrix::Identity(M, M);
   const int effective = is_complete() ? std::min(rounds, 1) : rounds;
-  for (int r = 0; r < effective; ++r) P = P * at(kDeviationDrawOffset + draw, r).dense();
-  P.array() -= 1.0 / static_cast<double>(M);
-  Eigen::JacobiSVD<Matrix> svd(P);
-  return svd.singularValues()(0);
+  if (M <= kDenseDeviationMaxWorkers) {
+    Matrix P = Matrix::Identity(M, M);
+    for (int r = 0; r < effective; ++r) P = P * at(kDeviationDrawOffset + draw, r).dense();
+    P.array() -= 1.0 / static_cast<double>(M);
+    Eigen::JacobiSVD<Matrix> svd(P);
+    return svd.singularValues()(0);
+  }
+  // A fixed symmetric W: ||W^t - J||_2 = rho^t exactly (W^0 - J = I - J has norm 1).
+  if (!is_random()) return std::pow(spectrum_.rho, effective);
+  // ||P - J||_2 with P = W_1 ... W_t: sqrt of the largest eigenvalue of P^T P on 1^perp, each W_r a
+  // ring along its own permutation, applied by neighbours (O(M) per round, no M x M matrix).
+  std::vector<std::vector<Index>> perms;
+  for (int r = 0; r < effective; ++r) perms.push_back(round_permutation(kDeviationDrawOffset + draw, r));
+  std::vector<double> a(static_cast<std::size_t>(M)), b(static_cast<std::size_t>(M));
+  auto ring = [M](const std::vector<Index>& p, const double* x, double* y) {
+    for (Index k = 0; k < M; ++k) {
+      const Index prev = p[static_cast<std::size_t>(k == 0 ? M - 1 : k - 1)];
+      const Index next = p[static_cast<std::size_t>(k + 1 == M ? 0 : k + 1)];
+      const Index i = p[static_cast<std::size_t>(k)];
+      y[i] = (x[prev] + x[i] + x[next]) / 3.0;
+    }
+  };
+  const std::function<void(const double*, double*)> gram = [&](const double* x, double* y) {
+    // P x = W_1 (W_2 (... W_t x)), then P^T = W_t ... W_1 (each W_r symmetric).
+    std::copy(x, x + M, a.data());
+    for (int r = effective - 1; r >= 0; --r) {
+      ring(perms[static_cast<std::size_t>(r)], a.data(), b.data());
+      a.swap(b);
+    }
+    for (int r = 0; r < effective; ++r) {
+      ring(perms[static_cast<std::size_t>(r)], a.data(), b.data());
+      a.swap(b);
+    }
+    std::copy(a.begin(), a.end(), y);
+  };
+  // 1e-7 on the squared norm: far below the spread between draws (~1e-4 at M = 10^5), which sets
+  // the estimate's error.
+  return std::sqrt(std::max(0.0, largest_eigenvalue_on_complement(M, gram, 1e-7)));
+}
+
+DeviationEstimate MixingSchedule::product_deviation_estimate(int rounds, int draws) const {
+  if (!is_random()) return {product_deviation(rounds, 0), 0.0, 1, workers_ <= kDenseDeviationMaxWorkers ? "dense" : "rho^t"};
+  // Sweeps build the same schedule for every run: the estimate depends only on these.
+  using Key = std::tuple<std::string, Index, std::uint64_t, int, int>;
+  static std::mutex lock;
+  static std::map<Key, DeviationEstimate> cache;
+  const Key key{kind_, workers_, seed_, rounds, draws};
+  {
+    std::lock_guard<std::mutex> g(lock);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  const bool dense = workers_ <= kDenseDeviationMaxWorkers;
+  double sum = 0.0, sq = 0.0;
+  int k = 0;
+  for (; k < draws; ++k) {
+    const double v = product_deviation(rounds, k);
+    sum += v;
+    sq += v * v;
+    // Large M: the draws concentrate, so stop once the mean's standard error is below 1e-3 of it
+    // (the dense path keeps every draw, as it always has).
+    if (!dense && k + 1 >= kMinDeviationDraws) {
+      const double n = k + 1, mean = sum / n;
+      const double se = std::sqrt(std::max(0.0, sq / n - mean * mean) / (n - 1));
+      if (se <= 1e-3 * mean) {
+        ++k;
+        break;
+      }
+    }
+  }
+  const double n = k, mean = sum / n;
+  DeviationEstimate e{mean, k > 1 ? std::sqrt(std::max(0.0, sq / n - mean * mean) / (n - 1)) : 0.0, k,
+                      dense ? "dense" : "Lanczos"};
+  std::lock_guard<std::mutex> g(lock);
+  cache.emplace(key, e);
+  return e;
 }
 
 double MixingSchedule::mean_product_deviation(int rounds, int draws) const {
   if (!is_random()) return product_deviation(rounds, 0);
-  double sum = 0.0;
-  for (int k = 0; k < draws; ++k) sum += product_deviation(rounds, k);
-  return sum / draws;
+  if (workers_ <= kDenseDeviationMaxWorkers) {
+    // The mean summed in draw order, as recorded in every file so far.
+    double sum = 0.0;
+    for (int k = 0; k < draws; ++k) sum += product_deviation(rounds, k);
+    return sum / draws;
+  }
+  return product_deviation_estimate(rounds, draws).mean;
 }
 
 double MixingSchedule::bytes_busiest_per_iteration(Index d, int rounds) const {

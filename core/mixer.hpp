@@ -19,6 +19,20 @@ namespace dposg {
 
 std::vector<std::string> topology_names();
 
+// E||W_t ... W_1 - 11^T/M||_2 over draws of the random rounds (Remark 2), with the standard error of
+// the mean. method: dense (SVD of the M x M product, small M), Lanczos (the product applied by
+// neighbours, core/spectral.hpp), rho^t (a fixed W, exact).
+struct DeviationEstimate {
+  double mean = 0.0;
+  double std_error = 0.0;
+  int draws = 0;
+  std::string method;
+};
+// The dense SVD of the product for M at or below this; above, Lanczos on neighbour products.
+inline constexpr Index kDenseDeviationMaxWorkers = 128;
+// Lanczos draws stop once the mean's standard error is below 1e-3 of it, after at least this many.
+inline constexpr int kMinDeviationDraws = 8;
+
 class MixingSchedule {
  public:
   // kind: single | complete | ring | torus | exponential | random-ring | file.
@@ -44,11 +58,15 @@ class MixingSchedule {
   // for random kinds (Remark 2), from a stream independent of the run's own rounds.
   double product_deviation(int rounds, std::int64_t draw) const;
   double mean_product_deviation(int rounds, int draws) const;
+  // The mean with its Monte-Carlo error, at most `draws` draws; cached per (kind, M, seed, rounds,
+  // draws) within the process, so that a sweep computes it once.
+  DeviationEstimate product_deviation_estimate(int rounds, int draws) const;
 
   // Bytes the busiest node sends in one iteration of `rounds` gossip rounds on a d-vector of doubles.
   double bytes_busiest_per_iteration(Index d, int rounds) const;
 
  private:
+  std::vector<Index> round_permutation(std::int64_t iteration, int round) const;
   std::string kind_;
   Index workers_;
   std::uint64_t seed_;

@@ -22,6 +22,9 @@ struct Topology {
   Index max_degree() const;
 };
 
+// complete_topology stores all M^2 weights (64 Mi doubles at this bound); larger M are refused.
+inline constexpr Index kCompleteMaxWorkers = 8192;
+
 Topology single_topology();
 Topology complete_topology(Index M);
 Topology ring_topology(Index M);         // 1/3 self and each neighbour (for M = 2 the two merge)
@@ -36,8 +39,10 @@ Topology topology_from_dense(const Matrix& W, const std::string& option);
 Topology topology_from_file(const std::string& path);
 
 struct Spectrum {
-  Vector eigenvalues;  // descending
+  Vector eigenvalues;  // descending; empty where not stored (large M, core/spectral.hpp)
   double rho = 0.0;    // max(|lambda_2|, |lambda_M|); 0 for M = 1
+  bool full = true;    // eigenvalues holds all M of them
+  std::string method = "dense";  // dense | closed form | Lanczos (core/spectral.hpp)
 };
 Spectrum spectrum(const Topology& topology);
 

@@ -1,0 +1,188 @@
+#include "core/spectral.hpp"
+
+#include <Spectra/SymEigsSolver.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numbers>
+#include <set>
+#include <stdexcept>
+#include <vector>
+
+namespace dposg {
+namespace {
+
+Index wrap(Index i, Index M) { return ((i % M) + M) % M; }
+
+// lambda_j = sum_o w_o cos(2 pi j o / M) for the circulant whose first row has weight w_o at offset o.
+// j o is reduced mod M before the division, so the argument stays in [0, 2 pi) for any M.
+Vector circulant_spectrum(const std::vector<std::pair<Index, double>>& offsets, Index M) {
+  Vector ev(M);
+  const double step = 2.0 * std::numbers::pi / static_cast<double>(M);
+  for (Index j = 0; j < M; ++j) {
+    double s = 0.0;
+    for (const auto& [o, w] : offsets) s += w * std::cos(step * static_cast<double>((j * o) % M));
+    ev[j] = s;
+  }
+  return ev;
+}
+
+Vector descending(Vector v) {
+  std::sort(v.data(), v.data() + v.size(), std::greater<double>());
+  return v;
+}
+
+double rho_of(const Vector& descending_ev) {
+  const Index M = descending_ev.size();
+  return M >= 2 ? std::max(std::abs(descending_ev[1]), std::abs(descending_ev[M - 1])) : 0.0;
+}
+
+// A symmetric operator on R^M restricted to 1^perp: x is projected before `apply` and the result
+// after it, so that 1 (an eigenvector of every W and of every product of them) never enters the
+// Krylov space and the solver sees the spectrum on the complement only (plus an eigenvalue 0).
+class ComplementOp {
+ public:
+  using Scalar = double;
+  ComplementOp(Index M, const std::function<void(const double*, double*)>& apply)
+      : M_(M), apply_(apply), x_(static_cast<std::size_t>(M)) {}
+  Eigen::Index rows() const { return M_; }
+  Eigen::Index cols() const { return M_; }
+  void perform_op(const double* in, double* out) const {
+    const double mean_in = mean(in);
+    for (Index i = 0; i < M_; ++i) x_[static_cast<std::size_t>(i)] = in[i] - mean_in;
+    apply_(x_.data(), out);
+    const double mean_out = mean(out);
+    for (Index i = 0; i < M_; ++i) out[i] -= mean_out;
+  }
+
+ private:
+  double mean(const double* v) const {
+    double s = 0.0;
+    for (Index i = 0; i < M_; ++i) s += v[i];
+    return s / static_cast<double>(M_);
+  }
+  Index M_;
+  const std::function<void(const double*, double*)>& apply_;
+  mutable std::vector<double> x_;
+};
+
+// The eigenvalue of largest magnitude (rule LargestMagn) or largest value (LargestAlge) on 1^perp.
+double lanczos_extreme(Index M, const std::function<void(const double*, double*)>& apply, Spectra::SortRule rule,
+                       double tol) {
+  if (M < 2) return 0.0;
+  const bool magnitude = rule == Spectra::SortRule::LargestMagn;
+  ComplementOp op(M, apply);
+  if (M <= kDenseComplementMaxWorkers) {
+    // Small operators as a matrix, column by column: a Krylov space of a few dimensions breaks
+    // down (Lanczos's tridiagonal solve fails when the space is invariant early, as for W = J).
+    Matrix A(M, M);
+    Vector e = Vector::Zero(M);
+    for (Index j = 0; j < M; ++j) {
+      e.setZero();
+      e[j] = 1.0;
+      op.perform_op(e.data(), A.col(j).data());
+    }
+    const Vector ev = Eigen::SelfAdjointEigenSolver<Matrix>(0.5 * (A + A.transpose()), Eigen::EigenvaluesOnly).eigenvalues();
+    return magnitude ? ev.cwiseAbs().maxCoeff() : ev.maxCoeff();
+  }
+  {
+    // The zero operator on 1^perp (W = 11^T/M read from a file) has no Krylov space to build.
+    Vector v(M), y(M);
+    for (Index i = 0; i < M; ++i) v[i] = std::cos(1.0 + 7.0 * static_cast<double>(i));
+    op.perform_op(v.data(), y.data());
+    if (!(y.norm() > 1e-14 * v.norm())) return 0.0;
+  }
+  // Two wanted values: the extreme one on 1^perp and room for the 0 that the projection adds, so
+  // that a spectrum with only tiny values does not stall on it. ncv 20-40: the slow, clustered
+  // spectra of large rings need the wider Krylov space to converge in few restarts.
+  const Index nev = std::min<Index>(2, M - 1);
+  const Index ncv = std::min<Index>(M, std::max<Index>(2 * nev + 1, 40));
+  Spectra::SymEigsSolver<ComplementOp> eigs(op, nev, ncv);
+  eigs.init();
+  eigs.compute(rule, 10000, tol);
+  if (eigs.info() != Spectra::CompInfo::Successful)
+    throw std::runtime_error("Lanczos (Spectra) did not converge on an M = " + std::to_string(M) + " operator");
+  const Vector ev = eigs.eigenvalues();
+  double best = 0.0;
+  for (Index i = 0; i < ev.size(); ++i)
+    best = magnitude ? std::max(best, std::abs(ev[i])) : std::max(best, ev[i]);
+  return best;
+}
+
+}  // namespace
+
+std::optional<Vector> closed_form_spectrum(const std::string& kind, Index M) {
+  if (M < 1) return std::nullopt;
+  if (M == 1 || kind == "single") return Vector::Ones(1);
+  if (kind == "complete") {
+    Vector ev = Vector::Zero(M);
+    ev[0] = 1.0;
+    return ev;
+  }
+  if (kind == "ring" || kind == "random-ring") {
+    // 1/3 on itself and on each neighbour; the three entries are listed separately so that M = 2
+    // (both neighbours the same node, weight 2/3) needs no special case.
+    return descending(circulant_spectrum({{0, 1.0 / 3}, {1, 1.0 / 3}, {M - 1, 1.0 / 3}}, M));
+  }
+  if (kind == "exponential") {
+    std::set<Index> set;
+    for (Index h = 1; h < M; h *= 2) {
+      set.insert(wrap(h, M));
+      set.insert(wrap(-h, M));
+    }
+    set.erase(0);
+    const double w = 1.0 / static_cast<double>(set.size() + 1);
+    std::vector<std::pair<Index, double>> off = {{0, w}};
+    for (Index o : set) off.emplace_back(o, w);
+    return descending(circulant_spectrum(off, M));
+  }
+  if (kind == "torus") {
+    Index r = static_cast<Index>(std::floor(std::sqrt(static_cast<double>(M))));
+    while (r > 1 && M % r != 0) --r;
+    const Index c = M / r;
+    Vector ev(M);
+    for (Index a = 0; a < r; ++a)
+      for (Index b = 0; b < c; ++b)
+        ev[a * c + b] = (1.0 + 2.0 * std::cos(2.0 * std::numbers::pi * static_cast<double>(a) / static_cast<double>(r)) +
+                         2.0 * std::cos(2.0 * std::numbers::pi * static_cast<double>(b) / static_cast<double>(c))) /
+                        5.0;
+    return descending(ev);
+  }
+  return std::nullopt;
+}
+
+double sparse_rho(const Topology& W) {
+  const Index M = W.workers;
+  const std::function<void(const double*, double*)> apply = [&W, M](const double* x, double* y) {
+    for (Index i = 0; i < M; ++i) {
+      double s = 0.0;
+      for (const auto& [j, w] : W.rows[static_cast<std::size_t>(i)]) s += w * x[j];
+      y[i] = s;
+    }
+  };
+  return lanczos_extreme(M, apply, Spectra::SortRule::LargestMagn, 1e-10);
+}
+
+double largest_eigenvalue_on_complement(Index M, const std::function<void(const double*, double*)>& apply,
+                                        double tol) {
+  return lanczos_extreme(M, apply, Spectra::SortRule::LargestAlge, tol);
+}
+
+Spectrum spectrum_for(const std::string& kind, const Topology& W) {
+  const Index M = W.workers;
+  if (M <= kDenseSpectrumMaxWorkers) return spectrum(W);
+  Spectrum s;
+  if (auto ev = closed_form_spectrum(kind, M)) {
+    s.rho = rho_of(*ev);
+    s.method = "closed form";
+    if (M <= kStoredSpectrumMaxWorkers) s.eigenvalues = std::move(*ev);
+  } else {
+    s.rho = sparse_rho(W);
+    s.method = "Lanczos";
+  }
+  s.full = s.eigenvalues.size() == M;
+  return s;
+}
+
+}  // namespace dposg

@@ -1,0 +1,136 @@
+// ctest-label: unit
+// The closed forms and the sparse estimators of core/spectral.hpp and MixingSchedule against the
+// dense computation they replace for large M (Eigen's eigensolver and SVD of the M x M matrices).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <numbers>
+
+#include "core/error.hpp"
+#include "core/mixer.hpp"
+#include "core/spectral.hpp"
+
+using namespace dposg;
+
+namespace {
+Topology topology_of(const std::string& kind, Index M) {
+  if (kind == "single") return single_topology();
+  if (kind == "complete") return complete_topology(M);
+  if (kind == "ring") return ring_topology(M);
+  if (kind == "torus") return torus_topology(M);
+  return exponential_topology(M);
+}
+}  // namespace
+
+TEST_CASE("closed-form spectra equal the dense eigensolver for every M <= 256", "[spectral]") {
+  for (const std::string kind : {"ring", "torus", "exponential", "complete"}) {
+    for (Index M = 1; M <= 256; ++M) {
+      const Spectrum dense = spectrum(topology_of(kind, M));
+      const auto closed = closed_form_spectrum(kind, M);
+      INFO(kind << " M = " << M);
+      REQUIRE(closed.has_value());
+      REQUIRE(closed->size() == M);
+      // Both descending: element by element; the dense solver is accurate to a few ulps of 1.
+      CHECK((*closed - dense.eigenvalues).cwiseAbs().maxCoeff() < 1e-12);
+    }
+  }
+  CHECK_FALSE(closed_form_spectrum("file", 8).has_value());
+}
+
+TEST_CASE("Lanczos rho of a sparse W equals the dense rho", "[spectral]") {
+  for (const std::string kind : {"ring", "torus", "exponential", "complete"}) {
+    for (Index M : {2, 3, 5, 8, 17, 64, 200}) {
+      INFO(kind << " M = " << M);
+      const Topology W = topology_of(kind, M);
+      CHECK(sparse_rho(W) == Approx(spectrum(W).rho).margin(1e-9));
+    }
+  }
+  // A W that is not circulant: a path graph with Metropolis weights (1/3 to each neighbour).
+  for (Index M : {3, 10, 90}) {
+    Matrix D = Matrix::Zero(M, M);
+    for (Index i = 0; i + 1 < M; ++i) D(i, i + 1) = D(i + 1, i) = 1.0 / 3.0;
+    for (Index i = 0; i < M; ++i) D(i, i) = 1.0 - D.row(i).sum();
+    const Topology W = topology_from_dense(D, "--topology-file");
+    INFO("path M = " << M);
+    CHECK(sparse_rho(W) == Approx(spectrum(W).rho).margin(1e-9));
+  }
+}
+
+TEST_CASE("schedules above the dense limit take rho from the closed forms and say so", "[spectral]") {
+  for (const std::string kind : {"ring", "torus", "exponential", "random-ring"}) {
+    const Index M = 1000;
+    const MixingSchedule s(kind, M, 3);
+    INFO(kind);
+    CHECK(s.base_spectrum().method == "closed form");
+    CHECK(s.base_spectrum().full);
+    const Spectrum dense = spectrum(s.base());
+    CHECK(s.rho() == Approx(dense.rho).margin(1e-12));
+  }
+  // Beyond the stored-spectrum limit only rho is kept.
+  const MixingSchedule big("ring", kStoredSpectrumMaxWorkers + 1, 0);
+  CHECK_FALSE(big.base_spectrum().full);
+  CHECK(big.base_spectrum().eigenvalues.size() == 0);
+  const double M = static_cast<double>(kStoredSpectrumMaxWorkers + 1);
+  CHECK(big.rho() == Approx(1.0 / 3.0 + 2.0 / 3.0 * std::cos(2.0 * std::numbers::pi / M)).epsilon(1e-14));
+  // Small M keep the dense solver (every file written so far has its numbers).
+  CHECK(MixingSchedule("ring", 64, 0).base_spectrum().method == "dense");
+}
+
+TEST_CASE("the product deviation by Lanczos on neighbour products equals the dense SVD", "[spectral]") {
+  // The dense path (M <= kDenseDeviationMaxWorkers) is the reference: the same draws, computed
+  // through the M x M product, for an M just above the limit.
+  const Index M = kDenseDeviationMaxWorkers + 72;
+  const MixingSchedule s("random-ring", M, 11);
+  for (int t : {1, 2, 3}) {
+    for (std::int64_t draw : {0, 5}) {
+      Matrix P = Matrix::Identity(M, M);
+      for (int r = 0; r < t; ++r) P = P * s.at((std::int64_t{1} << 52) + draw, r).dense();
+      P.array() -= 1.0 / static_cast<double>(M);
+      const double dense = Eigen::JacobiSVD<Matrix>(P).singularValues()(0);
+      INFO("t = " << t << " draw " << draw);
+      CHECK(s.product_deviation(t, draw) == Approx(dense).epsilon(1e-8));
+    }
+  }
+  // t = 1: every drawn ring has the ring's spectrum, so the deviation is rho exactly.
+  CHECK(s.product_deviation(1, 3) == Approx(s.rho()).epsilon(1e-9));
+  // Fixed W above the limit: rho^t.
+  const MixingSchedule ring("ring", M, 0);
+  CHECK(ring.product_deviation(3, 0) == Approx(std::pow(ring.rho(), 3)).epsilon(1e-14));
+}
+
+TEST_CASE("the deviation estimate reports its Monte-Carlo error, stays under Remark 2's bound, and is cached",
+          "[spectral]") {
+  const Index M = 300;
+  const MixingSchedule s("random-ring", M, 5);
+  for (int t : {2, 4}) {
+    const DeviationEstimate e = s.product_deviation_estimate(t, 200);
+    INFO("t = " << t);
+    CHECK(e.method == "Lanczos");
+    CHECK(e.draws >= kMinDeviationDraws);
+    CHECK(e.draws <= 200);
+    CHECK(e.std_error >= 0.0);
+    // The stopping rule, unless all 200 draws ran first.
+    if (e.draws < 200) CHECK(e.std_error <= 1e-3 * e.mean + 1e-12);
+    // Remark 2: E||W_t...W_1 - J|| <= sqrt(M - 1) / sqrt(3)^t, and random rounds beat rho^t.
+    CHECK(e.mean < std::sqrt(static_cast<double>(M - 1)) / std::pow(std::sqrt(3.0), t));
+    CHECK(e.mean < std::pow(s.rho(), t));
+    // The mean of its first draws, recomputed one by one.
+    double sum = 0.0;
+    for (int k = 0; k < e.draws; ++k) sum += s.product_deviation(t, k);
+    CHECK(e.mean == Approx(sum / e.draws).epsilon(1e-12));
+    // Cached: the same numbers from a second schedule of the same kind, M and seed.
+    const DeviationEstimate again = MixingSchedule("random-ring", M, 5).product_deviation_estimate(t, 200);
+    CHECK(again.mean == e.mean);
+    CHECK(again.draws == e.draws);
+  }
+  // Small M: the dense path with every draw, equal to mean_product_deviation.
+  const MixingSchedule small("random-ring", 16, 5);
+  const DeviationEstimate d = small.product_deviation_estimate(2, 50);
+  CHECK(d.method == "dense");
+  CHECK(d.draws == 50);
+  CHECK(d.mean == small.mean_product_deviation(2, 50));
+}
+
+TEST_CASE("complete W beyond its stored size is refused with one line naming --workers", "[spectral]") {
+  CHECK_THROWS_WITH(complete_topology(kCompleteMaxWorkers + 1), Catch::StartsWith("--workers: --topology complete"));
+}
