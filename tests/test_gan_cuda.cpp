@@ -2,16 +2,16 @@
 // --device cuda on a GPU: G of the CUDA backend against GanProblem's double CPU path (and against the
 // float CPU reference of the same batched algorithm, gan/cuda/host_executor.hpp), column by column, for
 // every loss x activation with M = 5 workers at distinct points; buffers reused across changing shapes;
-// and a few iterations of run_experiment on both devices. Where no CUDA device is present (or the
-// build has no CUDA) every test prints "SKIPPED: no CUDA device" and main returns 77, which CTest
-// (SKIP_RETURN_CODE, tests/CMakeLists.txt) reports as "Not Run (Skipped)". Run: ctest --test-dir build -L cuda
+// and a few iterations of run_experiment on both devices. Where there is no GPU every test prints
+// "SKIPPED: <why>" and main returns 77, which CTest (SKIP_RETURN_CODE, tests/CMakeLists.txt) reports as
+// "Not Run (Skipped)"; any other reason CUDA cannot be used fails (tests/cuda_gate.hpp), as does every
+// skip under DPOSG_REQUIRE_CUDA=1. Run: ctest --test-dir build -L cuda
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <iostream>
 #include <random>
 #include <string>
 
@@ -21,6 +21,7 @@
 #include "gan/cuda/cuda_gan_operator.hpp"
 #include "gan/cuda/staging.hpp"
 #include "gan/gan_problem.hpp"
+#include "cuda_gate.hpp"
 #include "gan_test_support.hpp"
 
 using dposg::Index;
@@ -36,17 +37,6 @@ using dposg::test::worker_points;
 using dposg::test::worst_column_error;
 
 namespace {
-
-bool device_present(std::string* why) { return dposg::gan::cuda::cuda_available(why); }
-
-#define SKIP_WITHOUT_CUDA_DEVICE()                         \
-  do {                                                     \
-    std::string why_;                                      \
-    if (!device_present(&why_)) {                          \
-      WARN("SKIPPED: no CUDA device (" << why_ << ")");    \
-      return;                                              \
-    }                                                      \
-  } while (0)
 
 ProblemOptions gan_options(const std::string& loss, const std::string& act, const std::string& device) {
   ProblemOptions o;
@@ -93,7 +83,7 @@ Compared compare(const GanProblem& gpu, const GanProblem& cpu, const Matrix& Z, 
 }  // namespace
 
 TEST_CASE("gan cuda: G on the GPU equals the CPU operator column by column, every loss x activation", "[gan][cuda]") {
-  SKIP_WITHOUT_CUDA_DEVICE();
+  DPOSG_CUDA_GATE();
   const Index M = 5, B = 37;
   for (const char* loss : {"ns", "wgan-clip", "wgan-gp"})
     for (const char* act : {"relu", "leaky-relu", "tanh"}) {
@@ -110,7 +100,7 @@ TEST_CASE("gan cuda: G on the GPU equals the CPU operator column by column, ever
 }
 
 TEST_CASE("gan cuda: image data (D = 36) on the GPU equals the CPU operator", "[gan][cuda]") {
-  SKIP_WITHOUT_CUDA_DEVICE();
+  DPOSG_CUDA_GATE();
   const auto data = tiny_images();
   for (const char* loss : {"ns", "wgan-clip", "wgan-gp"}) {
     INFO(loss);
@@ -125,7 +115,7 @@ TEST_CASE("gan cuda: image data (D = 36) on the GPU equals the CPU operator", "[
 }
 
 TEST_CASE("gan cuda: buffers are reused across calls whose shapes change", "[gan][cuda]") {
-  SKIP_WITHOUT_CUDA_DEVICE();
+  DPOSG_CUDA_GATE();
   ProblemOptions o = gan_options("wgan-gp", "tanh", "cuda");
   o.gan_width = 128;  // the default width: four row tiles
   const auto gpu = make_gan(o);
@@ -140,7 +130,7 @@ TEST_CASE("gan cuda: buffers are reused across calls whose shapes change", "[gan
 }
 
 TEST_CASE("gan cuda: a few iterations of run_experiment give the same metrics on cpu and cuda", "[gan][cuda]") {
-  SKIP_WITHOUT_CUDA_DEVICE();
+  DPOSG_CUDA_GATE();
   for (const char* loss : {"ns", "wgan-gp"}) {
     INFO(loss);
     dposg::ExperimentConfig c;
@@ -177,7 +167,7 @@ TEST_CASE("gan cuda: the resident engine on the GPU equals its CPU twin and the 
   // Iterates, W^t and the step on the GPU (--engine resident, gan/cuda/resident_engine.hpp) against the
   // same algorithm on the CPU (--device cpu-float's twin) and against the host engine on the GPU's
   // operator: float tolerance (Dgemm's summation order, float32 GEMMs that round differently).
-  SKIP_WITHOUT_CUDA_DEVICE();
+  DPOSG_CUDA_GATE();
   for (const char* rule : {"osg", "oadam"})
     for (const char* topology : {"ring", "random-ring", "complete"}) {
       INFO(rule << " " << topology);
@@ -222,11 +212,5 @@ TEST_CASE("gan cuda: the resident engine on the GPU equals its CPU twin and the 
 
 int main(int argc, char* argv[]) {
   const int failed = Catch::Session().run(argc, argv);
-  if (failed != 0) return failed;
-  std::string why;
-  if (!device_present(&why)) {
-    std::cout << "SKIPPED: no CUDA device (" << why << ")\n";
-    return 77;
-  }
-  return 0;
+  return dposg::test::finish(failed, dposg::test::cuda_gate());
 }
