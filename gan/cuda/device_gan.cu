@@ -5,6 +5,7 @@
 // per-element functions (act_value, act_d1, act_d2, ns_output_grad, gp_coefficient).
 #include "gan/cuda/device_gan.hpp"
 
+#include "core/cuda_device_count.hpp"
 #include "core/cuda_module.hpp"
 
 #include <cublas_v2.h>
@@ -461,27 +462,8 @@ extern "C" dposg::gan::cuda::ResidentDevice* dposg_cuda_new_resident_on(int devi
   }
 }
 
-// 0 only for "no device" (cudaErrorNoDevice, or a count of 0); any other failure (an old driver, an ASan
-// shadow gap, ...) is -e, so that the caller (probe_cuda, gan/cuda/cuda_probe.hpp) can tell a machine
-// without a GPU from a broken set-up; cuda_device_count still reads both as 0 devices.
-extern "C" int dposg_cuda_device_count(char* message, int size) {
-  using dposg::gan::cuda::write_message;
-  int count = 0;
-  const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) {
-    const bool none = e == cudaErrorNoDevice;
-    write_message(std::string(none ? "no CUDA device" : "CUDA cannot be used") + " (cudaGetDeviceCount: " +
-                      cudaGetErrorName(e) + ": " + cudaGetErrorString(e) + ")",
-                  message, size);
-    cudaGetLastError();  // clear the error so that later calls start clean
-    return none ? 0 : -static_cast<int>(e);
-  }
-  if (count == 0) {
-    write_message("no CUDA device found (cudaGetDeviceCount returned 0)", message, size);
-    return 0;
-  }
-  return count;
-}
+// 0 only for "no device": probe_cuda (gan/cuda/cuda_probe.hpp) reads a negative count as a broken set-up.
+extern "C" int dposg_cuda_device_count(char* message, int size) { return dposg::cuda_module::device_count(message, size); }
 
 extern "C" dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator_on(int device, char* message, int size) {
   try {
