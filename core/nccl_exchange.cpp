@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/loadable_module.hpp"
+#include "core/nccl/nccl_entry_points.hpp"
 #include "core/nccl/nccl_module.hpp"
 
 namespace dposg {
@@ -34,18 +35,7 @@ namespace {
 
 constexpr int kMessage = 512;
 
-struct Module {
-  decltype(&dposg_nccl_id_bytes) id_bytes = nullptr;
-  decltype(&dposg_nccl_check_device) check_device = nullptr;
-  decltype(&dposg_nccl_device_bus_id) bus_id = nullptr;
-  decltype(&dposg_nccl_unique_id) unique_id = nullptr;
-  decltype(&dposg_nccl_init) init = nullptr;
-  decltype(&dposg_nccl_exchange_start) exchange_start = nullptr;
-  decltype(&dposg_nccl_allreduce_start) allreduce_start = nullptr;
-  decltype(&dposg_nccl_poll) poll = nullptr;
-  decltype(&dposg_nccl_finalize_start) finalize_start = nullptr;
-  decltype(&dposg_nccl_abort) abort = nullptr;
-  decltype(&dposg_nccl_destroy) destroy = nullptr;
+struct Module : NcclEntryPoints {
   std::string error;  // why the module could not be loaded (empty when it was)
 };
 
@@ -55,19 +45,7 @@ const Module& module() {
     Module r;
     std::string tried;
     if (load_module("DPOSG_NCCL_MODULE", DPOSG_NCCL_MODULE_PATH,
-                    [&](void* h) {
-                      return bind_symbol(h, "dposg_nccl_id_bytes", r.id_bytes) &&
-                             bind_symbol(h, "dposg_nccl_check_device", r.check_device) &&
-                             bind_symbol(h, "dposg_nccl_device_bus_id", r.bus_id) &&
-                             bind_symbol(h, "dposg_nccl_unique_id", r.unique_id) &&
-                             bind_symbol(h, "dposg_nccl_init", r.init) &&
-                             bind_symbol(h, "dposg_nccl_exchange_start", r.exchange_start) &&
-                             bind_symbol(h, "dposg_nccl_allreduce_start", r.allreduce_start) &&
-                             bind_symbol(h, "dposg_nccl_poll", r.poll) &&
-                             bind_symbol(h, "dposg_nccl_finalize_start", r.finalize_start) &&
-                             bind_symbol(h, "dposg_nccl_abort", r.abort) &&
-                             bind_symbol(h, "dposg_nccl_destroy", r.destroy);
-                    },
+                    [&](void* h) { return bind_nccl(h, r); },
                     tried))
       return r;
     r = Module{};

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/loadable_module.hpp"
+#include "core/nccl/nccl_entry_points.hpp"
 #include "core/nccl/nccl_module.hpp"
 #include "core/nccl_exchange.hpp"
 #include "cuda_gate.hpp"
@@ -28,16 +29,7 @@ namespace {
 
 constexpr int kMessage = 512;
 
-struct Module {
-  decltype(&dposg_nccl_id_bytes) id_bytes = nullptr;
-  decltype(&dposg_nccl_device_count) device_count = nullptr;
-  decltype(&dposg_nccl_unique_id) unique_id = nullptr;
-  decltype(&dposg_nccl_init) init = nullptr;
-  decltype(&dposg_nccl_exchange_start) exchange_start = nullptr;
-  decltype(&dposg_nccl_allreduce_start) allreduce_start = nullptr;
-  decltype(&dposg_nccl_poll) poll = nullptr;
-  decltype(&dposg_nccl_finalize_start) finalize_start = nullptr;
-  decltype(&dposg_nccl_destroy) destroy = nullptr;
+struct Module : dposg::NcclEntryPoints {
   CudaProbe probe;  // what loading it and counting devices said
 };
 
@@ -50,17 +42,7 @@ const Module& module() {
     std::string tried;
     const bool loaded = dposg::load_module(
         "DPOSG_NCCL_MODULE", build_copy.c_str(),
-        [&](void* h) {
-          using dposg::bind_symbol;
-          return bind_symbol(h, "dposg_nccl_id_bytes", r.id_bytes) &&
-                 bind_symbol(h, "dposg_nccl_device_count", r.device_count) &&
-                 bind_symbol(h, "dposg_nccl_unique_id", r.unique_id) && bind_symbol(h, "dposg_nccl_init", r.init) &&
-                 bind_symbol(h, "dposg_nccl_exchange_start", r.exchange_start) &&
-                 bind_symbol(h, "dposg_nccl_allreduce_start", r.allreduce_start) &&
-                 bind_symbol(h, "dposg_nccl_poll", r.poll) &&
-                 bind_symbol(h, "dposg_nccl_finalize_start", r.finalize_start) &&
-                 bind_symbol(h, "dposg_nccl_destroy", r.destroy);
-        },
+        [&](void* h) { return dposg::bind_nccl(h, r); },
         tried);
     if (!loaded) {
       // No file at any of the places tried: a build without NCCL; a file that does not load: broken.
