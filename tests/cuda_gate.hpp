@@ -115,13 +115,16 @@ inline int finish(int failed_assertions, const Gate& g) {
 }  // namespace dposg::test
 
 // The first line of every cuda test case: runs on a usable GPU, returns (the whole executable then
-// exits 77) where gate_for skips, and fails the case with the reason where it fails.
-#define DPOSG_CUDA_GATE()                                                           \
+// exits 77) where the gate skips, and fails the case with the reason where it fails. DPOSG_GATE takes
+// any Gate (test_nccl_one_gpu.cpp gates on the NCCL module); DPOSG_CUDA_GATE on the CUDA module's.
+#define DPOSG_GATE(gate_expression)                                                 \
   do {                                                                              \
-    const ::dposg::test::Gate& gate_ = ::dposg::test::cuda_gate();                  \
+    const ::dposg::test::Gate& gate_ = (gate_expression);                           \
     if (gate_.verdict == ::dposg::test::Verdict::fail) FAIL(gate_.reason);          \
     if (gate_.verdict == ::dposg::test::Verdict::skip) {                            \
       WARN("SKIPPED: " << gate_.reason);                                            \
       return;                                                                       \
     }                                                                               \
   } while (0)
+
+#define DPOSG_CUDA_GATE() DPOSG_GATE(::dposg::test::cuda_gate())

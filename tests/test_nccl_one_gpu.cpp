@@ -77,15 +77,6 @@ const dposg::test::Gate& gate() {
   return g;
 }
 
-#define NCCL_GATE()                                                         \
-  do {                                                                      \
-    if (gate().verdict == dposg::test::Verdict::fail) FAIL(gate().reason);  \
-    if (gate().verdict == dposg::test::Verdict::skip) {                     \
-      WARN("SKIPPED: " << gate().reason);                                   \
-      return;                                                               \
-    }                                                                       \
-  } while (0)
-
 // Polls until the operation completes; a failure or a minute without completion fails the test (one
 // rank has no peer to wait for, so anything longer is a hang).
 void poll_to_completion(dposg_nccl* c, const char* what) {
@@ -110,7 +101,7 @@ std::vector<double> ramp(std::size_t n, double start) {
 }  // namespace
 
 TEST_CASE("nccl one gpu: the module's one-rank communicator sends to itself, all-reduces and finalizes", "[cuda][nccl]") {
-  NCCL_GATE();
+  DPOSG_GATE(gate());
   const Module& m = module();
   char message[kMessage] = {};
   std::vector<char> id(static_cast<std::size_t>(m.id_bytes()));
@@ -146,7 +137,7 @@ TEST_CASE("nccl one gpu: the module's one-rank communicator sends to itself, all
 }
 
 TEST_CASE("nccl one gpu: make_nccl_exchange with one rank moves columns and sums, then finalizes", "[cuda][nccl]") {
-  NCCL_GATE();
+  DPOSG_GATE(gate());
   std::string why;
   INFO(why);
   REQUIRE(dposg::nccl_usable(0, &why));
