@@ -154,7 +154,7 @@ row "driver and device" ok "$step_seconds" "$nvidia_smi --query-gpu=name,driver_
 for f in libdposg_gan_cuda.so libdposg_nccl.so test_gan_cuda test_nccl_one_gpu bench_gan; do
   run_step "libraries of $f" 30 ldd "$bin/$f"
   if grep -q 'not found' "$step_log"; then
-    stop "libraries of $f" "ldd $bin/$f" "unresolved: $(grep 'not found' "$step_log" | awk '{print $1}' | tr '\n' ' ')" \
+    stop "libraries of $f" "ldd $bin/$f" "unresolved: $(grep 'not found' "$step_log" | awk '{print $1}' | tr '\n' ' ')(set GPU_CHECK_LIBRARY_PATH to the folders that hold them; PyTorch's wheels keep NCCL in site-packages/nvidia/nccl/lib; a libcudart of another major version means the toolkit here is not the one the bundle was built with)" \
       "$step_log" "$step_seconds"
   fi
   row "libraries of $f" ok "$step_seconds" "ldd $bin/$f" "$(grep -c '=>' "$step_log") libraries"

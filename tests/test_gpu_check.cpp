@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -179,6 +180,15 @@ TEST_CASE("gpu-check: an unresolved library, a timeout and a bench_gan without -
     INFO(c.out);
     CHECK(c.code == 1);
     CHECK(has(c.out, "FAILED at 'test_gan_cuda': timed out after 1 s"));
+  }
+  SECTION("the shared budget cuts a step's own timeout, so the whole check ends in time") {
+    const auto start = std::chrono::steady_clock::now();
+    const Check c = run_check(f, "FAKE_HANG=test_gan_cuda GPU_CHECK_BUDGET_S=8");
+    INFO(c.out);
+    CHECK(c.code == 1);
+    CHECK(has(c.out, "FAILED at 'test_gan_cuda': timed out after "));
+    CHECK_FALSE(has(c.out, "timed out after 120 s"));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
   }
   SECTION("bench_gan without --engine: the host engine is 'not measured', the resident one still runs") {
     const Check c = run_check(f, "FAKE_NO_ENGINE=1");
