@@ -5,6 +5,7 @@
 // per-element functions (act_value, act_d1, act_d2, ns_output_grad, gp_coefficient).
 #include "gan/cuda/device_gan.hpp"
 
+#include "core/cuda_device_count.hpp"
 #include "core/cuda_module.hpp"
 
 #include <cublas_v2.h>
@@ -461,22 +462,8 @@ extern "C" dposg::gan::cuda::ResidentDevice* dposg_cuda_new_resident_on(int devi
   }
 }
 
-extern "C" int dposg_cuda_device_count(char* message, int size) {
-  using dposg::gan::cuda::write_message;
-  int count = 0;
-  const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) {
-    write_message(std::string("no usable CUDA device (cudaGetDeviceCount: ") + cudaGetErrorString(e) + ")", message,
-                  size);
-    cudaGetLastError();  // clear the error so that later calls start clean
-    return 0;
-  }
-  if (count == 0) {
-    write_message("no CUDA device found (cudaGetDeviceCount returned 0)", message, size);
-    return 0;
-  }
-  return count;
-}
+// 0 only for "no device": probe_cuda (gan/cuda/cuda_probe.hpp) reads a negative count as a broken set-up.
+extern "C" int dposg_cuda_device_count(char* message, int size) { return dposg::cuda_module::device_count(message, size); }
 
 extern "C" dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator_on(int device, char* message, int size) {
   try {
