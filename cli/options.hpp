@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 
 namespace dposg::cli {
 

@@ -21,7 +21,7 @@
 #include "cli_harness.hpp"
 #include "core/error.hpp"
 #include "core/recorder.hpp"
-#include "core/sweep.hpp"
+#include "app/sweep.hpp"
 
 using namespace dposg;
 using dposg::test::run_cli;

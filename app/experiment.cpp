@@ -1,4 +1,4 @@
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 
 #include <omp.h>
 
@@ -235,31 +235,7 @@ Experiment build_experiment(const ExperimentConfig& given) {
 
 void write_run_attributes(const Experiment& e, RunWriter& w) {
   const auto& c = e.config;
-  w.set_attr("problem", c.problem.name);
-  w.set_attr("dim", static_cast<std::int64_t>(e.problem->dim()));
-  w.set_attr("dim_u", static_cast<std::int64_t>(e.problem->dim_u()));
-  w.set_attr("noise", c.problem.noise);
-  w.set_attr("cond", c.problem.cond);
-  w.set_attr("coupling", c.problem.coupling);
-  w.set_attr("alpha", c.problem.alpha);
-  w.set_attr("coupling_matrix", c.problem.coupling_matrix);
-  w.set_attr("solution_norm", c.problem.solution_norm);
-  w.set_attr("problem_file", c.problem.file);
-  if (c.problem.name.rfind("gan-", 0) == 0) {
-    w.set_attr("gan_loss", c.problem.gan_loss);
-    w.set_attr("gan_width", static_cast<std::int64_t>(c.problem.gan_width));
-    w.set_attr("gan_depth", static_cast<std::int64_t>(c.problem.gan_depth));
-    w.set_attr("gan_latent", static_cast<std::int64_t>(c.problem.gan_latent));
-    w.set_attr("gan_activation", c.problem.gan_activation);
-    w.set_attr("gan_gp_lambda", c.problem.gan_gp_lambda);
-    w.set_attr("gan_clip", c.problem.gan_clip);
-    w.set_attr("gan_shard", static_cast<std::int64_t>(c.problem.gan_shard));
-    if (c.problem.name == "gan-fashion") {
-      w.set_attr("gan_downscale", static_cast<std::int64_t>(c.problem.gan_downscale));
-      w.set_attr("gan_classifier", c.problem.gan_classifier);
-    }
-    w.set_attr("device", c.problem.device);
-  }
+  write_problem_attributes(c.problem, *e.problem, w);
   w.set_attr("workers", static_cast<std::int64_t>(c.workers));
   w.set_attr("topology", c.topology);
   w.set_attr("topology_file", c.topology_file);

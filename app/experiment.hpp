@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "app/problem_catalog.hpp"
 #include "core/compressor.hpp"
 #include "core/driver.hpp"
 #include "core/mixer.hpp"
-#include "core/problem.hpp"
 #include "core/recorder.hpp"
 #include "core/step_rule.hpp"
 #include "core/theorem.hpp"

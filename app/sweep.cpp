@@ -1,4 +1,4 @@
-#include "core/sweep.hpp"
+#include "app/sweep.hpp"
 
 #include <atomic>
 #include <chrono>
