@@ -5,35 +5,6 @@
 
 namespace dposg {
 
-std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session, const NetworkEmulation& net,
-                                           std::shared_ptr<Exchange> exchange) {
-  const auto& c = e.config;
-  validate(net);
-  if (c.overlap && !serialized_threads(session))
-    throw InputError("--overlap: this MPI library does not provide MPI_THREAD_SERIALIZED, which the exchange thread needs");
-  if (c.engine == "resident")
-    throw InputError("--engine: 'resident' runs in one process (--backend sim); MPI ranks use the host engine");
-  e.engine.reset();  // auto: the ranks' iterates stay on the host, their operator on the GPU
-  const Index M = c.workers;
-  const Index P = session.size();
-  if (M % P != 0)
-    throw InputError("--workers: " + std::to_string(M) + " is not a multiple of the number of MPI ranks " +
-                     std::to_string(P));
-  const Index block = M / P;
-  const Index first = static_cast<Index>(session.rank()) * block;
-  if (c.algorithm == "dqgan") {
-    // The parameter-server mixer moves nothing; the rule's server moves to rank 0.
-    if (!attach_server_link(*e.rule, make_mpi_server_link(session, first, block, M, net)))
-      throw std::logic_error("--algorithm dqgan built a rule that is not DQGAN");
-  } else if (c.compressor != "none") {
-    e.mixer = make_mpi_compressed_mixer(e.mixer->schedule(), e.compressor, c.gossip_step, c.seed, session, net);
-  } else {
-    e.mixer = make_mpi_mixer(e.mixer->schedule(), session, net, std::move(exchange));
-  }
-  e.Z0 = e.Z0.middleCols(first, block).eval();
-  return make_mpi_partition(first, M);
-}
-
 PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions placement) {
   const std::string& backend = placement.backend;
   const NetworkEmulation& net = placement.net;
@@ -63,8 +34,12 @@ PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions plac
     if (devices > 0) config.problem.cuda_device = p.mpi->local_rank() % devices;
     p.transport = open_exchange(*p.mpi, exchange, on_gpu ? config.problem.cuda_device : -1);
   }
-  p.experiment = build_experiment(config);
-  if (p.mpi) p.partition = distribute(p.experiment, *p.mpi, net, p.transport);
+  if (p.mpi) {
+    const MpiTransport transport{p.mpi.get(), net, p.transport};
+    p.experiment = build_experiment(config, {}, &transport);
+  } else {
+    p.experiment = build_experiment(config);
+  }
   // Every rank's GPU, gathered before the file is opened (collective).
   if (on_gpu)
     p.cuda_devices = p.mpi ? p.mpi->gather(config.problem.cuda_device) : std::vector<int>{config.problem.cuda_device};

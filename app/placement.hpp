@@ -21,23 +21,15 @@ struct PlacementOptions {
 struct PlacedExperiment {
   std::unique_ptr<MpiSession> mpi;     // null: one process
   std::shared_ptr<Exchange> transport;  // MpiMixer's transport (null: one process)
-  Experiment experiment;
-  std::unique_ptr<WorkerPartition> partition;  // null: one process
+  Experiment experiment;  // under MPI, this rank's part (experiment.partition)
   std::vector<int> cuda_devices;  // every rank's GPU under --device cuda (gathered on rank 0), else empty
   bool writes() const { return !mpi || mpi->rank() == 0; }
 };
 
 // Validates the placement, opens the MPI session (its rank's GPU is its local rank mod the host's
-// device count), opens the exchange and builds the experiment for this rank; throws InputError naming
+// device count), opens the exchange and builds the experiment (every part once) for this rank; throws InputError naming
 // the option. Nothing is written.
 PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions placement);
-
-// Replaces e.mixer (or DQGAN's server link) and e.Z0 by this rank's part and returns the partition
-// to hand to run_experiment. Throws InputError when M is not a multiple of the number of ranks.
-// `exchange`: MpiMixer's transport (null: MPI).
-std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session,
-                                           const NetworkEmulation& net = {},
-                                           std::shared_ptr<Exchange> exchange = nullptr);
 
 // The placement's run attributes (backend, ranks, network emulation, exchange, GPUs).
 void write_placement_attributes(const PlacedExperiment& p, const PlacementOptions& placement, RunWriter& w);

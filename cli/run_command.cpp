@@ -125,7 +125,7 @@ int run_command(int argc, const char* const argv[]) {
   Progress progress(config.iters, writes && !output.quiet && isatty(STDERR_FILENO));
   FirstRow first;
   if (writer) write_placement_attributes(placed, placement, *writer);
-  const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress}, placed.partition.get());
+  const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress});
   if (writer && net.enabled()) writer->set_attr("net_emulated_s", emulated_network_seconds());
   writer.reset();
   if (writes && !output.quiet) print_summary(e, out, output.out, first.row);
