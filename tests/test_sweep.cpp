@@ -1,6 +1,6 @@
 // ctest-label: integration
 // dposg sweep (grid, seeds, parallel runs, resume after SIGKILL, failed/diverged runs) and the
-// CSV of dposg info; the grid helpers of core/sweep.hpp directly.
+// CSV of dposg info; the grid helpers of app/sweep.hpp directly.
 #include <catch2/catch.hpp>
 
 #include <hdf5.h>
