@@ -15,7 +15,7 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 
 using namespace dposg;
 

@@ -62,10 +62,25 @@ std::shared_ptr<Exchange> open_exchange(const MpiSession&, const std::string&, i
   throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
 
-std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&, const NetworkEmulation&,
-                                           std::shared_ptr<Exchange>) {
+namespace {
+[[noreturn]] void no_mpi() {
   throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
+}  // namespace
+
+std::unique_ptr<Mixer> make_mpi_mixer(MixingSchedule, const MpiSession&, const NetworkEmulation&,
+                                      std::shared_ptr<Exchange>) {
+  no_mpi();
+}
+std::unique_ptr<Mixer> make_mpi_compressed_mixer(MixingSchedule, std::shared_ptr<const Compressor>, double,
+                                                 std::uint64_t, const MpiSession&, const NetworkEmulation&) {
+  no_mpi();
+}
+std::shared_ptr<ServerLink> make_mpi_server_link(const MpiSession&, Index, Index, Index, const NetworkEmulation&) {
+  no_mpi();
+}
+std::unique_ptr<WorkerPartition> make_mpi_partition(Index, Index) { no_mpi(); }
+bool serialized_threads(const MpiSession&) { no_mpi(); }
 
 #else
 
@@ -735,37 +750,29 @@ std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::st
   return make_nccl_exchange(session.rank(), session.size(), cuda_device, broadcast, [] { return g_terminated != 0; });
 }
 
-std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session, const NetworkEmulation& net,
-                                           std::shared_ptr<Exchange> exchange) {
-  const auto& c = e.config;
-  validate(net);
-  if (c.overlap && session.thread_level() < MPI_THREAD_SERIALIZED)
-    throw InputError("--overlap: this MPI library does not provide MPI_THREAD_SERIALIZED, which the exchange thread needs");
-  if (c.engine == "resident")
-    throw InputError("--engine: 'resident' runs in one process (--backend sim); MPI ranks use the host engine");
-  e.engine.reset();  // auto: the ranks' iterates stay on the host, their operator on the GPU
-  const Index M = c.workers;
-  const Index P = session.size();
-  if (M % P != 0)
-    throw InputError("--workers: " + std::to_string(M) + " is not a multiple of the number of MPI ranks " +
-                     std::to_string(P));
-  const Index block = M / P;
-  const Index first = static_cast<Index>(session.rank()) * block;
-  if (c.algorithm == "dqgan") {
-    // The parameter-server mixer moves nothing; the rule's server moves to rank 0.
-    if (!attach_server_link(*e.rule, std::make_shared<MpiServerLink>(session.rank(), session.size(), first, block, M, net)))
-      throw std::logic_error("--algorithm dqgan built a rule that is not DQGAN");
-  } else if (c.compressor != "none") {
-    // CHOCO's messages are encoded bytes; they travel over MPI whatever --exchange says.
-    e.mixer = std::make_unique<MpiCompressedMixer>(e.mixer->schedule(), e.compressor, c.gossip_step, c.seed,
-                                                   session.rank(), session.size(), net);
-  } else {
-    if (!exchange) exchange = std::make_shared<MpiExchange>();
-    e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size(), net, std::move(exchange));
-  }
-  e.Z0 = e.Z0.middleCols(first, block).eval();
+std::unique_ptr<Mixer> make_mpi_mixer(MixingSchedule schedule, const MpiSession& session, const NetworkEmulation& net,
+                                      std::shared_ptr<Exchange> exchange) {
+  if (!exchange) exchange = std::make_shared<MpiExchange>();
+  return std::make_unique<MpiMixer>(std::move(schedule), session.rank(), session.size(), net, std::move(exchange));
+}
+
+std::unique_ptr<Mixer> make_mpi_compressed_mixer(MixingSchedule schedule, std::shared_ptr<const Compressor> compressor,
+                                                 double gossip_step, std::uint64_t seed, const MpiSession& session,
+                                                 const NetworkEmulation& net) {
+  return std::make_unique<MpiCompressedMixer>(std::move(schedule), std::move(compressor), gossip_step, seed,
+                                              session.rank(), session.size(), net);
+}
+
+std::shared_ptr<ServerLink> make_mpi_server_link(const MpiSession& session, Index first, Index block, Index M,
+                                                 const NetworkEmulation& net) {
+  return std::make_shared<MpiServerLink>(session.rank(), session.size(), first, block, M, net);
+}
+
+std::unique_ptr<WorkerPartition> make_mpi_partition(Index first, Index M) {
   return std::make_unique<MpiPartition>(first, M);
 }
+
+bool serialized_threads(const MpiSession& session) { return session.thread_level() >= MPI_THREAD_SERIALIZED; }
 
 #endif
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <random>
 
-#include "core/problem.hpp"
+#include "app/problem_catalog.hpp"
 #include "core/rng.hpp"
 #include "core/types.hpp"
 #include "gan/classifier.hpp"

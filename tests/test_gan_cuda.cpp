@@ -15,7 +15,7 @@
 #include <random>
 #include <string>
 
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 #include "core/problem.hpp"
 #include "core/rng.hpp"
 #include "gan/cuda/cuda_gan_operator.hpp"

@@ -11,7 +11,7 @@
 
 #include "cli_harness.hpp"
 #include "core/error.hpp"
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 #include "core/recorder.hpp"
 #include "run_attrs.hpp"
 
