@@ -58,6 +58,10 @@ MpiSession::~MpiSession() = default;
 void MpiSession::abort(int code) const { std::exit(code); }
 std::vector<int> MpiSession::gather(int value) const { return {value}; }
 
+std::string nccl_refusal(const MpiSession&, bool, std::string, const std::string&) {
+  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+}
+
 std::shared_ptr<Exchange> open_exchange(const MpiSession&, const std::string&, int) {
   throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
@@ -703,31 +707,32 @@ class MpiServerLink final : public ServerLink {
 
 }  // namespace
 
-std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device) {
-  if (requested == "mpi" || (requested == "auto" && cuda_device < 0)) return std::make_shared<MpiExchange>();
-  if (cuda_device < 0) throw std::logic_error("open_exchange: 'nccl' without a CUDA device (run_command checks --device)");
-
-  // Every rank must agree, so each one's reason travels: the first rank (in rank order) that cannot
-  // use NCCL names itself.
-  std::string why;
-  bool usable = nccl_usable(cuda_device, &why);
+std::string nccl_refusal(const MpiSession& session, bool usable, std::string why, const std::string& bus_id) {
+  // Every rank takes part in every collective below whatever it found: a rank that skipped the host's
+  // split and gather (NCCL unusable there) would meet the others' MPI_Allgather with its
+  // MPI_Allreduce, and the job would hang or abort instead of falling back to MPI.
+  //
+  // NCCL refuses a communicator with two ranks on one GPU (ncclInvalidUsage): ranks of one host must
+  // hold distinct physical GPUs, told apart by PCI bus id (per-rank CUDA_VISIBLE_DEVICES makes every
+  // rank's ordinal 0). An entry is 'U' + the bus id from a rank that can use NCCL, 'N' from one that
+  // cannot; only the 'U' entries are compared.
+  constexpr int kId = 64;
+  std::vector<char> mine(kId, '\0');
+  mine[0] = usable ? 'U' : 'N';
+  std::copy_n(bus_id.begin(), std::min<std::size_t>(bus_id.size(), kId - 2), mine.begin() + 1);
+  MPI_Comm host;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, session.rank(), MPI_INFO_NULL, &host);
+  int host_ranks = 1;
+  MPI_Comm_size(host, &host_ranks);
+  std::vector<char> all(static_cast<std::size_t>(host_ranks) * kId);
+  MPI_Allgather(mine.data(), kId, MPI_CHAR, all.data(), kId, MPI_CHAR, host);
+  MPI_Comm_free(&host);
   if (usable) {
-    // NCCL refuses a communicator with two ranks on one GPU (ncclInvalidUsage): ranks of one host must
-    // hold distinct physical GPUs, told apart by PCI bus id (per-rank CUDA_VISIBLE_DEVICES makes every
-    // rank's ordinal 0).
-    constexpr int kId = 64;
-    std::vector<char> mine(kId, '\0');
-    const std::string bus = nccl_device_bus_id(cuda_device);
-    std::copy_n(bus.begin(), std::min<std::size_t>(bus.size(), kId - 1), mine.begin());
-    MPI_Comm host;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, session.rank(), MPI_INFO_NULL, &host);
-    int host_ranks = 1;
-    MPI_Comm_size(host, &host_ranks);
-    std::vector<char> all(static_cast<std::size_t>(host_ranks) * kId);
-    MPI_Allgather(mine.data(), kId, MPI_CHAR, all.data(), kId, MPI_CHAR, host);
-    MPI_Comm_free(&host);
     std::vector<std::string> gpus;
-    for (int r = 0; r < host_ranks; ++r) gpus.emplace_back(all.data() + static_cast<std::size_t>(r) * kId);
+    for (int r = 0; r < host_ranks; ++r) {
+      const char* entry = all.data() + static_cast<std::size_t>(r) * kId;
+      if (entry[0] == 'U') gpus.emplace_back(entry + 1);
+    }
     std::sort(gpus.begin(), gpus.end());
     if (const auto twice = std::adjacent_find(gpus.begin(), gpus.end()); twice != gpus.end()) {
       usable = false;
@@ -735,12 +740,30 @@ std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::st
             " (" + std::to_string(host_ranks) + " ranks on the host; NCCL needs a GPU per rank)";
     }
   }
+  // The first rank (in rank order) that cannot use NCCL gives its reason, the same words on every rank.
   int first_unusable = usable ? session.size() : session.rank();
   MPI_Allreduce(MPI_IN_PLACE, &first_unusable, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (first_unusable < session.size()) {
+  if (first_unusable == session.size()) return "";
+  constexpr int kWhy = 512;
+  std::vector<char> text(kWhy, '\0');
+  if (session.rank() == first_unusable) {
+    const std::string own = why + " (rank " + std::to_string(first_unusable) + ")";
+    std::copy_n(own.begin(), std::min<std::size_t>(own.size(), kWhy - 1), text.begin());
+  }
+  MPI_Bcast(text.data(), kWhy, MPI_CHAR, first_unusable, MPI_COMM_WORLD);
+  return text.data();
+}
+
+std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device) {
+  if (requested == "mpi" || (requested == "auto" && cuda_device < 0)) return std::make_shared<MpiExchange>();
+  if (cuda_device < 0) throw std::logic_error("open_exchange: 'nccl' without a CUDA device (run_command checks --device)");
+
+  std::string why;
+  const bool usable = nccl_usable(cuda_device, &why);
+  const std::string refusal = nccl_refusal(session, usable, why, usable ? nccl_device_bus_id(cuda_device) : "");
+  if (!refusal.empty()) {
     if (requested == "auto") return std::make_shared<MpiExchange>();
-    if (usable) why = "rank " + std::to_string(first_unusable) + " cannot use it";
-    throw InputError("--exchange: 'nccl' cannot be used: " + why);
+    throw InputError("--exchange: 'nccl' cannot be used: " + refusal);
   }
   auto broadcast = [](void* buffer, std::size_t bytes) {
     MPI_Request request;

@@ -80,6 +80,13 @@ void validate(const NetworkEmulation& net);
 // communicator's init) are std::runtime_error.
 std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device);
 
+// open_exchange's agreement on NCCL, apart so that it can be tested without GPUs. Collective: every
+// rank calls it, whatever it found. `usable` and `why`: this rank's own finding (nccl_usable);
+// `bus_id`: its GPU's PCI bus id (nccl_device_bus_id; "" where unusable). Returns "" when every rank
+// can use NCCL, else the same text on every rank: "<R's reason> (rank R)", R the first rank that
+// cannot (two ranks of one host on one GPU make both unable).
+std::string nccl_refusal(const MpiSession& session, bool usable, std::string why, const std::string& bus_id);
+
 // The MPI engine parts, which the composition root (app/placement.hpp) puts together for a run; each
 // throws InputError naming --backend in a build without MPI.
 // This rank's part of W^t over the gossip messages' `exchange` (null: MPI).
