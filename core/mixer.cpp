@@ -91,7 +91,7 @@ Topology MixingSchedule::at(std::int64_t iteration, int round) const {
 double MixingSchedule::product_deviation(int rounds, std::int64_t draw) const {
   const Index M = workers_;
   Matrix P = Matrix::Identity(M, M);
-  const int effective = is_complete() ? std::min(rounds, 1) : rounds;
+  const int effective = rounds_applied(rounds);
   for (int r = 0; r < effective; ++r) P = P * at(kDeviationDrawOffset + draw, r).dense();
   P.array() -= 1.0 / static_cast<double>(M);
   Eigen::JacobiSVD<Matrix> svd(P);
@@ -106,7 +106,7 @@ double MixingSchedule::mean_product_deviation(int rounds, int draws) const {
 }
 
 double MixingSchedule::bytes_busiest_per_iteration(Index d, int rounds) const {
-  const int effective = is_complete() ? std::min(rounds, 1) : rounds;
+  const int effective = rounds_applied(rounds);
   // Every round of a random ring has the ring's degree, so the base degree serves for all kinds.
   return static_cast<double>(effective) * static_cast<double>(base_.max_degree()) * static_cast<double>(d) *
          static_cast<double>(sizeof(double));
