@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Prints every attribute and dataset of the .h5 files of a folder, bit-exactly (doubles as hex), in
 sorted order, for diffing two builds (scripts/golden-corpus.sh). Left out, because they measure the
-machine rather than the algorithm: the metrics columns wall_time_s / *_time_s and the attributes
+machine rather than the algorithm: the metrics columns and attributes named *time_s and the attributes
 that hold times. The folder's path is replaced by $OUT so that two folders compare. Each case's
 log (stderr) is printed too, so that a refusal or an error is part of the comparison."""
 import os
@@ -11,7 +11,11 @@ import sys
 import h5py
 import numpy as np
 
-TIMING = ("wall_time_s", "compute_time_s", "comm_time_s", "elapsed_s", "started_at", "finished_at")
+TIMING = ("elapsed_s", "started_at", "finished_at")
+
+
+def timing(name):
+    return name in TIMING or name.endswith("time_s")
 
 
 def fmt(v, root):
@@ -33,15 +37,17 @@ def dump(path, root):
     lines = []
 
     def visit(name, obj):
-        if os.path.basename(name) in TIMING:
+        if timing(os.path.basename(name)):
             return
         kind = "G" if isinstance(obj, h5py.Group) else "D"
         for k in sorted(obj.attrs):
-            if k in TIMING:
+            if timing(k):
                 continue
             lines.append(f"{kind} /{name} @{k} = {fmt(obj.attrs[k], root)}")
         if kind == "D":
-            lines.append(f"D /{name} {obj.dtype} {obj.shape} = {fmt(obj[()], root)}")
+            # A string's fixed length follows the folder's path length: the kind, not the size.
+            dtype = "string" if obj.dtype.kind == "S" else obj.dtype
+            lines.append(f"D /{name} {dtype} {obj.shape} = {fmt(obj[()], root)}")
 
     with h5py.File(path, "r") as f:
         for k in sorted(f.attrs):
