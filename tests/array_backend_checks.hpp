@@ -12,7 +12,6 @@
 #include <cmath>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 
 #include "core/array_ops.hpp"
@@ -21,6 +20,7 @@
 #include "core/rng.hpp"
 #include "core/step_rule.hpp"
 #include "gan/cuda/resident_engine.hpp"
+#include "gan_test_support.hpp"
 
 namespace dposg::test {
 
@@ -52,25 +52,14 @@ struct Cuda {
   static constexpr double tol_mix = 1e-14;
 };
 
-inline std::unique_ptr<Problem> tiny_gan(const std::string& device) {
+inline std::unique_ptr<gan::GanProblem> tiny_gan(const std::string& device) {
   ProblemOptions o;
   o.name = "gan-mog8";
   o.gan_width = 8;
   o.gan_depth = 1;
   o.gan_latent = 2;
   o.device = device;
-  return make_problem(o);
-}
-
-// M columns around the problem's initialisation, each its own point.
-inline Matrix spread_points(const Problem& p, Index M, std::uint64_t seed) {
-  Rng rng(seed);
-  const Vector z0 = p.initial_point(rng);
-  std::normal_distribution<double> n(0.0, 0.1);
-  Matrix Z(p.dim(), M);
-  for (Index i = 0; i < M; ++i)
-    for (Index r = 0; r < p.dim(); ++r) Z(r, i) = z0[r] + n(rng);
-  return Z;
+  return make_gan(o);
 }
 
 // max_i ||A_i - B_i|| / ||B_i||, exactly 0 where the columns are equal.
@@ -188,7 +177,7 @@ void check_rule(const std::string& name) {
   auto program = make_step_program(rule);
   REQUIRE(program->name() == name);
 
-  Matrix Z = spread_points(*problem, M, 5), X = Z;
+  Matrix Z = worker_points(*problem, M, 5), X = Z;
   const Array z = ops->allocate(), x = ops->allocate();
   ops->assign(z, Z);
   ops->assign(x, X);
@@ -216,7 +205,7 @@ void check_rule(const std::string& name) {
   // Every state array the rule keeps has its counterpart in the loop.
   for (const auto& [what, a] : program->state()) CHECK(loop.state.count(what) == 1);
   CHECK(ops->evaluations() == 1 * (name == "osg" || name == "oadam") + iters * program->oracle_calls_per_iteration());
-  CHECK((Z - spread_points(*problem, M, 5)).norm() > 0.0);  // it moved
+  CHECK((Z - worker_points(*problem, M, 5)).norm() > 0.0);  // it moved
 }
 
 // X <- X W_{k,1} ... W_{k,t} on backend B's arrays against x_i = sum_j W_ij x_j with W built here
@@ -231,7 +220,7 @@ void check_mixing(const std::string& topology) {
   opts.seed = 2;
   const MixingSchedule schedule(topology, M, 9);
   auto ops = gan::cuda::make_resident_arrays(*problem, schedule, opts);
-  Matrix X = spread_points(*problem, M, 3);
+  Matrix X = worker_points(*problem, M, 3);
   const Array x = ops->allocate();
   ops->assign(x, X);
 
