@@ -24,9 +24,16 @@
 
 namespace dposg::test {
 
-// Backends: where the operator runs, and the largest relative column error allowed against the loop
-// (0: bit for bit).
-struct HostDouble {
+// Backends: where the operator runs, the arrays, and the largest relative column error allowed against
+// the loop (0: bit for bit).
+// The arrays every backend but a test's own device runs on.
+struct ResidentArrays {
+  static std::unique_ptr<ArrayOps> arrays(const Problem& p, const MixingSchedule& s, const DriverOptions& o) {
+    return gan::cuda::make_resident_arrays(p, s, o);
+  }
+};
+
+struct HostDouble : ResidentArrays {
   static constexpr const char* device = "cpu";
   static constexpr double tol = 0.0;
   // CpuMixer sums each x_i over the nonzero W_ij (the complete W: the row mean, summed, then / M), the
@@ -34,7 +41,7 @@ struct HostDouble {
   static constexpr double tol_mix = 1e-15;
 };
 // The resident engine's CPU twin (--device cpu-float): the host arrays with the float operator.
-struct HostFloatTwin {
+struct HostFloatTwin : ResidentArrays {
   static constexpr const char* device = "cpu-float";
   static constexpr double tol = 0.0;
   static constexpr double tol_mix = 1e-15;
@@ -45,7 +52,7 @@ struct HostFloatTwin {
 // and G by float rounding (~1e-7 of a column). Over the few iterations here that stays below the
 // 1e-4 the suite allows the float operator itself (gan/README.md); Adam's direction and moments are
 // ratios and squares of G, so the same bound holds for them column by column.
-struct Cuda {
+struct Cuda : ResidentArrays {
   static constexpr const char* device = "cuda";
   static constexpr double tol = 1e-4;
   // cuBLAS Dgemm adds the M terms in its own order, with fused multiply-adds.
@@ -173,7 +180,7 @@ void check_rule(const std::string& name) {
   opts.batch = batch;
   opts.seed = seed;
   const MixingSchedule schedule("ring", M, seed);
-  auto ops = gan::cuda::make_resident_arrays(*problem, schedule, opts);
+  auto ops = B::arrays(*problem, schedule, opts);
   auto program = make_step_program(rule);
   REQUIRE(program->name() == name);
 
@@ -219,7 +226,7 @@ void check_mixing(const std::string& topology) {
   opts.batch = 4;
   opts.seed = 2;
   const MixingSchedule schedule(topology, M, 9);
-  auto ops = gan::cuda::make_resident_arrays(*problem, schedule, opts);
+  auto ops = B::arrays(*problem, schedule, opts);
   Matrix X = worker_points(*problem, M, 3);
   const Array x = ops->allocate();
   ops->assign(x, X);

@@ -98,11 +98,16 @@ std::string resident_unsupported(const Problem& problem, const StepRuleOptions& 
   return "";
 }
 
+std::unique_ptr<ArrayOps> make_device_arrays(const Problem& problem, const MixingSchedule& schedule,
+                                             const DriverOptions& opts, std::unique_ptr<ResidentDevice> device) {
+  return std::make_unique<DeviceArrays>(dynamic_cast<const GanProblem&>(problem), schedule, opts, std::move(device));
+}
+
 std::unique_ptr<ArrayOps> make_resident_arrays(const Problem& problem, const MixingSchedule& schedule,
                                                const DriverOptions& opts) {
   const auto& gan = dynamic_cast<const GanProblem&>(problem);
   if (gan.device() == "cuda")
-    return std::make_unique<DeviceArrays>(gan, schedule, opts, make_cuda_resident_device(gan.cuda_device()));
+    return make_device_arrays(gan, schedule, opts, make_cuda_resident_device(gan.cuda_device()));
   // The CPU twin is the host engine's own arithmetic (HostArrays: apply_step, adam_update, CpuMixer,
   // the problem's oracle), so it equals --engine host by construction and checks the shared code.
   const Index M = schedule.workers();

@@ -39,4 +39,9 @@ std::unique_ptr<IterationEngine> make_resident_engine(const Problem& problem, co
 std::unique_ptr<ArrayOps> make_resident_arrays(const Problem& problem, const MixingSchedule& schedule,
                                                const DriverOptions& opts);
 
+// The resident engine's arrays over `device` (make_resident_arrays' for --device cuda; a test passes a
+// reference device of its own, so that this adapter runs without a GPU).
+std::unique_ptr<ArrayOps> make_device_arrays(const Problem& problem, const MixingSchedule& schedule,
+                                             const DriverOptions& opts, std::unique_ptr<ResidentDevice> device);
+
 }  // namespace dposg::gan::cuda
