@@ -15,7 +15,7 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 
 using namespace dposg;
 
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
       else if (a == "--width") c.problem.gan_width = std::stol(next());
       else if (a == "--depth") c.problem.gan_depth = std::stol(next());
       else if (a == "--batch") c.batch = std::stol(next());
+      else if (a == "--engine") c.engine = next();
       else if (a == "--threads") c.threads = std::stoi(next());
       else if (a == "--device") c.problem.device = next();
       else throw InputError("unknown option " + a);

@@ -17,11 +17,20 @@ std::string shortest(double v) {
 }
 }  // namespace
 
+std::string choices(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : " | ") + n;
+  return s;
+}
+
+void add_topology_option(po::options_description& desc, std::string& topology) {
+  desc.add_options()("topology", po::value(&topology)->default_value(topology), choices(topology_names()).c_str());
+}
+
 po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   po::options_description problem("Problem");
   problem.add_options()
-      ("problem", po::value(&c.problem.name)->default_value(c.problem.name),
-       "bilinear | star | gaussian-wgan | quadratic-file | forsaken | gan-mog8 | gan-mog25 | gan-fashion")
+      ("problem", po::value(&c.problem.name)->default_value(c.problem.name), choices(problem_names()).c_str())
       ("dim", po::value(&c.problem.dim)->default_value(c.problem.dim), "d, the total dimension (u and v halves)")
       ("noise", po::value(&c.problem.noise)->default_value(c.problem.noise, shortest(c.problem.noise)),
        "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2); gaussian-wgan "
@@ -55,14 +64,13 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("device", po::value(&c.problem.device)->default_value(c.problem.device),
        "cpu | cpu-float | cuda: where and in what precision the GAN operator runs (cpu: double; cpu-float: float32 with Eigen; cuda: all workers in float32 on one GPU, cuBLAS)");
   po::options_description algo("Algorithm");
+  algo.add_options()("workers", po::value(&c.workers)->default_value(c.workers), "M, the number of workers");
+  add_topology_option(algo, c.topology);
   algo.add_options()
-      ("workers", po::value(&c.workers)->default_value(c.workers), "M, the number of workers")
-      ("topology", po::value(&c.topology)->default_value(c.topology),
-       "single | complete | ring | torus | exponential | random-ring | file")
       ("topology-file", po::value(&c.topology_file)->default_value(c.topology_file),
        "HDF5 file with dataset W (M x M, symmetric, doubly stochastic) for --topology file")
       ("rounds", po::value(&c.rounds)->default_value(c.rounds), "t, gossip rounds per iteration")
-      ("step-rule", po::value(&c.step_rule)->default_value(c.step_rule), "osg | oadam | extragradient | gda")
+      ("step-rule", po::value(&c.step_rule)->default_value(c.step_rule), choices(step_rule_names()).c_str())
       ("lr", po::value(&c.lr)->default_value(c.lr), "step size eta (u and v), or 'theorem' for Theorem 1's eta_max")
       ("lr-v", po::value(&c.lr_v)->default_value(c.lr_v), "step size of the v (max) player; empty = --lr")
       ("beta1", po::value(&c.beta1)->default_value(c.beta1, shortest(c.beta1)), "oadam: first-moment decay")
@@ -82,7 +90,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("algorithm", po::value(&c.algorithm)->default_value(c.algorithm),
        "dposg (gossip, Algorithm 1) | dqgan (parameter-server OMD with compressed operators; --topology complete; --step-rule oadam: the server steps with optimistic Adam)")
       ("compressor", po::value(&c.compressor)->default_value(c.compressor),
-       "none | top-k | rand-k | sign | qsgd: what workers send (dqgan: the operator; dposg: CHOCO gossip)")
+       (choices(compressor_names()) + ": what workers send (dqgan: the operator; dposg: CHOCO gossip)").c_str())
       ("compress-k", po::value(&c.compress_k)->default_value(c.compress_k), "top-k, rand-k: coordinates kept")
       ("compress-ratio", po::value(&c.compress_ratio)->default_value(c.compress_ratio, shortest(c.compress_ratio)),
        "top-k, rand-k: k = ceil(ratio d), ratio in (0, 1] (instead of --compress-k)")

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 
 namespace dposg::cli {
 
@@ -16,6 +16,13 @@ struct OutputOptions {
   bool overwrite = false;
   bool quiet = false;
 };
+
+// "a | b | c": the choices of an option, from the catalog that registers them (problem_names(),
+// topology_names(), step_rule_names(), compressor_names()), so that each name is written once.
+std::string choices(const std::vector<std::string>& names);
+
+// --topology, for every command that takes it.
+void add_topology_option(po::options_description& desc, std::string& topology);
 
 // Options of `dposg run` (and of every command that runs experiments).
 po::options_description run_options(ExperimentConfig& c, OutputOptions& o);

@@ -7,10 +7,9 @@
 #include "cli/options.hpp"
 #include "cli/progress.hpp"
 #include "core/error.hpp"
-#include "core/experiment.hpp"
-#include "core/mpi_backend.hpp"
+#include "app/experiment.hpp"
+#include "app/placement.hpp"
 #include "core/recorder.hpp"
-#include "gan/cuda/cuda_gan_operator.hpp"
 
 namespace dposg::cli {
 
@@ -86,10 +85,11 @@ int run_command(int argc, const char* const argv[]) {
   OutputOptions output;
   auto desc = run_options(config, output);
   // Run-only (a sweep runs in one process): where the workers live.
-  std::string backend = "sim";
+  PlacementOptions placement;
+  std::string& backend = placement.backend;
+  NetworkEmulation& net = placement.net;
+  std::string& exchange = placement.exchange;
   po::options_description where("Backend");
-  NetworkEmulation net;
-  std::string exchange;  // empty: not given (auto)
   where.add_options()("backend", po::value(&backend)->default_value(backend),
                       "sim: all workers in this process; mpi: under mpirun -np P, M/P workers per rank")
       ("net-latency", po::value(&net.latency_s)->default_value(0.0),
@@ -102,40 +102,11 @@ int run_command(int argc, const char* const argv[]) {
        "link stays on MPI");
   desc.add(where);
   if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.")) return 0;
-  if (backend != "sim" && backend != "mpi")
-    throw InputError("--backend: expected 'sim' or 'mpi', got '" + backend + "'");
-  validate(net);
-  if (backend == "sim" && net.enabled())
-    throw InputError(std::string(net.latency_s > 0.0 ? "--net-latency" : "--net-bandwidth") +
-                     ": network emulation applies to --backend mpi (the simulator has no network)");
-  if (backend == "sim" && !exchange.empty())
-    throw InputError("--exchange: applies to --backend mpi (the simulator's workers share one process)");
-  if (exchange.empty()) exchange = "auto";
-  if (exchange != "auto" && exchange != "mpi" && exchange != "nccl")
-    throw InputError("--exchange: expected 'auto', 'mpi' or 'nccl', got '" + exchange + "'");
-  const bool on_gpu = config.problem.device == "cuda";
-  if (exchange == "nccl" && !on_gpu)
-    throw InputError("--exchange: 'nccl' needs --device cuda (NCCL moves data between GPUs)");
-
-  // The MPI session comes first: a rank's GPU (which the problem's CUDA operator is created on) is
-  // its local rank mod the host's device count. Everything is still validated before the output file
-  // is touched, so bad input leaves no file behind.
-  std::unique_ptr<MpiSession> mpi;
-  std::shared_ptr<Exchange> transport;
-  if (backend == "mpi") {
-    mpi = std::make_unique<MpiSession>(nullptr, nullptr);
-    const int devices = on_gpu ? gan::cuda::cuda_device_count(nullptr) : 0;
-    if (devices > 0) config.problem.cuda_device = mpi->local_rank() % devices;
-    transport = open_exchange(*mpi, exchange, on_gpu ? config.problem.cuda_device : -1);
-  }
-  Experiment e = build_experiment(config);
-  std::unique_ptr<WorkerPartition> partition;
-  if (mpi) partition = distribute(e, *mpi, net, transport);
-  // Every rank's GPU, gathered before the file is opened (collective).
-  std::vector<int> cuda_devices;
-  if (on_gpu) cuda_devices = mpi ? mpi->gather(config.problem.cuda_device) : std::vector<int>{config.problem.cuda_device};
+  PlacedExperiment placed = place_experiment(config, placement);
+  Experiment& e = placed.experiment;
+  const std::unique_ptr<MpiSession>& mpi = placed.mpi;
   // Rank 0 alone writes the file and prints; the others compute their workers' part.
-  const bool writes = !mpi || mpi->rank() == 0;
+  const bool writes = placed.writes();
   std::unique_ptr<ResultsFile> file;
   std::unique_ptr<RunWriter> writer;
   if (writes) {
@@ -153,16 +124,8 @@ int run_command(int argc, const char* const argv[]) {
 
   Progress progress(config.iters, writes && !output.quiet && isatty(STDERR_FILENO));
   FirstRow first;
-  if (writer) {
-    writer->set_attr("backend", backend);
-    writer->set_attr("mpi_ranks", static_cast<std::int64_t>(mpi ? mpi->size() : 0));
-    writer->set_attr("net_latency_s", net.latency_s);
-    writer->set_attr("net_bandwidth_Bps", net.bandwidth_Bps);
-    // The transport MpiMixer used (DQGAN's server link is MPI either way); "none" in one process.
-    writer->set_attr("exchange", std::string(transport ? transport->name() : "none"));
-    if (on_gpu) writer->set_attr("cuda_devices", std::vector<double>(cuda_devices.begin(), cuda_devices.end()));
-  }
-  const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress}, partition.get());
+  if (writer) write_placement_attributes(placed, placement, *writer);
+  const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress});
   if (writer && net.enabled()) writer->set_attr("net_emulated_s", emulated_network_seconds());
   writer.reset();
   if (writes && !output.quiet) print_summary(e, out, output.out, first.row);

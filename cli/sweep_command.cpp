@@ -18,9 +18,9 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 #include "core/recorder.hpp"
-#include "core/sweep.hpp"
+#include "app/sweep.hpp"
 
 namespace dposg::cli {
 

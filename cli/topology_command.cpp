@@ -15,8 +15,8 @@ int topology_command(int argc, const char* const argv[]) {
   int rounds = 1, draws = 1000;
   std::uint64_t seed = 0;
   po::options_description desc("Topology");
+  add_topology_option(desc, kind);
   desc.add_options()
-      ("topology", po::value(&kind)->default_value(kind), "single | complete | ring | torus | exponential | random-ring | file")
       ("workers", po::value(&workers)->default_value(workers), "M")
       ("topology-file", po::value(&file)->default_value(file), "HDF5 file with dataset W, for --topology file")
       ("rounds", po::value(&rounds)->default_value(rounds), "t: print rho^t (or E||W_t..W_1 - J|| for random-ring) for 1..t")

@@ -101,7 +101,7 @@ Topology MixingSchedule::at(std::int64_t iteration, int round) const {
 
 double MixingSchedule::product_deviation(int rounds, std::int64_t draw) const {
   const Index M = workers_;
-  const int effective = is_complete() ? std::min(rounds, 1) : rounds;
+  const int effective = effective_rounds(rounds);
   if (M <= kDenseDeviationMaxWorkers) {
     Matrix P = Matrix::Identity(M, M);
     for (int r = 0; r < effective; ++r) P = P * at(kDeviationDrawOffset + draw, r).dense();
@@ -191,7 +191,7 @@ double MixingSchedule::mean_product_deviation(int rounds, int draws) const {
 }
 
 double MixingSchedule::bytes_busiest_per_iteration(Index d, int rounds) const {
-  const int effective = is_complete() ? std::min(rounds, 1) : rounds;
+  const int effective = effective_rounds(rounds);
   // Every round of a random ring has the ring's degree, so the base degree serves for all kinds.
   return static_cast<double>(effective) * static_cast<double>(base_.max_degree()) * static_cast<double>(d) *
          static_cast<double>(sizeof(double));
@@ -335,7 +335,7 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
     return schedule_.is_random() ? drawn[static_cast<std::size_t>(r)] : schedule_.base();
   };
   // Small matrices are mixed on one thread: waking a team costs more than the work.
-  const bool parallel = d * M * (complete ? 1 : rounds) >= kParallelMinWork;
+  const bool parallel = d * M * schedule_.effective_rounds(rounds) >= kParallelMinWork;
   const int threads = parallel ? omp_get_max_threads() : 1;
   const Index block = block_rows(d, M, threads);
   const Index blocks = (d + block - 1) / block;

@@ -5,6 +5,7 @@
 // that an in-process run and a distributed one mix identically. Random kinds (random-ring) draw
 // round r of iteration k from (seed, k, r) alone: any process can reproduce any round.
 // CpuMixer is the in-process backend; other backends implement Mixer below the same driver.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,6 +48,9 @@ class MixingSchedule {
   // W = 11^T/M: one round already reaches exact consensus, so rounds beyond the first are skipped
   // (and not counted as communication).
   bool is_complete() const { return kind_ == "complete" && workers_ > 1; }
+  // The rounds that t rounds of gossip take on this W: at most one for complete, t otherwise (every
+  // mixer and engine counts and applies rounds through this).
+  int effective_rounds(int t) const { return is_complete() ? std::min(t, 1) : t; }
 
   // The fixed W (for random-ring: the ring in natural order, whose spectrum every drawn ring shares).
   const Topology& base() const { return base_; }

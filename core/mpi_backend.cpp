@@ -58,14 +58,33 @@ MpiSession::~MpiSession() = default;
 void MpiSession::abort(int code) const { std::exit(code); }
 std::vector<int> MpiSession::gather(int value) const { return {value}; }
 
+std::string nccl_refusal(const MpiSession&, bool, std::string, const std::string&) {
+  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+}
+
 std::shared_ptr<Exchange> open_exchange(const MpiSession&, const std::string&, int) {
   throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
 
-std::unique_ptr<WorkerPartition> distribute(Experiment&, const MpiSession&, const NetworkEmulation&,
-                                           std::shared_ptr<Exchange>) {
+namespace {
+[[noreturn]] void no_mpi() {
   throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
+}  // namespace
+
+std::unique_ptr<Mixer> make_mpi_mixer(MixingSchedule, const MpiSession&, const NetworkEmulation&,
+                                      std::shared_ptr<Exchange>) {
+  no_mpi();
+}
+std::unique_ptr<Mixer> make_mpi_compressed_mixer(MixingSchedule, std::shared_ptr<const Compressor>, double,
+                                                 std::uint64_t, const MpiSession&, const NetworkEmulation&) {
+  no_mpi();
+}
+std::shared_ptr<ServerLink> make_mpi_server_link(const MpiSession&, Index, Index, Index, const NetworkEmulation&) {
+  no_mpi();
+}
+std::unique_ptr<WorkerPartition> make_mpi_partition(Index, Index) { no_mpi(); }
+bool serialized_threads(const MpiSession&) { no_mpi(); }
 
 #else
 
@@ -688,31 +707,32 @@ class MpiServerLink final : public ServerLink {
 
 }  // namespace
 
-std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device) {
-  if (requested == "mpi" || (requested == "auto" && cuda_device < 0)) return std::make_shared<MpiExchange>();
-  if (cuda_device < 0) throw std::logic_error("open_exchange: 'nccl' without a CUDA device (run_command checks --device)");
-
-  // Every rank must agree, so each one's reason travels: the first rank (in rank order) that cannot
-  // use NCCL names itself.
-  std::string why;
-  bool usable = nccl_usable(cuda_device, &why);
+std::string nccl_refusal(const MpiSession& session, bool usable, std::string why, const std::string& bus_id) {
+  // Every rank takes part in every collective below whatever it found: a rank that skipped the host's
+  // split and gather (NCCL unusable there) would meet the others' MPI_Allgather with its
+  // MPI_Allreduce, and the job would hang or abort instead of falling back to MPI.
+  //
+  // NCCL refuses a communicator with two ranks on one GPU (ncclInvalidUsage): ranks of one host must
+  // hold distinct physical GPUs, told apart by PCI bus id (per-rank CUDA_VISIBLE_DEVICES makes every
+  // rank's ordinal 0). An entry is 'U' + the bus id from a rank that can use NCCL, 'N' from one that
+  // cannot; only the 'U' entries are compared.
+  constexpr int kId = 64;
+  std::vector<char> mine(kId, '\0');
+  mine[0] = usable ? 'U' : 'N';
+  std::copy_n(bus_id.begin(), std::min<std::size_t>(bus_id.size(), kId - 2), mine.begin() + 1);
+  MPI_Comm host;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, session.rank(), MPI_INFO_NULL, &host);
+  int host_ranks = 1;
+  MPI_Comm_size(host, &host_ranks);
+  std::vector<char> all(static_cast<std::size_t>(host_ranks) * kId);
+  MPI_Allgather(mine.data(), kId, MPI_CHAR, all.data(), kId, MPI_CHAR, host);
+  MPI_Comm_free(&host);
   if (usable) {
-    // NCCL refuses a communicator with two ranks on one GPU (ncclInvalidUsage): ranks of one host must
-    // hold distinct physical GPUs, told apart by PCI bus id (per-rank CUDA_VISIBLE_DEVICES makes every
-    // rank's ordinal 0).
-    constexpr int kId = 64;
-    std::vector<char> mine(kId, '\0');
-    const std::string bus = nccl_device_bus_id(cuda_device);
-    std::copy_n(bus.begin(), std::min<std::size_t>(bus.size(), kId - 1), mine.begin());
-    MPI_Comm host;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, session.rank(), MPI_INFO_NULL, &host);
-    int host_ranks = 1;
-    MPI_Comm_size(host, &host_ranks);
-    std::vector<char> all(static_cast<std::size_t>(host_ranks) * kId);
-    MPI_Allgather(mine.data(), kId, MPI_CHAR, all.data(), kId, MPI_CHAR, host);
-    MPI_Comm_free(&host);
     std::vector<std::string> gpus;
-    for (int r = 0; r < host_ranks; ++r) gpus.emplace_back(all.data() + static_cast<std::size_t>(r) * kId);
+    for (int r = 0; r < host_ranks; ++r) {
+      const char* entry = all.data() + static_cast<std::size_t>(r) * kId;
+      if (entry[0] == 'U') gpus.emplace_back(entry + 1);
+    }
     std::sort(gpus.begin(), gpus.end());
     if (const auto twice = std::adjacent_find(gpus.begin(), gpus.end()); twice != gpus.end()) {
       usable = false;
@@ -720,12 +740,30 @@ std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::st
             " (" + std::to_string(host_ranks) + " ranks on the host; NCCL needs a GPU per rank)";
     }
   }
+  // The first rank (in rank order) that cannot use NCCL gives its reason, the same words on every rank.
   int first_unusable = usable ? session.size() : session.rank();
   MPI_Allreduce(MPI_IN_PLACE, &first_unusable, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (first_unusable < session.size()) {
+  if (first_unusable == session.size()) return "";
+  constexpr int kWhy = 512;
+  std::vector<char> text(kWhy, '\0');
+  if (session.rank() == first_unusable) {
+    const std::string own = why + " (rank " + std::to_string(first_unusable) + ")";
+    std::copy_n(own.begin(), std::min<std::size_t>(own.size(), kWhy - 1), text.begin());
+  }
+  MPI_Bcast(text.data(), kWhy, MPI_CHAR, first_unusable, MPI_COMM_WORLD);
+  return text.data();
+}
+
+std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device) {
+  if (requested == "mpi" || (requested == "auto" && cuda_device < 0)) return std::make_shared<MpiExchange>();
+  if (cuda_device < 0) throw std::logic_error("open_exchange: 'nccl' without a CUDA device (run_command checks --device)");
+
+  std::string why;
+  const bool usable = nccl_usable(cuda_device, &why);
+  const std::string refusal = nccl_refusal(session, usable, why, usable ? nccl_device_bus_id(cuda_device) : "");
+  if (!refusal.empty()) {
     if (requested == "auto") return std::make_shared<MpiExchange>();
-    if (usable) why = "rank " + std::to_string(first_unusable) + " cannot use it";
-    throw InputError("--exchange: 'nccl' cannot be used: " + why);
+    throw InputError("--exchange: 'nccl' cannot be used: " + refusal);
   }
   auto broadcast = [](void* buffer, std::size_t bytes) {
     MPI_Request request;
@@ -735,37 +773,29 @@ std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::st
   return make_nccl_exchange(session.rank(), session.size(), cuda_device, broadcast, [] { return g_terminated != 0; });
 }
 
-std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session, const NetworkEmulation& net,
-                                           std::shared_ptr<Exchange> exchange) {
-  const auto& c = e.config;
-  validate(net);
-  if (c.overlap && session.thread_level() < MPI_THREAD_SERIALIZED)
-    throw InputError("--overlap: this MPI library does not provide MPI_THREAD_SERIALIZED, which the exchange thread needs");
-  if (c.engine == "resident")
-    throw InputError("--engine: 'resident' runs in one process (--backend sim); MPI ranks use the host engine");
-  e.engine.reset();  // auto: the ranks' iterates stay on the host, their operator on the GPU
-  const Index M = c.workers;
-  const Index P = session.size();
-  if (M % P != 0)
-    throw InputError("--workers: " + std::to_string(M) + " is not a multiple of the number of MPI ranks " +
-                     std::to_string(P));
-  const Index block = M / P;
-  const Index first = static_cast<Index>(session.rank()) * block;
-  if (c.algorithm == "dqgan") {
-    // The parameter-server mixer moves nothing; the rule's server moves to rank 0.
-    if (!attach_server_link(*e.rule, std::make_shared<MpiServerLink>(session.rank(), session.size(), first, block, M, net)))
-      throw std::logic_error("--algorithm dqgan built a rule that is not DQGAN");
-  } else if (c.compressor != "none") {
-    // CHOCO's messages are encoded bytes; they travel over MPI whatever --exchange says.
-    e.mixer = std::make_unique<MpiCompressedMixer>(e.mixer->schedule(), e.compressor, c.gossip_step, c.seed,
-                                                   session.rank(), session.size(), net);
-  } else {
-    if (!exchange) exchange = std::make_shared<MpiExchange>();
-    e.mixer = std::make_unique<MpiMixer>(e.mixer->schedule(), session.rank(), session.size(), net, std::move(exchange));
-  }
-  e.Z0 = e.Z0.middleCols(first, block).eval();
+std::unique_ptr<Mixer> make_mpi_mixer(MixingSchedule schedule, const MpiSession& session, const NetworkEmulation& net,
+                                      std::shared_ptr<Exchange> exchange) {
+  if (!exchange) exchange = std::make_shared<MpiExchange>();
+  return std::make_unique<MpiMixer>(std::move(schedule), session.rank(), session.size(), net, std::move(exchange));
+}
+
+std::unique_ptr<Mixer> make_mpi_compressed_mixer(MixingSchedule schedule, std::shared_ptr<const Compressor> compressor,
+                                                 double gossip_step, std::uint64_t seed, const MpiSession& session,
+                                                 const NetworkEmulation& net) {
+  return std::make_unique<MpiCompressedMixer>(std::move(schedule), std::move(compressor), gossip_step, seed,
+                                              session.rank(), session.size(), net);
+}
+
+std::shared_ptr<ServerLink> make_mpi_server_link(const MpiSession& session, Index first, Index block, Index M,
+                                                 const NetworkEmulation& net) {
+  return std::make_shared<MpiServerLink>(session.rank(), session.size(), first, block, M, net);
+}
+
+std::unique_ptr<WorkerPartition> make_mpi_partition(Index first, Index M) {
   return std::make_unique<MpiPartition>(first, M);
 }
+
+bool serialized_threads(const MpiSession& session) { return session.thread_level() >= MPI_THREAD_SERIALIZED; }
 
 #endif
 

@@ -18,9 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "core/compressor.hpp"
+#include "core/dqgan.hpp"
+#include "core/driver.hpp"
 #include "core/exchange.hpp"
-
-#include "core/experiment.hpp"
+#include "core/mixer.hpp"
 
 namespace dposg {
 
@@ -78,13 +80,29 @@ void validate(const NetworkEmulation& net);
 // communicator's init) are std::runtime_error.
 std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::string& requested, int cuda_device);
 
-// Replaces e.mixer (or DQGAN's server link) and e.Z0 by this rank's part and returns the partition
-// to hand to run_experiment. Throws InputError when M is not a multiple of the number of ranks.
-// `exchange`: MpiMixer's transport
-// (null: MPI).
-std::unique_ptr<WorkerPartition> distribute(Experiment& e, const MpiSession& session,
-                                           const NetworkEmulation& net = {},
-                                           std::shared_ptr<Exchange> exchange = nullptr);
+// open_exchange's agreement on NCCL, apart so that it can be tested without GPUs. Collective: every
+// rank calls it, whatever it found. `usable` and `why`: this rank's own finding (nccl_usable);
+// `bus_id`: its GPU's PCI bus id (nccl_device_bus_id; "" where unusable). Returns "" when every rank
+// can use NCCL, else the same text on every rank: "<R's reason> (rank R)", R the first rank that
+// cannot (two ranks of one host on one GPU make both unable).
+std::string nccl_refusal(const MpiSession& session, bool usable, std::string why, const std::string& bus_id);
+
+// The MPI engine parts, which the composition root (app/placement.hpp) puts together for a run; each
+// throws InputError naming --backend in a build without MPI.
+// This rank's part of W^t over the gossip messages' `exchange` (null: MPI).
+std::unique_ptr<Mixer> make_mpi_mixer(MixingSchedule schedule, const MpiSession& session, const NetworkEmulation& net,
+                                      std::shared_ptr<Exchange> exchange);
+// CHOCO gossip between the ranks: its encoded messages travel over MPI whatever --exchange says.
+std::unique_ptr<Mixer> make_mpi_compressed_mixer(MixingSchedule schedule, std::shared_ptr<const Compressor> compressor,
+                                                 double gossip_step, std::uint64_t seed, const MpiSession& session,
+                                                 const NetworkEmulation& net);
+// DQGAN's server link, rank 0 the server; this rank holds workers [first, first + block) of M.
+std::shared_ptr<ServerLink> make_mpi_server_link(const MpiSession& session, Index first, Index block, Index M,
+                                                 const NetworkEmulation& net);
+// The partition of a rank holding workers from `first` of M: sums the metrics across ranks.
+std::unique_ptr<WorkerPartition> make_mpi_partition(Index first, Index M);
+// Whether MPI provides MPI_THREAD_SERIALIZED, which --overlap's exchange thread needs.
+bool serialized_threads(const MpiSession& session);
 
 // Seconds of emulated network delay this process has slept so far.
 double emulated_network_seconds();

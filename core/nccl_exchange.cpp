@@ -1,12 +1,16 @@
 #include "core/nccl_exchange.hpp"
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/loadable_module.hpp"
+#include "core/nccl/nccl_entry_points.hpp"
 #include "core/nccl/nccl_module.hpp"
 
 namespace dposg {
@@ -31,17 +35,7 @@ namespace {
 
 constexpr int kMessage = 512;
 
-struct Module {
-  decltype(&dposg_nccl_id_bytes) id_bytes = nullptr;
-  decltype(&dposg_nccl_check_device) check_device = nullptr;
-  decltype(&dposg_nccl_device_bus_id) bus_id = nullptr;
-  decltype(&dposg_nccl_unique_id) unique_id = nullptr;
-  decltype(&dposg_nccl_init) init = nullptr;
-  decltype(&dposg_nccl_exchange_start) exchange_start = nullptr;
-  decltype(&dposg_nccl_allreduce_start) allreduce_start = nullptr;
-  decltype(&dposg_nccl_poll) poll = nullptr;
-  decltype(&dposg_nccl_abort) abort = nullptr;
-  decltype(&dposg_nccl_destroy) destroy = nullptr;
+struct Module : NcclEntryPoints {
   std::string error;  // why the module could not be loaded (empty when it was)
 };
 
@@ -51,17 +45,7 @@ const Module& module() {
     Module r;
     std::string tried;
     if (load_module("DPOSG_NCCL_MODULE", DPOSG_NCCL_MODULE_PATH,
-                    [&](void* h) {
-                      return bind_symbol(h, "dposg_nccl_id_bytes", r.id_bytes) &&
-                             bind_symbol(h, "dposg_nccl_check_device", r.check_device) &&
-                             bind_symbol(h, "dposg_nccl_device_bus_id", r.bus_id) &&
-                             bind_symbol(h, "dposg_nccl_unique_id", r.unique_id) &&
-                             bind_symbol(h, "dposg_nccl_init", r.init) &&
-                             bind_symbol(h, "dposg_nccl_exchange_start", r.exchange_start) &&
-                             bind_symbol(h, "dposg_nccl_allreduce_start", r.allreduce_start) &&
-                             bind_symbol(h, "dposg_nccl_poll", r.poll) && bind_symbol(h, "dposg_nccl_abort", r.abort) &&
-                             bind_symbol(h, "dposg_nccl_destroy", r.destroy);
-                    },
+                    [&](void* h) { return bind_nccl(h, r); },
                     tried))
       return r;
     r = Module{};
@@ -77,7 +61,12 @@ constexpr const char* kTerminated =
 class NcclExchange final : public Exchange {
  public:
   NcclExchange(dposg_nccl* comm, std::function<bool()> cancelled) : comm_(comm), cancelled_(std::move(cancelled)) {}
-  ~NcclExchange() override { module().destroy(comm_); }
+  ~NcclExchange() override {
+    // Unwinding from this rank's own failure: the others may be waiting on an exchange with it and
+    // would never reach finalize, so end at once (destroy aborts) and let mpirun end the job.
+    if (std::uncaught_exceptions() == uncaught_at_start_) finalize();
+    module().destroy(comm_);
+  }
   NcclExchange(const NcclExchange&) = delete;
   NcclExchange& operator=(const NcclExchange&) = delete;
 
@@ -104,6 +93,45 @@ class NcclExchange final : public Exchange {
 
   // Polls the operation (or init) until done; aborts the communicator and throws when it failed or
   // the job is being ended, so that no rank waits forever on a dead peer.
+  // ncclCommFinalize completes only when every rank has reached it, and ranks reach teardown at
+  // different times (rank 0 writes the results file, a slow rank is still evaluating): the wait is
+  // long (DPOSG_NCCL_FINALIZE_TIMEOUT_S, default 600 s) but gives up at once on SIGTERM, which mpirun
+  // sends when a rank has died. A finalize that does not complete leaves destroy to abort.
+  void finalize() noexcept {
+    if (cancelled_()) return;
+    char message[kMessage] = {};
+    if (!module().finalize_start(comm_, message, kMessage)) {
+      std::fprintf(stderr, "dposg: NCCL finalize not started, aborting the communicator: %s\n", message);
+      return;
+    }
+    const double limit = finalize_timeout_s();
+    const auto start = std::chrono::steady_clock::now();
+    while (true) {
+      const int state = module().poll(comm_, message, kMessage);
+      if (state == 1) return;
+      if (state < 0) {
+        std::fprintf(stderr, "dposg: NCCL finalize failed, aborting the communicator: %s\n", message);
+        return;
+      }
+      if (cancelled_()) return;
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > limit) {
+        std::fprintf(stderr,
+                     "dposg: NCCL finalize did not complete within %g s (DPOSG_NCCL_FINALIZE_TIMEOUT_S), "
+                     "aborting the communicator\n",
+                     limit);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // teardown: no computation to leave room for
+    }
+  }
+
+  static double finalize_timeout_s() {
+    const char* env = std::getenv("DPOSG_NCCL_FINALIZE_TIMEOUT_S");
+    char* end = nullptr;
+    const double v = env ? std::strtod(env, &end) : 0.0;
+    return env && end != env && v > 0.0 ? v : 600.0;
+  }
+
   static void wait(dposg_nccl* comm, const std::function<bool()>& cancelled) {
     char message[kMessage] = {};
     while (true) {
@@ -126,6 +154,7 @@ class NcclExchange final : public Exchange {
  private:
   dposg_nccl* comm_;
   std::function<bool()> cancelled_;
+  int uncaught_at_start_ = std::uncaught_exceptions();
   // The messages as the module's arrays, kept between rounds.
   std::vector<int> out_peers_, in_peers_;
   std::vector<const double*> out_data_;

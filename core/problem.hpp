@@ -2,7 +2,6 @@
 // Problem: the stochastic operator g(z; xi) = [grad_u f, -grad_v f] of a min-max problem,
 // batched over workers (DESIGN.md §2). Column i of Z is worker i's point z^i.
 #include <limits>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,37 +82,13 @@ class Problem {
   }
 };
 
-// Options every problem understands; each problem documents how it uses them.
-struct ProblemOptions {
-  std::string name = "star";
-  Index dim = 20;              // d (total, u and v together)
-  double noise = 0.1;          // sigma: per-sample noise std of the stochastic operator
-  double cond = 10.0;          // condition number of the coupling matrix A (singular values in [1/cond, 1]*scale)
-  double coupling = 1.0;       // scale of A: its largest singular value
-  double alpha = 1.0;          // weight of the nonconvex/nonconcave separable terms (star)
-  std::string coupling_matrix = "dense";  // star: dense (A = U diag(s) V^T) | diagonal (A = diag(s), O(d))
-  double solution_norm = 1.0;  // ||x*|| of the shift chosen from the seed
-  std::string file;            // data file of file-based problems
-  std::uint64_t seed = 0;      // instance seed (the run's seed)
-  // GAN problems (gan-mog8, gan-mog25; gan/gan_problem.hpp documents their use).
-  std::string gan_loss = "ns";           // ns (non-saturating) | wgan-clip | wgan-gp
-  Index gan_width = 128;                 // hidden units per layer, generator and discriminator
-  Index gan_depth = 2;                   // hidden layers, generator and discriminator
-  Index gan_latent = 2;                  // generator input (latent) dimension
-  std::string gan_activation = "relu";   // relu | leaky-relu (slope 0.2) | tanh
-  double gan_gp_lambda = 10.0;           // wgan-gp: penalty weight lambda
-  double gan_clip = 0.01;                // wgan-clip: critic weights act through clip(v, -c, c)
-  bool gan_shard = false;                // each worker samples only its own subset of the modes
-  int gan_downscale = 2;                 // gan-fashion: images downscaled by this factor (28 / f pixels a side)
-  std::string gan_classifier;            // gan-fashion: classifier file for fd_classifier ("" = the cache)
-  std::string device = "cpu";            // cpu | cuda: where a GAN's operator runs (gan/README.md)
-  // device cuda: the GPU ordinal. Not an option: 0 in one process; under --backend mpi, the rank's
-  // local rank mod the host's device count (cli/run_command.cpp).
-  int cuda_device = 0;
-};
+// Checks the arguments of Problem::sample / exact (shared by every problem): Z has d rows
+// (std::invalid_argument: a programming error); batch >= 1 (InputError naming --batch); rngs holds at
+// least Z.cols() streams (std::invalid_argument).
+void check_exact_args(const Matrix& Z, Index d, const std::string& problem);
+void check_sample_args(const Matrix& Z, Index d, Index batch, const WorkerRngs& rngs, const std::string& problem);
 
-// Builds a problem by name; throws InputError naming the option on bad input.
-std::unique_ptr<Problem> make_problem(const ProblemOptions& opts);
-std::vector<std::string> problem_names();
+// Writes the scalar constants and x* (when known) of `c`.
+void write_constants(InstanceWriter& out, const ProblemConstants& c);
 
 }  // namespace dposg

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
+#include "core/array_ops.hpp"
 #include "core/error.hpp"
 #include "core/parallel_ranges.hpp"
 
@@ -45,107 +47,135 @@ namespace {
 
 // Algorithm 1, lines 3-4:  Z_k = X_{k-1}W^t - eta g(Z_{k-1}; xi_{k-1}),  X_k = X_{k-1}W^t - eta g(Z_k; xi_k).
 // The operator of line 4 at iteration k is reused in line 3 at k+1 (the paper's remark): one call.
-class Osg final : public StepRule {
+class Osg final : public StepProgram {
  public:
   explicit Osg(StepSize s) : step_(s) {}
   std::string name() const override { return "osg"; }
   int oracle_calls_per_iteration() const override { return 1; }
-  void init(Matrix& Z, Matrix&, Oracle& oracle) override { oracle(Z, g_prev_); }
-  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
-    apply_step(X, step_, g_prev_, Z);
-    oracle(Z, g_prev_);
-    apply_step(X, step_, g_prev_, X);
+  void init(ArrayOps& a, Array Z, Array) override {
+    g_prev_ = a.allocate();
+    a.evaluate(Z, g_prev_);
   }
+  void step(ArrayOps& a, Array Z, Array X) override {
+    a.step(Z, X, g_prev_, step_);
+    a.evaluate(Z, g_prev_);
+    a.step(X, X, g_prev_, step_);
+  }
+  std::vector<std::pair<std::string, Array>> state() const override { return {{"g_prev", g_prev_}}; }
 
  private:
   StepSize step_;
-  Matrix g_prev_;
+  Array g_prev_ = -1;
 };
 
 // Optimistic Adam (CP-/DP-/Rand-DP-OAdam): OSG's two sequences with the Adam direction
 // m_hat / (sqrt(v_hat) + eps) in place of g; moments advance once per new operator value.
 // For M = 1 this is z_{k+1} = z_k - 2 eta D_k + eta D_{k-1}, the optimistic Adam of
 // Daskalakis et al. (2018).
-class OAdam final : public StepRule {
+class OAdam final : public StepProgram {
  public:
-  explicit OAdam(const StepRuleOptions& o) : step_(o.step), beta1_(o.beta1), beta2_(o.beta2), eps_(o.eps) {}
+  explicit OAdam(const StepRuleOptions& o) : step_(o.step), adam_{o.beta1, o.beta2, o.eps} {}
   std::string name() const override { return "oadam"; }
   int oracle_calls_per_iteration() const override { return 1; }
-  void init(Matrix& Z, Matrix&, Oracle& oracle) override {
-    m_.setZero(Z.rows(), Z.cols());
-    v_.setZero(Z.rows(), Z.cols());
+  void init(ArrayOps& a, Array Z, Array) override {
+    m_ = a.allocate();
+    v_ = a.allocate();
+    g_ = a.allocate();
+    dir_prev_ = a.allocate();
     count_ = 0;
-    oracle(Z, g_);
-    advance(g_, dir_prev_);
+    a.evaluate(Z, g_);
+    a.adam(g_, m_, v_, dir_prev_, ++count_, adam_);
   }
-  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
-    apply_step(X, step_, dir_prev_, Z);
-    oracle(Z, g_);
-    advance(g_, dir_prev_);
-    apply_step(X, step_, dir_prev_, X);
+  void step(ArrayOps& a, Array Z, Array X) override {
+    a.step(Z, X, dir_prev_, step_);
+    a.evaluate(Z, g_);
+    a.adam(g_, m_, v_, dir_prev_, ++count_, adam_);
+    a.step(X, X, dir_prev_, step_);
+  }
+  std::vector<std::pair<std::string, Array>> state() const override {
+    return {{"m", m_}, {"v", v_}, {"g", g_}, {"dir_prev", dir_prev_}};
   }
 
  private:
-  // The moments and direction of every entry, on all threads (adam_update per range).
-  void advance(const Matrix& g, Matrix& dir) {
-    ++count_;
-    const Index d = g.rows();
-    dir.resize(d, g.cols());
-    const AdamParams p{beta1_, beta2_, eps_};
-    for_each_flat_range(d, g.cols(), [&](Index col, Index r0, Index r1) {
-      const Index at = col * d + r0;
-      adam_update(g.data() + at, m_.data() + at, v_.data() + at, dir.data() + at, r1 - r0, count_, p);
-    });
-  }
   StepSize step_;
-  double beta1_, beta2_, eps_;
-  Matrix m_, v_, g_, dir_prev_;
+  AdamParams adam_;
+  Array m_ = -1, v_ = -1, g_ = -1, dir_prev_ = -1;
   std::int64_t count_ = 0;
 };
 
 // Extragradient (Korpelevich; stochastic version of Iusem et al.): two operator calls.
 //   Z_k = X_{k-1}W^t - eta g(X_{k-1}W^t),   X_k = X_{k-1}W^t - eta g(Z_k).
-class Extragradient final : public StepRule {
+class Extragradient final : public StepProgram {
  public:
   explicit Extragradient(StepSize s) : step_(s) {}
   std::string name() const override { return "extragradient"; }
   int oracle_calls_per_iteration() const override { return 2; }
-  void init(Matrix&, Matrix&, Oracle&) override {}
-  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
-    oracle(X, g_);
-    apply_step(X, step_, g_, Z);
-    oracle(Z, g_);
-    apply_step(X, step_, g_, X);
+  void init(ArrayOps& a, Array, Array) override { g_ = a.allocate(); }
+  void step(ArrayOps& a, Array Z, Array X) override {
+    a.evaluate(X, g_);
+    a.step(Z, X, g_, step_);
+    a.evaluate(Z, g_);
+    a.step(X, X, g_, step_);
   }
+  std::vector<std::pair<std::string, Array>> state() const override { return {{"g", g_}}; }
 
  private:
   StepSize step_;
-  Matrix g_;
+  Array g_ = -1;
 };
 
 // Simultaneous gradient descent-ascent: X_k = X_{k-1}W^t - eta g(X_{k-1}W^t); Z_k = X_k.
-class Gda final : public StepRule {
+class Gda final : public StepProgram {
  public:
   explicit Gda(StepSize s) : step_(s) {}
   std::string name() const override { return "gda"; }
   int oracle_calls_per_iteration() const override { return 1; }
-  void init(Matrix&, Matrix&, Oracle&) override {}
-  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
-    oracle(X, g_);
-    apply_step(X, step_, g_, X);
-    Z = X;
+  void init(ArrayOps& a, Array, Array) override { g_ = a.allocate(); }
+  void step(ArrayOps& a, Array Z, Array X) override {
+    a.evaluate(X, g_);
+    a.step(X, X, g_, step_);
+    a.copy(Z, X);
   }
+  std::vector<std::pair<std::string, Array>> state() const override { return {{"g", g_}}; }
 
  private:
   StepSize step_;
-  Matrix g_;
+  Array g_ = -1;
+};
+
+// A program as a StepRule: its arrays are the caller's Z and X (rebound at every call, since the
+// driver hands over X_local under overlap) and host matrices for its state.
+class HostStepRule final : public StepRule {
+ public:
+  explicit HostStepRule(std::unique_ptr<StepProgram> p) : program_(std::move(p)) {}
+  std::string name() const override { return program_->name(); }
+  int oracle_calls_per_iteration() const override { return program_->oracle_calls_per_iteration(); }
+  void init(Matrix& Z, Matrix& X, Oracle& oracle) override {
+    arrays_ = std::make_unique<HostArrays>(Z.rows(), Z.cols());
+    z_ = arrays_->bind(Z);
+    x_ = arrays_->bind(X);
+    arrays_->use_oracle(oracle);
+    program_->init(*arrays_, z_, x_);
+  }
+  void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
+    if (!arrays_) throw std::logic_error("StepRule::step before init");
+    arrays_->rebind(z_, Z);
+    arrays_->rebind(x_, X);
+    arrays_->use_oracle(oracle);
+    program_->step(*arrays_, z_, x_);
+  }
+
+ private:
+  std::unique_ptr<StepProgram> program_;
+  std::unique_ptr<HostArrays> arrays_;
+  Array z_ = -1, x_ = -1;
 };
 
 }  // namespace
 
 std::vector<std::string> step_rule_names() { return {"osg", "oadam", "extragradient", "gda"}; }
 
-std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& o) {
+std::unique_ptr<StepProgram> make_step_program(const StepRuleOptions& o) {
   auto positive = [](double v, const char* opt) {
     if (!(v > 0.0) || !std::isfinite(v)) {
       std::ostringstream s;
@@ -167,6 +197,10 @@ std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& o) {
   std::string known;
   for (const auto& n : step_rule_names()) known += (known.empty() ? "" : ", ") + n;
   throw InputError("--step-rule: unknown step rule '" + o.name + "' (known: " + known + ")");
+}
+
+std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& o) {
+  return std::make_unique<HostStepRule>(make_step_program(o));
 }
 
 }  // namespace dposg

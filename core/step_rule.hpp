@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/types.hpp"
@@ -59,6 +60,29 @@ class StepRule {
   virtual std::optional<double> worker_bytes_per_iteration() const { return std::nullopt; }
 };
 
+// A handle to a d x M worker array of an ArrayOps (core/array_ops.hpp).
+using Array = int;
+class ArrayOps;
+
+// A step rule written once against ArrayOps, so that the host engine (through StepRule) and the
+// resident engine (core/array_ops.hpp, ArrayEngine) run the same arithmetic. Its state (previous
+// operator, Adam's moments and direction) lives in arrays it allocates in init.
+class StepProgram {
+ public:
+  virtual ~StepProgram() = default;
+  virtual std::string name() const = 0;
+  virtual int oracle_calls_per_iteration() const = 0;
+  // Z = X = the initial point.
+  virtual void init(ArrayOps& a, Array Z, Array X) = 0;
+  // X holds X_{k-1} W^t on entry (X_{k-1} under DriverOptions::overlap), as StepRule::step.
+  virtual void step(ArrayOps& a, Array Z, Array X) = 0;
+  // The state arrays by name, valid after init: what a test compares against the recurrence.
+  virtual std::vector<std::pair<std::string, Array>> state() const = 0;
+};
+
+// osg | oadam | extragradient | gda, validated (InputError naming the option).
+std::unique_ptr<StepProgram> make_step_program(const StepRuleOptions& opts);
+// The program of make_step_program on the caller's host matrices.
 std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& opts);
 std::vector<std::string> step_rule_names();
 

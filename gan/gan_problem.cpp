@@ -11,7 +11,6 @@
 #include "core/error.hpp"
 #include "gan/cuda/cuda_gan_operator.hpp"
 #include "gan/cuda/staging.hpp"
-#include "problems/common.hpp"
 
 namespace dposg::gan {
 
@@ -40,7 +39,7 @@ Index positive_size(Index value, const std::string& option) {
   return value;
 }
 
-MlpShape shape(Index inputs, Index outputs, const ProblemOptions& o) {
+MlpShape shape(Index inputs, Index outputs, const GanOptions& o) {
   MlpShape s;
   s.inputs = inputs;
   s.outputs = outputs;
@@ -67,10 +66,10 @@ Matrix interpolate(const Matrix& real, const Matrix& fake, const Vector& eps) {
 
 }  // namespace
 
-GanProblem::GanProblem(const ProblemOptions& opts, std::string name, data::GaussianMixture2D mixture)
+GanProblem::GanProblem(const GanOptions& opts, std::string name, data::GaussianMixture2D mixture)
     : GanProblem(opts, std::move(name), std::make_shared<MixtureData>(std::move(mixture))) {}
 
-GanProblem::GanProblem(const ProblemOptions& opts, std::string name, std::shared_ptr<const GanData> data)
+GanProblem::GanProblem(const GanOptions& opts, std::string name, std::shared_ptr<const GanData> data)
     : name_(std::move(name)),
       data_(std::move(data)),
       loss_(parse_gan_loss(opts.gan_loss)),
@@ -250,7 +249,7 @@ GanLosses GanProblem::losses_on(const Eigen::Ref<const Vector>& z, const GanBatc
 }
 
 void GanProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
-  problems::check_sample_args(Z, dim(), batch, rngs, name_);
+  check_sample_args(Z, dim(), batch, rngs, name_);
   if (cuda_) {
     cuda_->sample(*this, Z, batch, rngs, G);
     return;
@@ -327,7 +326,7 @@ void GanProblem::write_instance(InstanceWriter& out) const {
   out.scalar("clip", clip_);
   out.scalar("shard", shard_ ? 1.0 : 0.0);
   data_->describe(out);
-  problems::write_constants(out, constants());
+  write_constants(out, constants());
 }
 
 }  // namespace dposg::gan

@@ -65,6 +65,7 @@
 #include <string>
 
 #include "core/problem.hpp"
+#include "gan/gan_options.hpp"
 #include "data/mixture.hpp"
 #include "gan/gan_data.hpp"
 #include "gan/mlp.hpp"
@@ -98,10 +99,10 @@ class GanProblem final : public Problem {
   // Builds the problem named `name` on `mixture` from the gan_* fields of opts (InputError naming the
   // option on bad values).
   // opts.device: "cpu" or "cuda" (InputError naming --device otherwise, or when CUDA is unavailable).
-  GanProblem(const ProblemOptions& opts, std::string name, data::GaussianMixture2D mixture);
+  GanProblem(const GanOptions& opts, std::string name, data::GaussianMixture2D mixture);
   // The same on any data (gan/gan_data.hpp: mixtures, image sets); generator output and
   // discriminator input have data->dim() features.
-  GanProblem(const ProblemOptions& opts, std::string name, std::shared_ptr<const GanData> data);
+  GanProblem(const GanOptions& opts, std::string name, std::shared_ptr<const GanData> data);
   ~GanProblem() override;
 
   std::string name() const override { return name_; }

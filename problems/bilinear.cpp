@@ -7,7 +7,7 @@
 
 namespace dposg::problems {
 
-BilinearProblem::BilinearProblem(const ProblemOptions& opts) {
+BilinearProblem::BilinearProblem(const SyntheticOptions& opts) {
   require_even_dim(opts, "bilinear");
   require_noise(opts);
   require_cond(opts);

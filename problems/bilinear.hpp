@@ -27,7 +27,7 @@ namespace dposg::problems {
 
 class BilinearProblem final : public AdditiveNoiseProblem {
  public:
-  explicit BilinearProblem(const ProblemOptions& opts);
+  explicit BilinearProblem(const SyntheticOptions& opts);
 
   std::string name() const override { return "bilinear"; }
   Index dim() const override { return 2 * n_; }

@@ -1,60 +1,44 @@
 #include "problems/common.hpp"
 
 #include <cmath>
-#include <stdexcept>
 
 #include "core/error.hpp"
 
 namespace dposg::problems {
 
-void require_even_dim(const ProblemOptions& o, const std::string& problem) {
+void require_even_dim(const SyntheticOptions& o, const std::string& problem) {
   if (o.dim < 2 || o.dim % 2 != 0)
     throw InputError("--dim: must be even and >= 2 for " + problem +
                      " (u and v halves), got " + std::to_string(o.dim));
 }
 
-void require_noise(const ProblemOptions& o) {
+void require_noise(const SyntheticOptions& o) {
   if (!(std::isfinite(o.noise) && o.noise >= 0.0))
     throw InputError("--noise: must be finite and >= 0 (the per-sample noise std), got " +
                      exact_text(o.noise));
 }
 
-void require_cond(const ProblemOptions& o) {
+void require_cond(const SyntheticOptions& o) {
   if (!(std::isfinite(o.cond) && o.cond >= 1.0))
     throw InputError("--cond: must be finite and >= 1 (condition number of A), got " +
                      exact_text(o.cond));
 }
 
-void require_coupling(const ProblemOptions& o) {
+void require_coupling(const SyntheticOptions& o) {
   if (!(std::isfinite(o.coupling) && o.coupling > 0.0))
     throw InputError("--coupling: must be finite and > 0 (largest singular value of A), got " +
                      exact_text(o.coupling));
 }
 
-void require_alpha(const ProblemOptions& o) {
+void require_alpha(const SyntheticOptions& o) {
   if (!(std::isfinite(o.alpha) && o.alpha >= 0.0))
     throw InputError("--alpha: must be finite and >= 0, got " + exact_text(o.alpha));
 }
 
-void require_solution_norm(const ProblemOptions& o) {
+void require_solution_norm(const SyntheticOptions& o) {
   if (!(std::isfinite(o.solution_norm) && o.solution_norm >= 0.0))
     throw InputError("--solution-norm: must be finite and >= 0 (||x*||), got " +
                      exact_text(o.solution_norm));
-}
-
-void check_exact_args(const Matrix& Z, Index d, const std::string& problem) {
-  if (Z.rows() != d)
-    throw std::invalid_argument(problem + ": Z has " + std::to_string(Z.rows()) +
-                                " rows, the problem has dimension " + std::to_string(d));
-}
-
-void check_sample_args(const Matrix& Z, Index d, Index batch, const WorkerRngs& rngs,
-                       const std::string& problem) {
-  check_exact_args(Z, d, problem);
-  if (batch < 1) throw InputError("--batch: must be >= 1, got " + std::to_string(batch));
-  if (rngs.size() < Z.cols())
-    throw std::invalid_argument(problem + ": " + std::to_string(Z.cols()) + " columns but only " +
-                                std::to_string(rngs.size()) + " worker streams");
 }
 
 Vector draw_shift(std::uint64_t seed, Index len, double norm) {
@@ -105,15 +89,6 @@ void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector>
   Vector e(len);
   fill_normal(rng, noise / std::sqrt(static_cast<double>(len) * static_cast<double>(batch)), e);
   col += e;
-}
-
-void write_constants(InstanceWriter& out, const ProblemConstants& c) {
-  out.scalar("L", c.L);
-  out.scalar("sigma", c.sigma);
-  out.scalar("G", c.G);
-  out.scalar("D", c.D);
-  out.scalar("assumption_iv", c.assumption_iv ? 1.0 : 0.0);
-  if (c.x_star) out.vector("x_star", *c.x_star);
 }
 
 void AdditiveNoiseProblem::exact(const Matrix& Z, Matrix& G) const {

@@ -22,22 +22,19 @@
 #include "core/problem.hpp"
 #include "core/rng.hpp"
 #include "core/types.hpp"
+#include "problems/options.hpp"
 
 namespace dposg::problems {
 
 // --- option validation (throws InputError naming the CLI option) ---------------------------------
-void require_even_dim(const ProblemOptions& o, const std::string& problem);  // --dim even, >= 2
-void require_noise(const ProblemOptions& o);          // --noise finite, >= 0
-void require_cond(const ProblemOptions& o);           // --cond finite, >= 1
-void require_coupling(const ProblemOptions& o);       // --coupling finite, > 0
-void require_alpha(const ProblemOptions& o);          // --alpha finite, >= 0
-void require_solution_norm(const ProblemOptions& o);  // --solution-norm finite, >= 0
+void require_even_dim(const SyntheticOptions& o, const std::string& problem);  // --dim even, >= 2
+void require_noise(const SyntheticOptions& o);          // --noise finite, >= 0
+void require_cond(const SyntheticOptions& o);           // --cond finite, >= 1
+void require_coupling(const SyntheticOptions& o);       // --coupling finite, > 0
+void require_alpha(const SyntheticOptions& o);          // --alpha finite, >= 0
+void require_solution_norm(const SyntheticOptions& o);  // --solution-norm finite, >= 0
 
-// Checks the arguments of Problem::sample / exact: Z has d rows; batch >= 1 (InputError naming
-// --batch); rngs holds at least Z.cols() streams (std::invalid_argument: a programming error).
-void check_exact_args(const Matrix& Z, Index d, const std::string& problem);
-void check_sample_args(const Matrix& Z, Index d, Index batch, const WorkerRngs& rngs,
-                       const std::string& problem);
+// check_exact_args, check_sample_args and write_constants are core/problem.hpp's (every problem uses them).
 
 // --- instance construction ----------------------------------------------------------------------
 // Gaussian vector of length `len` from make_rng(seed, instance, 0), rescaled to norm `norm`
@@ -74,8 +71,5 @@ class AdditiveNoiseProblem : public Problem {
   virtual Index column_work() const = 0;
   double noise_ = 0.0;
 };
-
-// Writes the scalar constants and x* (when known) of `c`.
-void write_constants(InstanceWriter& out, const ProblemConstants& c);
 
 }  // namespace dposg::problems

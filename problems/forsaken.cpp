@@ -31,7 +31,7 @@ std::pair<double, double> ForsakenProblem::copy_solution() {
   return {x, y};
 }
 
-ForsakenProblem::ForsakenProblem(const ProblemOptions& opts) {
+ForsakenProblem::ForsakenProblem(const SyntheticOptions& opts) {
   require_even_dim(opts, "forsaken");
   require_noise(opts);
   n_ = opts.dim / 2;

@@ -36,7 +36,7 @@ namespace dposg::problems {
 
 class ForsakenProblem final : public AdditiveNoiseProblem {
  public:
-  explicit ForsakenProblem(const ProblemOptions& opts);
+  explicit ForsakenProblem(const SyntheticOptions& opts);
 
   static constexpr double kBox = 10.0;  // the box [-kBox, kBox]^d of the constants
 

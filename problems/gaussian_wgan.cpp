@@ -7,7 +7,7 @@
 
 namespace dposg::problems {
 
-GaussianWganProblem::GaussianWganProblem(const ProblemOptions& opts) {
+GaussianWganProblem::GaussianWganProblem(const SyntheticOptions& opts) {
   require_even_dim(opts, "gaussian-wgan");
   require_solution_norm(opts);
   n_ = opts.dim / 2;

@@ -23,12 +23,13 @@
 //   G = D/2 + ||x*||: ||g(z)|| = ||z - x*|| <= ||z|| + ||x*|| on the ball ||z|| <= D/2.
 //   (iv): <g(z), z - x*> = <K w, w> = 0 for every z (skew): monotone, holds with equality.
 #include "core/problem.hpp"
+#include "problems/options.hpp"
 
 namespace dposg::problems {
 
 class GaussianWganProblem final : public Problem {
  public:
-  explicit GaussianWganProblem(const ProblemOptions& opts);
+  explicit GaussianWganProblem(const SyntheticOptions& opts);
 
   std::string name() const override { return "gaussian-wgan"; }
   Index dim() const override { return 2 * n_; }

@@ -102,7 +102,7 @@ bool is_psd(const Matrix& S) {
 
 }  // namespace
 
-QuadraticFileProblem::QuadraticFileProblem(const ProblemOptions& opts) {
+QuadraticFileProblem::QuadraticFileProblem(const SyntheticOptions& opts) {
   require_noise(opts);
   noise_ = opts.noise;
   file_ = opts.file;

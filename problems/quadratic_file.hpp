@@ -38,7 +38,7 @@ namespace dposg::problems {
 
 class QuadraticFileProblem final : public AdditiveNoiseProblem {
  public:
-  explicit QuadraticFileProblem(const ProblemOptions& opts);
+  explicit QuadraticFileProblem(const SyntheticOptions& opts);
 
   std::string name() const override { return "quadratic-file"; }
   Index dim() const override { return n_u_ + n_v_; }

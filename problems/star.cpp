@@ -8,7 +8,7 @@
 
 namespace dposg::problems {
 
-StarProblem::StarProblem(const ProblemOptions& opts) {
+StarProblem::StarProblem(const SyntheticOptions& opts) {
   require_even_dim(opts, "star");
   require_noise(opts);
   require_cond(opts);

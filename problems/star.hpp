@@ -34,7 +34,7 @@ namespace dposg::problems {
 
 class StarProblem final : public AdditiveNoiseProblem {
  public:
-  explicit StarProblem(const ProblemOptions& opts);
+  explicit StarProblem(const SyntheticOptions& opts);
 
   std::string name() const override { return "star"; }
   Index dim() const override { return 2 * n_; }

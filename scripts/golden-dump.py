@@ -45,7 +45,9 @@ def dump(path, root):
                 continue
             lines.append(f"{kind} /{name} @{k} = {fmt(obj.attrs[k], root)}")
         if kind == "D":
-            lines.append(f"D /{name} {obj.dtype} {obj.shape} = {fmt(obj[()], root)}")
+            # A string's fixed length follows the folder's path length: the kind, not the size.
+            dtype = "string" if obj.dtype.kind == "S" else obj.dtype
+            lines.append(f"D /{name} {dtype} {obj.shape} = {fmt(obj[()], root)}")
 
     with h5py.File(path, "r") as f:
         for k in sorted(f.attrs):

@@ -1,15 +1,16 @@
 #pragma once
 // Helpers shared by the GAN backend tests (test_gan_batched: the float host reference; test_gan_cuda:
-// the GPU): building a GanProblem, worker points around its initialisation, the column error of a
-// float operator against the double one, and a tiny labelled image set for the image path.
+// the GPU): building a GanProblem, worker points around its initialisation, the column and block
+// errors of a float operator against a reference, and a tiny labelled image set for the image path.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <random>
 
-#include "core/problem.hpp"
+#include "app/problem_catalog.hpp"
 #include "core/rng.hpp"
 #include "core/types.hpp"
 #include "gan/classifier.hpp"
@@ -40,11 +41,41 @@ inline Matrix worker_points(const gan::GanProblem& p, Index M, std::uint64_t see
   return Z;
 }
 
+// ||g - r|| / ||r|| (the absolute error where r = 0, so that two zero blocks agree); NaN when g or r
+// holds one.
+template <class A, class B>
+double relative_error(const A& g, const B& r) {
+  const double diff = (g - r).norm(), norm = r.norm();
+  return norm > 0.0 ? diff / norm : diff;
+}
+
+// The larger of two errors, NaN if either is: std::max(worst, NaN) keeps `worst`, so a NaN column
+// would vanish from the maximum and a test comparing it with a tolerance would pass.
+inline double worse(double a, double b) { return std::isnan(a) || std::isnan(b) ? std::nan("") : std::max(a, b); }
+
 // max_i ||G_i - R_i|| / ||R_i||: the relative error of every column against the double CPU column R_i.
 inline double worst_column_error(const Matrix& G, const Matrix& R) {
   double worst = 0.0;
-  for (Index i = 0; i < R.cols(); ++i) worst = std::max(worst, (G.col(i) - R.col(i)).norm() / R.col(i).norm());
+  for (Index i = 0; i < R.cols(); ++i) worst = worse(worst, relative_error(G.col(i), R.col(i)));
   return worst;
+}
+
+// The worst relative error of the generator block u (rows [0, dim_u)) and of the discriminator block v
+// over all columns, each against its own norm: over a whole column, a wrong generator block could hide
+// under a discriminator block a thousand times larger.
+struct BlockErrors {
+  double u = 0.0, v = 0.0;
+  double worst() const { return worse(u, v); }
+};
+
+inline BlockErrors worst_block_error(const Matrix& G, const Matrix& R, Index dim_u) {
+  BlockErrors e;
+  const Index dim_v = R.rows() - dim_u;
+  for (Index i = 0; i < R.cols(); ++i) {
+    e.u = worse(e.u, relative_error(G.col(i).head(dim_u), R.col(i).head(dim_u)));
+    e.v = worse(e.v, relative_error(G.col(i).tail(dim_v), R.col(i).tail(dim_v)));
+  }
+  return e;
 }
 
 // A small labelled image set (6 x 6 pixels in [-1, 1], 4 classes) and a random classifier: the image

@@ -12,7 +12,7 @@
 #include "cli_harness.hpp"
 #include "core/compressed_mixer.hpp"
 #include "core/dqgan.hpp"
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 #include "core/recorder.hpp"
 #include "theory_checks/verify.hpp"
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/problem.hpp"
+#include "app/problem_catalog.hpp"
 #include "core/rng.hpp"
 #include "data/mixture.hpp"
 #include "gan/gan_problem.hpp"

@@ -16,7 +16,7 @@
 #include "cli_harness.hpp"
 #include "gan_test_support.hpp"
 #include "core/error.hpp"
-#include "core/problem.hpp"
+#include "app/problem_catalog.hpp"
 #include "core/rng.hpp"
 #include "gan/cuda/batched_gan.hpp"
 #include "gan/cuda/cuda_gan_operator.hpp"

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string>
 
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 
 namespace {
 

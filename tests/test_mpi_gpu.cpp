@@ -3,20 +3,22 @@
 // operator on its own GPU and the gossip through NCCL (--exchange nccl) equal the in-process --device
 // cuda run to float tolerance, and equal the same ranks with --exchange mpi to the bit (both move the
 // same doubles; with P = 2 even the complete topology's sum has one order). Two ranks on one GPU:
-// auto picks MPI (host staging), and nccl is refused. Needs mpirun and CUDA devices: main returns 77
-// (CTest: "Not Run (Skipped)") with fewer than one device, and the NCCL case is skipped with fewer than
-// two. Run: ctest --test-dir build -L cuda
+// auto picks MPI (host staging), and nccl is refused. One rank on one GPU: --exchange nccl (a one-rank
+// communicator, the complete topology's all-reduce) equals the in-process run. Needs mpirun and a GPU:
+// main returns 77 (CTest: "Not Run (Skipped)") only where tests/cuda_gate.hpp skips, and fails on any
+// other reason CUDA cannot be used; the two-GPU case on a one-GPU machine is listed as "SKIPPED: <case>:
+// <why>" in the output of a run that otherwise passes. Run: ctest --test-dir build -L cuda
 #define CATCH_CONFIG_RUNNER
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "cli_harness.hpp"
+#include "cuda_gate.hpp"
 #include "core/recorder.hpp"
 #include "core/types.hpp"
 #include "run_attrs.hpp"
@@ -32,7 +34,7 @@ using dposg::test::TempDir;
 
 namespace {
 
-int devices() { return dposg::gan::cuda::cuda_device_count(nullptr); }
+int devices() { return dposg::gan::cuda::probe_cuda().devices; }
 
 #ifdef DPOSG_MPIEXEC
 
@@ -46,10 +48,10 @@ const std::string kGan = " --problem gan-mog8 --gan-width 32 --device cuda --wor
 // Runs `run_name` in one process and under mpirun with `mpi_options`; the float32 operator may round
 // differently with other batch shapes, hence the tolerance of test_gan_cuda.cpp's run comparison.
 void check_close_to_in_process(const TempDir& dir, const std::string& topology, const std::string& mpi_run,
-                               const std::string& env, const std::string& expected_exchange) {
+                               const std::string& env, const std::string& expected_exchange, int ranks = 2) {
   const std::string sim_run = "sim-" + topology;
   REQUIRE(run_cli("run --topology " + topology + " --run-name " + sim_run + kGan, dir).code == 0);
-  const CliResult r = run_mpi(2, "run --backend mpi --topology " + topology + " --run-name " + mpi_run + kGan, dir, env);
+  const CliResult r = run_mpi(ranks, "run --backend mpi --topology " + topology + " --run-name " + mpi_run + kGan, dir, env);
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   auto f = dposg::ResultsReader::open(dir / "r.h5");
@@ -72,8 +74,12 @@ void check_close_to_in_process(const TempDir& dir, const std::string& topology, 
 #ifdef DPOSG_MPIEXEC
 
 TEST_CASE("gpu ranks: NCCL exchange equals the in-process run, and MPI exchange to the bit", "[cuda][mpi]") {
+  DPOSG_CUDA_GATE();
   if (devices() < 2) {
-    WARN("SKIPPED: --exchange nccl needs two CUDA devices, this machine has " << devices());
+    const std::string why = "--exchange nccl between two ranks needs two CUDA devices, this machine has " +
+                            std::to_string(devices());
+    WARN("SKIPPED: " << why);
+    dposg::test::note_skip("two GPUs: NCCL exchange (ring, complete) against in-process and MPI", why);
     return;
   }
   TempDir dir;
@@ -98,10 +104,7 @@ TEST_CASE("gpu ranks: NCCL exchange equals the in-process run, and MPI exchange 
 }
 
 TEST_CASE("gpu ranks: two ranks on one GPU stage through the host (auto picks MPI; nccl is refused)", "[cuda][mpi]") {
-  if (devices() < 1) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  DPOSG_CUDA_GATE();
   TempDir dir;
   // One visible device, so that both ranks land on it whatever the machine has.
   const std::string one = "-x CUDA_VISIBLE_DEVICES=0";
@@ -111,19 +114,24 @@ TEST_CASE("gpu ranks: two ranks on one GPU stage through the host (auto picks MP
   CHECK(r.err.find("--exchange: 'nccl' cannot be used: ranks on one host share the GPU at PCI ") != std::string::npos);
 }
 
+TEST_CASE("gpu ranks: one rank on one GPU with --exchange nccl (complete: a one-rank all-reduce)", "[cuda][mpi]") {
+  // What a one-GPU machine can say about the NCCL transport end to end; the module's entry points
+  // alone are tests/test_nccl_one_gpu.cpp.
+  DPOSG_CUDA_GATE();
+  TempDir dir;
+  check_close_to_in_process(dir, "complete", "nccl-one", "", "nccl", 1);
+  auto f = dposg::ResultsReader::open(dir / "r.h5");
+  CHECK(attr_text(f->summary("nccl-one"), "cuda_devices") == "[0]");
+}
+
 #endif
 
 int main(int argc, char* argv[]) {
   const int failed = Catch::Session().run(argc, argv);
-  if (failed != 0) return failed;
 #ifndef DPOSG_MPIEXEC
-  std::cout << "SKIPPED: this build has no MPI\n";
-  return 77;
+  return dposg::test::finish(
+      failed, dposg::test::skip_unless_required("this build has no MPI (mpirun)", dposg::test::cuda_required()));
 #else
-  if (devices() < 1) {
-    std::cout << "SKIPPED: no CUDA device\n";
-    return 77;
-  }
-  return 0;
+  return dposg::test::finish(failed, dposg::test::cuda_gate());
 #endif
 }

@@ -8,7 +8,7 @@
 
 #include "core/driver.hpp"
 #include "core/error.hpp"
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 #include "driver_run.hpp"
 #include "linear_problem.hpp"
 

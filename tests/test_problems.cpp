@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/problem.hpp"
+#include "app/problem_catalog.hpp"
 #include "core/rng.hpp"
 
 using dposg::Index;

@@ -1,8 +1,9 @@
 // ctest-label: integration
-// --engine resident (gan/cuda/resident_engine.hpp) against the host engine: the iterates kept on the
-// device (here its CPU twin, --device cpu-float) between iterations, with the mixing and the step as
-// device operations, must give the run the host engine gives (CpuMixer, core/step_rule.cpp) on the same
-// float operator. The GPU device is checked against this twin in tests/test_gan_cuda.cpp.
+// --engine resident (gan/cuda/resident_engine.hpp) against the host engine: the resident engine's
+// iteration (ArrayEngine, core/array_ops.hpp) over its CPU twin's arrays (--device cpu-float) must give
+// the run the host engine gives (CpuMixer, core/step_rule.cpp) on the same float operator, for every
+// step rule and --overlap. The GPU device is checked against this twin in tests/test_gan_cuda.cpp, and
+// its arrays against the rules' loops in tests/test_array_backends_cuda.cpp.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -11,7 +12,7 @@
 
 #include "cli_harness.hpp"
 #include "core/error.hpp"
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 #include "core/recorder.hpp"
 #include "run_attrs.hpp"
 
@@ -66,13 +67,22 @@ TEST_CASE("resident engine: the host engine's run, row by row, for every topolog
     std::string topology;
     Index workers;
     std::string rule, loss;
+    bool overlap = false;
   };
-  const std::vector<Case> cases{{"ring", 4, "oadam", "ns"},           {"random-ring", 4, "osg", "wgan-clip"},
-                                {"complete", 4, "oadam", "wgan-gp"}, {"torus", 8, "osg", "ns"},
-                                {"single", 1, "oadam", "ns"}};
+  const std::vector<Case> cases{{"ring", 4, "oadam", "ns"},
+                                {"random-ring", 4, "osg", "wgan-clip"},
+                                {"complete", 4, "oadam", "wgan-gp"},
+                                {"torus", 8, "osg", "ns"},
+                                {"single", 1, "oadam", "ns"},
+                                {"ring", 4, "extragradient", "ns"},
+                                {"random-ring", 4, "gda", "wgan-clip"},
+                                {"ring", 4, "osg", "ns", true},
+                                {"random-ring", 4, "oadam", "wgan-gp", true},
+                                {"ring", 4, "extragradient", "ns", true}};
   for (const auto& k : cases) {
-    SECTION(k.topology + " " + k.rule + " " + k.loss) {
-      const ExperimentConfig c = gan_config(k.topology, k.workers, k.rule, k.loss);
+    SECTION(k.topology + " " + k.rule + " " + k.loss + (k.overlap ? " overlap" : "")) {
+      ExperimentConfig c = gan_config(k.topology, k.workers, k.rule, k.loss);
+      c.overlap = k.overlap;
       const Outcome host = run(c, "host"), resident = run(c, "resident");
       REQUIRE(host.out.status == RunStatus::finished);
       REQUIRE(resident.out.status == RunStatus::finished);
@@ -108,9 +118,10 @@ TEST_CASE("resident engine: where it does not run, --engine resident is one erro
   ExperimentConfig cpu = c;
   cpu.problem.device = "cpu";
   refused(cpu, "--device cuda");
-  ExperimentConfig gda = c;
-  gda.step_rule = "gda";
-  refused(gda, "--step-rule osg or oadam");
+  ExperimentConfig dqgan = c;
+  dqgan.algorithm = "dqgan";
+  dqgan.topology = "complete";
+  refused(dqgan, "--algorithm dposg");
   ExperimentConfig star = c;
   star.problem = ProblemOptions{};
   star.problem.name = "star";
@@ -119,9 +130,6 @@ TEST_CASE("resident engine: where it does not run, --engine resident is one erro
   choco.compressor = "sign";
   choco.gossip_step = 0.5;
   refused(choco, "exact gossip");
-  ExperimentConfig overlap = c;
-  overlap.overlap = true;
-  refused(overlap, "--overlap");
   ExperimentConfig bogus = c;
   bogus.engine = "gpu";
   CHECK_THROWS_WITH(build_experiment(bogus), Catch::Contains("--engine: expected 'auto', 'host' or 'resident'"));

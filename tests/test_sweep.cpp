@@ -1,6 +1,6 @@
 // ctest-label: integration
 // dposg sweep (grid, seeds, parallel runs, resume after SIGKILL, failed/diverged runs) and the
-// CSV of dposg info; the grid helpers of core/sweep.hpp directly.
+// CSV of dposg info; the grid helpers of app/sweep.hpp directly.
 #include <catch2/catch.hpp>
 
 #include <hdf5.h>
@@ -21,7 +21,7 @@
 #include "cli_harness.hpp"
 #include "core/error.hpp"
 #include "core/recorder.hpp"
-#include "core/sweep.hpp"
+#include "app/sweep.hpp"
 
 using namespace dposg;
 using dposg::test::run_cli;

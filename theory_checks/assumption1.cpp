@@ -1,33 +1,24 @@
 #include <cmath>
 
 #include "core/rng.hpp"
+#include "theory_checks/forwarding_problem.hpp"
 #include "theory_checks/verify.hpp"
 
 namespace dposg::verify {
 
 namespace {
-class StatedConstants final : public Problem {
+class StatedConstants final : public ForwardingProblem {
  public:
   StatedConstants(std::unique_ptr<Problem> p, double L_scale, double sigma_scale)
-      : p_(std::move(p)), L_scale_(L_scale), sigma_scale_(sigma_scale) {}
-  std::string name() const override { return p_->name(); }
-  Index dim() const override { return p_->dim(); }
-  Index dim_u() const override { return p_->dim_u(); }
-  void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const override {
-    p_->sample(Z, batch, rngs, G);
-  }
-  bool has_exact() const override { return p_->has_exact(); }
-  void exact(const Matrix& Z, Matrix& G) const override { p_->exact(Z, G); }
+      : ForwardingProblem(std::move(p)), L_scale_(L_scale), sigma_scale_(sigma_scale) {}
   ProblemConstants constants() const override {
-    ProblemConstants k = p_->constants();
+    ProblemConstants k = inner().constants();
     k.L *= L_scale_;
     k.sigma *= sigma_scale_;
     return k;
   }
-  void write_instance(InstanceWriter& out) const override { p_->write_instance(out); }
 
  private:
-  std::unique_ptr<Problem> p_;
   double L_scale_, sigma_scale_;
 };
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/rng.hpp"
+#include "theory_checks/forwarding_problem.hpp"
 #include "theory_checks/verify.hpp"
 
 namespace dposg::verify {
@@ -13,33 +14,26 @@ namespace {
 // Workers that hold different data: worker i's operator is g(z; xi) + b_i with sum_i b_i = 0, so
 // the average operator (and the exact g, the metrics' reference) is unchanged. A biased
 // compressor without error feedback then averages C(g + b_i), whose zero is not g's.
-class HeterogeneousWorkers final : public Problem {
+class HeterogeneousWorkers final : public ForwardingProblem {
  public:
   HeterogeneousWorkers(std::unique_ptr<Problem> p, Index workers, double spread, std::uint64_t seed)
-      : p_(std::move(p)), B_(p_->dim(), workers) {
+      : ForwardingProblem(std::move(p)), B_(dim(), workers) {
     Rng rng = make_rng(seed, StreamPurpose::instance, 0xB1A5);
     for (Index i = 0; i < workers; ++i) fill_normal(rng, 1.0, B_.col(i));
     B_ = B_.colwise() - Vector(B_.rowwise().mean());
     // Root-mean-square ||b_i|| = spread.
     if (workers > 1) B_ *= spread / std::sqrt(B_.squaredNorm() / static_cast<double>(workers));
   }
-  std::string name() const override { return p_->name(); }
-  Index dim() const override { return p_->dim(); }
-  Index dim_u() const override { return p_->dim_u(); }
   void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const override {
-    p_->sample(Z, batch, rngs, G);
+    inner().sample(Z, batch, rngs, G);
     G += B_.leftCols(Z.cols());
   }
-  bool has_exact() const override { return p_->has_exact(); }
-  void exact(const Matrix& Z, Matrix& G) const override { p_->exact(Z, G); }
-  ProblemConstants constants() const override { return p_->constants(); }
   void write_instance(InstanceWriter& out) const override {
-    p_->write_instance(out);
+    inner().write_instance(out);
     out.matrix("worker_bias", B_);
   }
 
  private:
-  std::unique_ptr<Problem> p_;
   Matrix B_;
 };
 
@@ -65,8 +59,9 @@ void check_compression(Context& ctx) {
   c.seed = ctx.opt.seed;
   const double spread = 1.0;  // RMS ||b_i|| of the workers' heterogeneity
   const std::int64_t tail_from = c.iters - c.iters / 4;
-  auto heterogeneous = [&](Experiment& e) {
-    e.problem = std::make_unique<HeterogeneousWorkers>(std::move(e.problem), c.workers, spread, c.seed);
+  PartOverrides heterogeneous;
+  heterogeneous.problem = [&](std::unique_ptr<Problem> p) -> std::unique_ptr<Problem> {
+    return std::make_unique<HeterogeneousWorkers>(std::move(p), c.workers, spread, c.seed);
   };
   auto level = [&](const ExperimentConfig& cfg, const std::string& name) {
     const Trace t = ctx.run(cfg, "compression." + name, heterogeneous);

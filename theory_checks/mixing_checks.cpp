@@ -3,6 +3,7 @@
 #include <numbers>
 #include <sstream>
 
+#include "theory_checks/forwarding_problem.hpp"
 #include "theory_checks/verify.hpp"
 
 namespace dposg::verify {
@@ -22,27 +23,18 @@ Topology ring_under_test(Index M, double self_weight) {
 
 // A problem whose workers all see the same noise: the stochastic operator no longer averages
 // across workers (the fault that breaks linear speedup).
-class SharedNoise final : public Problem {
+class SharedNoise final : public ForwardingProblem {
  public:
-  explicit SharedNoise(std::unique_ptr<Problem> inner) : inner_(std::move(inner)) {}
-  std::string name() const override { return inner_->name(); }
-  Index dim() const override { return inner_->dim(); }
-  Index dim_u() const override { return inner_->dim_u(); }
+  using ForwardingProblem::ForwardingProblem;
   void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const override {
     Matrix col0 = Z.col(0), g0, e0;
     WorkerRngs one(rngs[0](), 1);
-    inner_->sample(col0, batch, one, g0);
-    inner_->exact(col0, e0);
-    inner_->exact(Z, G);
+    inner().sample(col0, batch, one, g0);
+    inner().exact(col0, e0);
+    inner().exact(Z, G);
     G.colwise() += (g0 - e0).col(0);
     for (Index i = 1; i < rngs.size(); ++i) rngs[i]();
   }
-  void exact(const Matrix& Z, Matrix& G) const override { inner_->exact(Z, G); }
-  ProblemConstants constants() const override { return inner_->constants(); }
-  void write_instance(InstanceWriter& out) const override { inner_->write_instance(out); }
-
- private:
-  std::unique_ptr<Problem> inner_;
 };
 
 }  // namespace
@@ -114,9 +106,11 @@ void check_corollary1(Context& ctx) {
     std::vector<double> v;
     for (int k = 0; k < nseeds; ++k) {
       cc.seed = ctx.opt.seed + static_cast<std::uint64_t>(k);
-      auto modify = [&](Experiment& e) {
-        if (ctx.opt.inject.shared_noise) e.problem = std::make_unique<SharedNoise>(std::move(e.problem));
-      };
+      PartOverrides modify;
+      if (ctx.opt.inject.shared_noise)
+        modify.problem = [](std::unique_ptr<Problem> p) -> std::unique_ptr<Problem> {
+          return std::make_unique<SharedNoise>(std::move(p));
+        };
       const Trace t = ctx.run(cc, "corollary1." + label + ".seed" + std::to_string(k), modify,
                               {{"claim_mM", static_cast<double>(m * M)}});
       v.push_back(t.tail_mean("grad_norm_sq", cc.iters / 2));

@@ -47,9 +47,9 @@ Setting theorem_setting(Context& ctx, const std::string& check, ExperimentConfig
   c.rounds = 1;
   Experiment probe = build_experiment(c);
   // A fault injection may misstate L: the assumption check and the theorem both see the stated value.
-  probe.problem = with_stated_constants(std::move(probe.problem), ctx.opt.inject.stated_L_scale, 1.0);
-  s.assumptions = check_assumption1(ctx, check, *probe.problem, c.seed);
-  s.in.constants = probe.problem->constants();
+  const auto stated = with_stated_constants(std::move(probe.problem), ctx.opt.inject.stated_L_scale, 1.0);
+  s.assumptions = check_assumption1(ctx, check, *stated, c.seed);
+  s.in.constants = stated->constants();
   s.in.M = static_cast<double>(c.workers);
   s.in.m = static_cast<double>(c.batch);
   s.in.rho = probe.mixer->schedule().rho();
@@ -80,7 +80,7 @@ struct SeedStats {
 };
 
 SeedStats run_seeds(Context& ctx, const Setting& s, const std::string& label, const std::vector<std::string>& metrics,
-                    const std::function<void(Experiment&)>& modify = {}) {
+                    const PartOverrides& modify = {}) {
   SeedStats out;
   out.values.resize(metrics.size());
   for (int k = 0; k < seeds(ctx); ++k) {
@@ -268,8 +268,8 @@ void check_t_rounds(Context& ctx) {
   c.log_every = 1;
   c.seed = ctx.opt.seed;
   const double rho = MixingSchedule("ring", c.workers, 0).rho();
-  auto faulty_mixer = [&](Experiment& e) {
-    if (inj.ring_self_weight <= 0) return;
+  PartOverrides faulty_mixer;
+  if (inj.ring_self_weight > 0) {
     const double w = inj.ring_self_weight, n = (1 - w) / 2;
     Matrix W = Matrix::Zero(c.workers, c.workers);
     for (Index i = 0; i < c.workers; ++i) {
@@ -277,8 +277,8 @@ void check_t_rounds(Context& ctx) {
       W(i, (i + 1) % c.workers) += n;
       W(i, (i + c.workers - 1) % c.workers) += n;
     }
-    e.mixer = std::make_unique<CpuMixer>(MixingSchedule(topology_from_dense(W, "injected ring"), "ring"));
-  };
+    faulty_mixer.schedule = MixingSchedule(topology_from_dense(W, "injected ring"), "ring");
+  }
   std::vector<double> ts, logs;
   const int t_max = ctx.quick() ? 4 : 6;
   for (int t = 1; t <= t_max; ++t) {

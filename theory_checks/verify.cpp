@@ -95,12 +95,11 @@ struct TraceObserver final : Observer {
 
 }  // namespace
 
-Trace Context::run(ExperimentConfig c, const std::string& name, const std::function<void(Experiment&)>& modify,
+Trace Context::run(ExperimentConfig c, const std::string& name, const PartOverrides& parts,
                    const std::vector<std::pair<std::string, AttrValue>>& attrs) {
   c.threads = opt.threads;
   c.run_name = "verify." + name;
-  Experiment e = build_experiment(c);
-  if (modify) modify(e);
+  Experiment e = build_experiment(c, parts);
   Trace t;
   t.theorem = e.theorem;
   t.constants = e.problem->constants();

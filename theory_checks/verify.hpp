@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 #include "core/recorder.hpp"
 
 namespace dposg::verify {
@@ -88,11 +88,11 @@ class Context {
   std::vector<Row> rows;
   bool quick() const { return opt.size == Size::quick; }
 
-  // Runs one experiment, logging every iteration unless the config says otherwise; `modify` may
-  // replace parts of the built experiment (a faulty mixer, a wrapped problem); `attrs` are the
-  // claim's quantities, written as run attributes.
+  // Runs one experiment, logging every iteration unless the config says otherwise; `parts` may
+  // replace parts that the config would build (a faulty mixer, a wrapped problem: PartOverrides);
+  // `attrs` are the claim's quantities, written as run attributes.
   Trace run(ExperimentConfig c, const std::string& name,
-            const std::function<void(Experiment&)>& modify = {},
+            const PartOverrides& parts = {},
             const std::vector<std::pair<std::string, AttrValue>>& attrs = {});
   void add(Row r) { rows.push_back(std::move(r)); }
 };

@@ -11,14 +11,13 @@
 // (core/nccl_exchange.cpp) thus stays in control and can ncclCommAbort when the job is being ended.
 #include "core/nccl/nccl_module.hpp"
 
+#include "core/cuda_device_count.hpp"
 #include "core/cuda_module.hpp"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -56,7 +55,7 @@ void grow(double*& p, std::size_t& have, std::size_t n, Alloc alloc, Free releas
 }  // namespace
 
 struct dposg_nccl {
-  enum class Phase { idle, initializing, enqueueing, running, failed };
+  enum class Phase { idle, initializing, enqueueing, running, finalizing, finalized, failed };
 
   int device = 0;
   ncclComm_t comm = nullptr;
@@ -92,7 +91,7 @@ struct dposg_nccl {
   // 1 done, 0 running; throws on failure.
   int poll() {
     check(cudaSetDevice(device), "cudaSetDevice");
-    if (phase == Phase::idle) return 1;
+    if (phase == Phase::idle || phase == Phase::finalized) return 1;
     if (phase == Phase::failed) throw std::runtime_error("NCCL: the communicator failed earlier");
     ncclResult_t state = ncclSuccess;
     check(comm, ncclCommGetAsyncError(comm, &state), "ncclCommGetAsyncError");
@@ -100,6 +99,10 @@ struct dposg_nccl {
     if (state != ncclSuccess) throw std::runtime_error(nccl_text(comm, "asynchronous error", state));
     if (phase == Phase::initializing) {
       phase = Phase::idle;
+      return 1;
+    }
+    if (phase == Phase::finalizing) {
+      phase = Phase::finalized;
       return 1;
     }
     if (phase == Phase::enqueueing) {
@@ -124,20 +127,10 @@ struct dposg_nccl {
   void release() {
     cudaSetDevice(device);
     if (comm && !aborted) {
-      if (phase == Phase::idle) {
-        // A clean finalize flushes NCCL's work; if a peer never finishes it, give up and abort.
-        ncclCommFinalize(comm);
-        ncclResult_t state = ncclInProgress;
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (state == ncclInProgress && std::chrono::steady_clock::now() < deadline) {
-          ncclCommGetAsyncError(comm, &state);
-          if (state == ncclInProgress) std::this_thread::sleep_for(std::chrono::microseconds(50));
-        }
-        if (state == ncclSuccess) ncclCommDestroy(comm);
-        else ncclCommAbort(comm);
-      } else {
-        ncclCommAbort(comm);
-      }
+      // The wait for a finalize is the caller's (dposg_nccl_finalize_start, then poll), where it can
+      // give up on SIGTERM; anything short of a completed finalize ends the communicator at once.
+      if (phase == Phase::finalized) ncclCommDestroy(comm);
+      else ncclCommAbort(comm);
     }
     comm = nullptr;
     // A copy queued before an abort may still read or write the staging buffers.
@@ -153,6 +146,8 @@ struct dposg_nccl {
 extern "C" {
 
 int dposg_nccl_id_bytes(void) { return NCCL_UNIQUE_ID_BYTES; }
+
+int dposg_nccl_device_count(char* message, int size) { return dposg::cuda_module::device_count(message, size); }
 
 int dposg_nccl_check_device(int device, char* message, int size) {
   int count = 0;
@@ -285,6 +280,22 @@ int dposg_nccl_poll(dposg_nccl* c, char* message, int size) {
     c->phase = dposg_nccl::Phase::failed;
     write_message(e.what(), message, size);
     return -1;
+  }
+}
+
+int dposg_nccl_finalize_start(dposg_nccl* c, char* message, int size) {
+  try {
+    if (c->aborted || c->phase == dposg_nccl::Phase::failed)
+      throw std::runtime_error("NCCL: the communicator failed or was aborted earlier");
+    if (c->phase != dposg_nccl::Phase::idle) throw std::logic_error("dposg_nccl_finalize_start: an operation is pending");
+    check(cudaSetDevice(c->device), "cudaSetDevice");
+    c->phase = dposg_nccl::Phase::finalizing;
+    check(c->comm, ncclCommFinalize(c->comm), "ncclCommFinalize");
+    return 1;
+  } catch (const std::exception& e) {
+    c->phase = dposg_nccl::Phase::failed;
+    write_message(e.what(), message, size);
+    return 0;
   }
 }
 

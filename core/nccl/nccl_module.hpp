@@ -17,6 +17,11 @@ struct dposg_nccl;  // one communicator, its CUDA stream and its staging buffers
 // Bytes of an NCCL unique id (NCCL_UNIQUE_ID_BYTES).
 int dposg_nccl_id_bytes(void);
 
+// The number of CUDA devices (> 0); 0 and the reason where there is none (cudaErrorNoDevice, or a
+// count of 0); -cudaError_t and the reason for any other failure (an old driver, ...), so that a test
+// can tell a machine without a GPU from a broken set-up (tests/cuda_gate.hpp).
+int dposg_nccl_device_count(char* message, int size);
+
 // 1 when device ordinal `device` exists and NCCL can be used; otherwise 0 and the reason.
 int dposg_nccl_check_device(int device, char* message, int size);
 // The PCI bus id of device ordinal `device` ("0000:3b:00.0"), NUL-terminated in [id, id + size):
@@ -44,10 +49,15 @@ int dposg_nccl_allreduce_start(dposg_nccl* c, double* v, std::size_t n, char* me
 // The state of the operation last started (or of init): 1 done, 0 still running, -1 failed (reason).
 int dposg_nccl_poll(dposg_nccl* c, char* message, int size);
 
+// Starts ncclCommFinalize, the clean end, which completes only once every rank has reached it: poll
+// until done (1), then destroy. 1 started, 0 failed (an operation pending, or NCCL's error).
+int dposg_nccl_finalize_start(dposg_nccl* c, char* message, int size);
+
 // ncclCommAbort: ends the communicator at once, pending operations included (a peer is gone).
 void dposg_nccl_abort(dposg_nccl* c);
 
-// Releases everything (finalizes the communicator unless it was aborted or an operation is pending).
+// Releases everything: ncclCommDestroy after a finalize that completed, else ncclCommAbort (the
+// caller gave up waiting, failed, or never finalized).
 void dposg_nccl_destroy(dposg_nccl* c);
 
 }  // extern "C"

@@ -7,8 +7,8 @@
 // on first use, from $DPOSG_CUDA_MODULE if set, else the build tree's copy (DPOSG_CUDA_MODULE_PATH),
 // else next to the executable.
 #include "gan/cuda/cuda_gan_operator.hpp"
+#include "gan/cuda/cuda_probe.hpp"
 
-#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,16 +76,32 @@ constexpr int kMessage = 512;
 
 }  // namespace
 
-int cuda_device_count(std::string* why) {
+CudaProbe probe_cuda() {
+  CudaProbe p;
   const Module& m = module();
   if (!m.device_count) {
-    if (why) *why = m.error;
-    return 0;
+    p.status = CudaProbe::Status::module_unloadable;
+    p.message = m.error;
+    return p;
   }
   char message[kMessage] = {};
+  // The module's contract (device_gan.cu): > 0 devices, 0 no device, -cudaError_t any other failure.
   const int count = m.device_count(message, kMessage);
-  if (count <= 0 && why) *why = message;
-  return std::max(count, 0);
+  if (count > 0) {
+    p.status = CudaProbe::Status::ready;
+    p.devices = count;
+    return p;
+  }
+  p.status = count == 0 ? CudaProbe::Status::no_device : CudaProbe::Status::cuda_error;
+  p.error = -count;
+  p.message = message;
+  return p;
+}
+
+int cuda_device_count(std::string* why) {
+  const CudaProbe p = probe_cuda();
+  if (p.status != CudaProbe::Status::ready && why) *why = p.message;
+  return p.devices;
 }
 
 bool cuda_available(std::string* why) { return cuda_device_count(why) > 0; }

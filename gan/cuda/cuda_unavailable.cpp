@@ -1,6 +1,7 @@
 // make_cuda_gan_operator in a build without CUDA (DPOSG_CUDA=OFF, or no nvcc found at configure time).
 #include "core/error.hpp"
 #include "gan/cuda/cuda_gan_operator.hpp"
+#include "gan/cuda/cuda_probe.hpp"
 #include "gan/cuda/resident_device.hpp"
 
 namespace dposg::gan::cuda {
@@ -15,6 +16,13 @@ std::unique_ptr<CudaGanOperator> make_cuda_gan_operator(const GanProblem&, int) 
 }
 
 std::unique_ptr<ResidentDevice> make_cuda_resident_device(int) { throw InputError(std::string("--device cuda: ") + kWhy); }
+
+CudaProbe probe_cuda() {
+  CudaProbe p;
+  p.status = CudaProbe::Status::not_built;
+  p.message = kWhy;
+  return p;
+}
 
 int cuda_device_count(std::string* why) {
   if (why) *why = kWhy;

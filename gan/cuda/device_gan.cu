@@ -5,6 +5,7 @@
 // per-element functions (act_value, act_d1, act_d2, ns_output_grad, gp_coefficient).
 #include "gan/cuda/device_gan.hpp"
 
+#include "core/cuda_device_count.hpp"
 #include "core/cuda_module.hpp"
 
 #include <cublas_v2.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace dposg::gan::cuda {
 
@@ -125,8 +127,8 @@ __global__ void gp_fake_update_kernel(float* d_fake, const float* dx_hat, const 
   DPOSG_GRID_STRIDE(j, S * D) { d_fake[j] -= (1.f - eps[j / D]) * dx_hat[j]; }
 }
 
-// The resident engine's elementwise passes (gan/cuda/resident_device.hpp; the loops of
-// HostResidentDevice in gan/cuda/resident_engine.cpp).
+// The resident engine's elementwise passes, with the per-element functions of
+// gan/cuda/resident_device.hpp (the device form of apply_step and adam_update, core/step_rule.cpp).
 __global__ void narrow_kernel(float* z, const double* Z, long long d, long long n, long long dim_u, double clip) {
   DPOSG_GRID_STRIDE(k, n) z[k] = narrow_element(Z[k], k % d, dim_u, clip);
 }
@@ -146,6 +148,10 @@ __global__ void adam_kernel(const double* g, double* m, double* v, double* dir, 
     m[k] = mk;
     v[k] = vk;
   }
+}
+
+__global__ void add_difference_kernel(double* x, const double* a, const double* b, long long n) {
+  DPOSG_GRID_STRIDE(k, n) x[k] = add_difference_element(x[k], a[k], b[k]);
 }
 
 #undef DPOSG_GRID_STRIDE
@@ -305,7 +311,7 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
   std::size_t host_out_floats_ = 0;
 };
 
-// --engine resident on the GPU: X, Z, G, the direction and Adam's moments as d x M doubles in device
+// --engine resident on the GPU: the step rule's arrays (X, Z and its state) as d x M doubles in device
 // memory for the whole run; X W^t as cuBLAS Dgemm (x_i <- sum_j W_ij x_j, i.e. X W^T); everything on one
 // stream. The host's only traffic per iteration is the minibatches (and W for random rings).
 class CudaResidentDevice final : public ResidentDevice {
@@ -322,7 +328,7 @@ class CudaResidentDevice final : public ResidentDevice {
   ~CudaResidentDevice() override {
     cudaSetDevice(device_);
     if (stream_) cudaStreamSynchronize(stream_);
-    for (double* p : slots_)
+    for (double* p : arrays_)
       if (p) cudaFree(p);
     if (scratch_) cudaFree(scratch_);
     if (W_) cudaFree(W_);
@@ -341,13 +347,10 @@ class CudaResidentDevice final : public ResidentDevice {
     plan_ = plan;
     d_ = plan.dim;
     M_ = plan.workers;
-    const std::size_t bytes = static_cast<std::size_t>(d_ * M_) * sizeof(double);
-    for (double*& p : slots_) {
+    const std::size_t bytes = this->bytes();
+    for (double* p : arrays_)
       if (p) check(cudaFree(p), "cudaFree");
-      p = nullptr;
-      check(cudaMalloc(&p, bytes), "cudaMalloc (iterates)");
-      check(cudaMemsetAsync(p, 0, bytes, stream_), "cudaMemsetAsync");
-    }
+    arrays_.clear();
     if (scratch_) check(cudaFree(scratch_), "cudaFree");
     scratch_ = nullptr;
     check(cudaMalloc(&scratch_, bytes), "cudaMalloc (mixing)");
@@ -363,12 +366,19 @@ class CudaResidentDevice final : public ResidentDevice {
     host_batches_ = nullptr;
     check(cudaMallocHost(&host_batches_, std::max<std::size_t>(batch_floats_, 1) * sizeof(float)), "cudaMallocHost");
   }
-  void upload(Slot s, const double* host) override {
+  DeviceArray allocate() override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    arrays_.push_back(nullptr);
+    check(cudaMalloc(&arrays_.back(), bytes()), "cudaMalloc (iterates)");
+    check(cudaMemsetAsync(arrays_.back(), 0, bytes(), stream_), "cudaMemsetAsync");
+    return static_cast<DeviceArray>(arrays_.size() - 1);
+  }
+  void upload(DeviceArray s, const double* host) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     check(cudaMemcpyAsync(slot(s), host, bytes(), cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (upload)");
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // `host` may go away after return
   }
-  void download(Slot s, double* host) override {
+  void download(DeviceArray s, double* host) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     check(cudaMemcpyAsync(host, slot(s), bytes(), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync (download)");
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
@@ -379,28 +389,33 @@ class CudaResidentDevice final : public ResidentDevice {
           "cudaMemcpyAsync (W)");
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // W is the caller's temporary
   }
-  void mix() override {
+  void mix(DeviceArray x) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     const double one = 1.0, zero = 0.0;
     const int d = static_cast<int>(d_), M = static_cast<int>(M_);
-    check(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, d, M, M, &one, slot(Slot::X), d, W_, M, &zero, scratch_, d),
+    check(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, d, M, M, &one, slot(x), d, W_, M, &zero, scratch_, d),
           "cublasDgemm (mixing)");
-    std::swap(slots_[static_cast<int>(Slot::X)], scratch_);
+    std::swap(arrays_.at(static_cast<std::size_t>(x)), scratch_);
   }
-  void step(Slot out, Slot base, Slot dir, const StepEtas& s) override {
+  void step(DeviceArray out, DeviceArray base, DeviceArray dir, const StepEtas& s) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     const long long n = d_ * M_;
     step_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(out), slot(base), slot(dir), d_, n, s);
     check(cudaGetLastError(), "step_kernel");
   }
-  void adam(const AdamConstants& a) override {
+  void adam(DeviceArray g, DeviceArray m, DeviceArray v, DeviceArray dir, const AdamConstants& a) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     const long long n = d_ * M_;
-    adam_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(Slot::G), slot(Slot::m), slot(Slot::v), slot(Slot::dir),
-                                                         n, a);
+    adam_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(g), slot(m), slot(v), slot(dir), n, a);
     check(cudaGetLastError(), "adam_kernel");
   }
-  void copy(Slot to, Slot from) override {
+  void add_difference(DeviceArray x, DeviceArray a, DeviceArray b) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    const long long n = d_ * M_;
+    add_difference_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(x), slot(a), slot(b), n);
+    check(cudaGetLastError(), "add_difference_kernel");
+  }
+  void copy(DeviceArray to, DeviceArray from) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     check(cudaMemcpyAsync(slot(to), slot(from), bytes(), cudaMemcpyDeviceToDevice, stream_), "cudaMemcpyAsync (copy)");
   }
@@ -411,7 +426,7 @@ class CudaResidentDevice final : public ResidentDevice {
     if (recorded_) check(cudaEventSynchronize(uploaded_), "cudaEventSynchronize");
     return host_batches_;
   }
-  void evaluate(double clip) override {
+  void evaluate(DeviceArray z, DeviceArray g, double clip) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     const InputLayout in = input_layout(plan_);
     Workspace w = carve_workspace(plan_, arena_);
@@ -421,16 +436,16 @@ class CudaResidentDevice final : public ResidentDevice {
     check(cudaEventRecord(uploaded_, stream_), "cudaEventRecord");
     recorded_ = true;
     const long long n = d_ * M_;
-    narrow_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(arena_ + in.z, slot(Slot::Z), d_, n, plan_.disc.base, clip);
+    narrow_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(arena_ + in.z, slot(z), d_, n, plan_.disc.base, clip);
     check(cudaGetLastError(), "narrow_kernel");
     DeviceExecutor x{stream_, blas_};
     batched_gan_operator(x, plan_, w);
-    widen_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(Slot::G), w.G, n);
+    widen_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(g), w.G, n);
     check(cudaGetLastError(), "widen_kernel");
   }
 
  private:
-  double* slot(Slot s) const { return slots_[static_cast<int>(s)]; }
+  double* slot(DeviceArray a) const { return arrays_.at(static_cast<std::size_t>(a)); }
   std::size_t bytes() const { return static_cast<std::size_t>(d_ * M_) * sizeof(double); }
 
   int device_;
@@ -438,8 +453,8 @@ class CudaResidentDevice final : public ResidentDevice {
   cublasHandle_t blas_ = nullptr;
   GanPlan plan_;
   long long d_ = 0, M_ = 0;
-  double* slots_[kSlots] = {};
-  double* scratch_ = nullptr;  // X W^T lands here, then trades places with X
+  std::vector<double*> arrays_;  // by DeviceArray
+  double* scratch_ = nullptr;  // x W^T lands here, then trades places with x
   double* W_ = nullptr;
   float* arena_ = nullptr;  // the operator's inputs and workspace (carve_workspace)
   float* host_batches_ = nullptr;  // pinned: input_layout's [real, total)
@@ -461,22 +476,8 @@ extern "C" dposg::gan::cuda::ResidentDevice* dposg_cuda_new_resident_on(int devi
   }
 }
 
-extern "C" int dposg_cuda_device_count(char* message, int size) {
-  using dposg::gan::cuda::write_message;
-  int count = 0;
-  const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) {
-    write_message(std::string("no usable CUDA device (cudaGetDeviceCount: ") + cudaGetErrorString(e) + ")", message,
-                  size);
-    cudaGetLastError();  // clear the error so that later calls start clean
-    return 0;
-  }
-  if (count == 0) {
-    write_message("no CUDA device found (cudaGetDeviceCount returned 0)", message, size);
-    return 0;
-  }
-  return count;
-}
+// 0 only for "no device": probe_cuda (gan/cuda/cuda_probe.hpp) reads a negative count as a broken set-up.
+extern "C" int dposg_cuda_device_count(char* message, int size) { return dposg::cuda_module::device_count(message, size); }
 
 extern "C" dposg::gan::cuda::DeviceGanOperator* dposg_cuda_new_operator_on(int device, char* message, int size) {
   try {

@@ -1,11 +1,11 @@
 #pragma once
-// The device side of the resident engine (gan/cuda/resident_engine.hpp): the workers' iterates X and Z,
-// the step's direction, Adam's moments and the GAN operator's arena stay in one memory across
-// iterations; the host hands over W (M x M, when it changes) and each iteration's minibatches, and
-// reads Z and X back only when the driver asks (logging, divergence checks). Two implementations,
-// one algorithm: CudaResidentDevice (gan/cuda/device_gan.cu: cuBLAS Dgemm for X W, kernels for the
-// rest) and HostResidentDevice (gan/cuda/resident_engine.cpp: the same operations as loops, the
-// operator with Eigen's float GEMM), the CPU twin the tests check against the host engine.
+// The device side of the resident engine (gan/cuda/resident_engine.hpp): the arrays of the step rules
+// (core/array_ops.hpp: X, Z and whatever state a rule allocates) and the GAN operator's arena stay in
+// device memory across iterations; the host hands over W (M x M, when it changes) and each iteration's
+// minibatches, and reads arrays back only when the driver asks (logging, divergence checks).
+// CudaResidentDevice (gan/cuda/device_gan.cu: cuBLAS Dgemm for X W, kernels for the rest) implements
+// it; DeviceArrays (gan/cuda/resident_engine.cpp) turns it into the ArrayOps the rules are written
+// against. The CPU twin (--device cpu-float) is the host ArrayOps itself, not a second device.
 // Plain C++ (no Eigen, no CUDA headers): nvcc and the host compiler both include it.
 #include <cmath>
 
@@ -13,9 +13,9 @@
 
 namespace dposg::gan::cuda {
 
-// d x M doubles each, column-major like Eigen (worker i's column at i * d).
-enum class Slot : int { X, Z, G, dir, m, v };
-inline constexpr int kSlots = 6;
+// A d x M array of doubles, column-major like Eigen (worker i's column at i * d), by the index
+// allocate() returned.
+using DeviceArray = int;
 
 // eta_u on rows < dim_u (the generator u), eta_v on the rest (apply_step of core/step_rule.hpp).
 struct StepEtas {
@@ -46,27 +46,35 @@ DPOSG_HD inline float narrow_element(double z, long long row, long long dim_u, d
   return static_cast<float>(z);
 }
 
+// One element of the overlapped iteration's X + (X_local - X_prev) (core/driver.cpp, HostEngine).
+DPOSG_HD inline double add_difference_element(double x, double a, double b) { return x + (a - b); }
+
 class ResidentDevice {
  public:
   virtual ~ResidentDevice() = default;
-  // Every slot for plan.dim x plan.workers doubles (zeroed), and the operator's arena for `plan`.
+  // Arrays of plan.dim x plan.workers doubles from now on (earlier ones are released), and the
+  // operator's arena for `plan`.
   virtual void reserve(const GanPlan& plan) = 0;
-  virtual void upload(Slot s, const double* host) = 0;
-  virtual void download(Slot s, double* host) = 0;
+  // A new array, zeroed.
+  virtual DeviceArray allocate() = 0;
+  virtual void upload(DeviceArray a, const double* host) = 0;
+  virtual void download(DeviceArray a, double* host) = 0;
   // W (M x M, column-major) for the following mix() calls.
   virtual void set_mixing(const double* W) = 0;
-  // X <- X W^T, i.e. x_i <- sum_j W(i, j) x_j (the gossip round of CpuMixer).
-  virtual void mix() = 0;
+  // x <- x W^T, i.e. x_i <- sum_j W(i, j) x_j (the gossip round of CpuMixer).
+  virtual void mix(DeviceArray x) = 0;
   // out <- base - eta dir, elementwise (out may be base).
-  virtual void step(Slot out, Slot base, Slot dir, const StepEtas& s) = 0;
-  // Adam on G: m and v advance, dir <- m_hat / (sqrt(v_hat) + eps).
-  virtual void adam(const AdamConstants& a) = 0;
-  virtual void copy(Slot to, Slot from) = 0;
+  virtual void step(DeviceArray out, DeviceArray base, DeviceArray dir, const StepEtas& s) = 0;
+  // Adam on g: m and v advance, dir <- m_hat / (sqrt(v_hat) + eps).
+  virtual void adam(DeviceArray g, DeviceArray m, DeviceArray v, DeviceArray dir, const AdamConstants& a) = 0;
+  // x <- x + (a - b).
+  virtual void add_difference(DeviceArray x, DeviceArray a, DeviceArray b) = 0;
+  virtual void copy(DeviceArray to, DeviceArray from) = 0;
   // Host staging of the minibatch part of input_layout(plan), [real, total) (gan/cuda/staging.hpp,
   // stage_batches), filled by the caller before evaluate().
   virtual float* batch_inputs() = 0;
-  // G <- the operator at Z (narrow_element with clip), on the staged minibatches.
-  virtual void evaluate(double clip) = 0;
+  // g <- the operator at z (narrow_element with clip), on the staged minibatches.
+  virtual void evaluate(DeviceArray z, DeviceArray g, double clip) = 0;
 };
 
 }  // namespace dposg::gan::cuda

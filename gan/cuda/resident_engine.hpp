@@ -1,18 +1,18 @@
 #pragma once
 // --engine resident: the GAN's iterates stay on the device between iterations (issue #5, "parameters
-// resident on the GPU between iterations, mixing W^t applied on the GPU"). An IterationEngine
-// (core/driver.hpp) below the one driver: per iteration it hands the device W (when it changes) and
-// the minibatches, and the device mixes (X <- X W, a dense product: the GANs run M <= a few hundred),
-// takes the step and evaluates the operator without a round trip of Z, X or G through the host.
-// The driver reads Z and X (a download) only at logging iterations and divergence checks.
-//
-// The algorithm is Algorithm 1 with the osg or oadam rule, exactly as the host engine runs it
-// (same mixing order of rounds, same W per round, same minibatches from the workers' streams, same
-// Adam), in double, with the operator in float32 as --device cuda/cpu-float. Devices
-// (gan/cuda/resident_device.hpp): the GPU for --device cuda, the CPU twin for --device cpu-float.
+// resident on the GPU between iterations, mixing W^t applied on the GPU"). It is core/array_ops.hpp's
+// ArrayEngine, the step rules of core/step_rule.cpp (StepProgram: osg, oadam, extragradient, gda) and
+// the driver's mixing and overlap written once, over device arrays: per iteration the host hands the
+// device W (when it changes) and the minibatches, and the device mixes (X <- X W, a dense product: the
+// GANs run M <= a few hundred), takes the step and evaluates the operator without a round trip of Z, X
+// or G through the host. The driver reads Z and X (a download) only at logging iterations and
+// divergence checks. In double, with the operator in float32 as --device cuda/cpu-float. Arrays: the
+// GPU's (gan/cuda/resident_device.hpp) for --device cuda; for --device cpu-float, the CPU twin, the
+// host's own (HostArrays with CpuMixer and the problem's oracle).
 #include <memory>
 #include <string>
 
+#include "core/array_ops.hpp"
 #include "core/driver.hpp"
 #include "core/mixer.hpp"
 #include "core/step_rule.hpp"
@@ -34,7 +34,14 @@ std::string resident_unsupported(const Problem& problem, const StepRuleOptions& 
 std::unique_ptr<IterationEngine> make_resident_engine(const Problem& problem, const MixingSchedule& schedule,
                                                       const StepRuleOptions& rule, const DriverOptions& opts);
 
-// The CPU twin of the GPU device (loops; the operator through Eigen's float GEMM).
-std::unique_ptr<ResidentDevice> make_host_resident_device();
+// The arrays the resident engine runs on for a GanProblem: the GPU's for --device cuda (throws
+// InputError naming --device when it cannot be used), otherwise the host's (the CPU twin).
+std::unique_ptr<ArrayOps> make_resident_arrays(const Problem& problem, const MixingSchedule& schedule,
+                                               const DriverOptions& opts);
+
+// The resident engine's arrays over `device` (make_resident_arrays' for --device cuda; a test passes a
+// reference device of its own, so that this adapter runs without a GPU).
+std::unique_ptr<ArrayOps> make_device_arrays(const Problem& problem, const MixingSchedule& schedule,
+                                             const DriverOptions& opts, std::unique_ptr<ResidentDevice> device);
 
 }  // namespace dposg::gan::cuda

@@ -1,4 +1,4 @@
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 
 #include <omp.h>
 
@@ -34,24 +34,8 @@ std::string compact(double v) {
   return s.str();
 }
 
-class RecorderObserver final : public Observer {
- public:
-  explicit RecorderObserver(RunWriter& w) : w_(w) {}
-  void on_log(const MetricsRow& row) override { w_.append(row); }
-  void on_finish(const RunOutcome& out) override {
-    if (out.z_bar.size() > 0) w_.write_final("z_bar", out.z_bar);
-    for (const auto& [name, m] : out.final_outputs) w_.write_final(name, m);
-    w_.set_attr("iterations_done", out.iterations_done);
-    if (!out.message.empty()) w_.set_attr("message", out.message);
-    w_.set_status(to_string(out.status));
-  }
-
- private:
-  RunWriter& w_;
-};
-
-// Replaces the mixer and the rule where the run communicates otherwise than by exact gossip:
-// DQGAN's parameter server (its server steps with `rule`), or DPOSG with compressed (CHOCO) gossip.
+// Checks the communication options and builds what workers send (e.compressor); DQGAN replaces the
+// rule by its parameter server's, which steps with `rule`. The mixer is make_mixer's.
 void configure_communication(const ExperimentConfig& c, const StepRuleOptions& rule, Experiment& e) {
   if (c.algorithm != "dposg" && c.algorithm != "dqgan")
     throw InputError("--algorithm: unknown algorithm '" + c.algorithm + "' (known: dposg, dqgan)");
@@ -61,7 +45,7 @@ void configure_communication(const ExperimentConfig& c, const StepRuleOptions& r
   co.ratio = c.compress_ratio;
   co.qsgd_levels = c.qsgd_levels;
   e.compressor = make_compressor(co, e.problem->dim());
-  const bool compressed = c.compressor != "none";
+  const bool compressed = c.compressed();
   if (c.error_feedback && !compressed) throw InputError("--error-feedback: needs a --compressor other than none");
   if (!(c.gossip_step > 0.0 && c.gossip_step <= 1.0))
     throw InputError("--gossip-step: must be in (0, 1], got " + compact(c.gossip_step));
@@ -79,7 +63,6 @@ void configure_communication(const ExperimentConfig& c, const StepRuleOptions& r
     o.error_feedback = c.error_feedback;
     o.seed = c.seed;
     e.rule = make_dqgan_rule(o);
-    e.mixer = std::make_unique<ParameterServerMixer>(e.mixer->schedule());
     return;
   }
   if (!compressed) {
@@ -89,7 +72,21 @@ void configure_communication(const ExperimentConfig& c, const StepRuleOptions& r
   if (c.error_feedback)
     throw InputError("--error-feedback: applies to --algorithm dqgan; CHOCO gossip keeps public copies instead");
   if (c.workers == 1) throw InputError("--compressor: one worker (--workers 1) has no gossip to compress");
-  e.mixer = std::make_unique<CompressedGossipMixer>(e.mixer->schedule(), e.compressor, c.gossip_step, c.seed);
+}
+
+// Checks that the run can be distributed over the transport's ranks; returns this rank's first worker.
+Index check_distribution(const ExperimentConfig& c, const MpiTransport& t) {
+  validate(t.net);
+  if (c.overlap && !serialized_threads(*t.session))
+    throw InputError("--overlap: this MPI library does not provide MPI_THREAD_SERIALIZED, which the exchange thread needs");
+  if (c.engine == "resident")
+    throw InputError("--engine: 'resident' runs in one process (--backend sim); MPI ranks use the host engine");
+  const Index M = c.workers;
+  const Index P = t.session->size();
+  if (M % P != 0)
+    throw InputError("--workers: " + std::to_string(M) + " is not a multiple of the number of MPI ranks " +
+                     std::to_string(P));
+  return static_cast<Index>(t.session->rank()) * (M / P);
 }
 
 }  // namespace
@@ -118,7 +115,24 @@ std::string default_run_name(const ExperimentConfig& c) {
   return name;
 }
 
-Experiment build_experiment(const ExperimentConfig& given) {
+std::unique_ptr<Mixer> make_mixer(MixingSchedule schedule, const CommunicationConfig& c,
+                                  std::shared_ptr<const Compressor> compressor, std::uint64_t seed,
+                                  const MpiTransport* transport) {
+  // DQGAN: the parameter-server mixer moves nothing (under MPI its rule's server link does).
+  if (c.algorithm == "dqgan") return std::make_unique<ParameterServerMixer>(std::move(schedule));
+  if (c.compressed()) {
+    // CHOCO's messages are encoded bytes; between ranks they travel over MPI whatever --exchange says.
+    if (transport)
+      return make_mpi_compressed_mixer(std::move(schedule), std::move(compressor), c.gossip_step, seed,
+                                       *transport->session, transport->net);
+    return std::make_unique<CompressedGossipMixer>(std::move(schedule), std::move(compressor), c.gossip_step, seed);
+  }
+  if (transport) return make_mpi_mixer(std::move(schedule), *transport->session, transport->net, transport->exchange);
+  return std::make_unique<CpuMixer>(std::move(schedule));
+}
+
+Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& overrides,
+                            const MpiTransport* transport) {
   if (given.workers < 1) throw InputError("--workers: must be >= 1, got " + std::to_string(given.workers));
   ExperimentConfig resolved = given;
   if (given.total_batch < 0)
@@ -151,7 +165,6 @@ Experiment build_experiment(const ExperimentConfig& given) {
   e.rho_t = schedule.is_random() ? schedule.mean_product_deviation(c.rounds, c.deviation_draws)
                                  : std::pow(schedule.rho(), c.rounds);
   const double rho = schedule.rho();
-  e.mixer = std::make_unique<CpuMixer>(std::move(schedule));
 
   const Index d = e.problem->dim();
   const ProblemConstants k = e.problem->constants();
@@ -222,44 +235,35 @@ Experiment build_experiment(const ExperimentConfig& given) {
   e.driver.overlap = c.overlap;
   if (c.engine != "auto" && c.engine != "host" && c.engine != "resident")
     throw InputError("--engine: expected 'auto', 'host' or 'resident', got '" + c.engine + "'");
+  std::string resident_refused;
   if (c.engine != "host") {
-    const std::string why =
-        gan::cuda::resident_unsupported(*e.problem, so, e.driver, c.algorithm, c.compressor != "none");
-    if (c.engine == "resident" && !why.empty()) throw InputError(why);
-    if (why.empty() && (c.engine == "resident" || c.problem.device == "cuda"))
-      e.engine = gan::cuda::make_resident_engine(*e.problem, e.mixer->schedule(), so, e.driver);
+    resident_refused = gan::cuda::resident_unsupported(*e.problem, so, e.driver, c.algorithm, c.compressed());
+    if (c.engine == "resident" && !resident_refused.empty()) throw InputError(resident_refused);
   }
+  Index first = 0;
+  if (transport) first = check_distribution(c, *transport);
+  if (overrides.schedule) schedule = *overrides.schedule;
+  e.mixer = make_mixer(std::move(schedule), c, e.compressor, c.seed, transport);
+  if (transport) {
+    // No resident engine under MPI (auto: the ranks' iterates stay on the host, their operator on the GPU).
+    const Index block = c.workers / transport->session->size();
+    // DQGAN's server moves to rank 0.
+    if (c.algorithm == "dqgan" &&
+        !attach_server_link(*e.rule, make_mpi_server_link(*transport->session, first, block, c.workers, transport->net)))
+      throw std::logic_error("--algorithm dqgan built a rule that is not DQGAN");
+    e.Z0 = e.Z0.middleCols(first, block).eval();
+    e.partition = make_mpi_partition(first, c.workers);
+  } else if (c.engine != "host" && resident_refused.empty() && (c.engine == "resident" || c.problem.device == "cuda")) {
+    e.engine = gan::cuda::make_resident_engine(*e.problem, e.mixer->schedule(), so, e.driver);
+  }
+  if (overrides.problem) e.problem = overrides.problem(std::move(e.problem));
   e.run_name = c.run_name.empty() ? default_run_name(c) : c.run_name;
   return e;
 }
 
 void write_run_attributes(const Experiment& e, RunWriter& w) {
   const auto& c = e.config;
-  w.set_attr("problem", c.problem.name);
-  w.set_attr("dim", static_cast<std::int64_t>(e.problem->dim()));
-  w.set_attr("dim_u", static_cast<std::int64_t>(e.problem->dim_u()));
-  w.set_attr("noise", c.problem.noise);
-  w.set_attr("cond", c.problem.cond);
-  w.set_attr("coupling", c.problem.coupling);
-  w.set_attr("alpha", c.problem.alpha);
-  w.set_attr("coupling_matrix", c.problem.coupling_matrix);
-  w.set_attr("solution_norm", c.problem.solution_norm);
-  w.set_attr("problem_file", c.problem.file);
-  if (c.problem.name.rfind("gan-", 0) == 0) {
-    w.set_attr("gan_loss", c.problem.gan_loss);
-    w.set_attr("gan_width", static_cast<std::int64_t>(c.problem.gan_width));
-    w.set_attr("gan_depth", static_cast<std::int64_t>(c.problem.gan_depth));
-    w.set_attr("gan_latent", static_cast<std::int64_t>(c.problem.gan_latent));
-    w.set_attr("gan_activation", c.problem.gan_activation);
-    w.set_attr("gan_gp_lambda", c.problem.gan_gp_lambda);
-    w.set_attr("gan_clip", c.problem.gan_clip);
-    w.set_attr("gan_shard", static_cast<std::int64_t>(c.problem.gan_shard));
-    if (c.problem.name == "gan-fashion") {
-      w.set_attr("gan_downscale", static_cast<std::int64_t>(c.problem.gan_downscale));
-      w.set_attr("gan_classifier", c.problem.gan_classifier);
-    }
-    w.set_attr("device", c.problem.device);
-  }
+  write_problem_attributes(c.problem, *e.problem, w);
   w.set_attr("workers", static_cast<std::int64_t>(c.workers));
   w.set_attr("topology", c.topology);
   w.set_attr("topology_file", c.topology_file);
@@ -334,19 +338,40 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("eta_condition", static_cast<std::int64_t>(q.eta_condition));
 }
 
+void RecorderObserver::on_log(const MetricsRow& row) {
+  std::unique_lock<std::mutex> hold;
+  if (lock_) hold = std::unique_lock(*lock_);
+  w_.append(row);
+}
+
+void RecorderObserver::on_finish(const RunOutcome& out) {
+  std::unique_lock<std::mutex> hold;
+  if (lock_) hold = std::unique_lock(*lock_);
+  if (out.z_bar.size() > 0 || write_empty_z_bar_) w_.write_final("z_bar", out.z_bar);
+  for (const auto& [name, m] : out.final_outputs) w_.write_final(name, m);
+  w_.set_attr("iterations_done", out.iterations_done);
+  if (!out.message.empty()) w_.set_attr("message", out.message);
+  w_.set_status(to_string(out.status));
+}
+
+void write_run_start(const Experiment& e, RunWriter& w) {
+  write_run_attributes(e, w);
+  e.problem->write_instance(w.problem_group());
+  w.flush(true);
+}
+
 RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Observer*>& extra,
                           const WorkerPartition* partition) {
   if (e.config.threads > 0) omp_set_num_threads(e.config.threads);
   std::vector<Observer*> observers;
   std::unique_ptr<RecorderObserver> rec;
   if (writer) {
-    write_run_attributes(e, *writer);
-    e.problem->write_instance(writer->problem_group());
-    writer->flush(true);
+    write_run_start(e, *writer);
     rec = std::make_unique<RecorderObserver>(*writer);
     observers.push_back(rec.get());
   }
   observers.insert(observers.end(), extra.begin(), extra.end());
+  if (!partition) partition = e.partition.get();
   return run_driver(*e.problem, *e.mixer, *e.rule, e.driver, e.Z0, observers, partition, e.engine.get());
 }
 

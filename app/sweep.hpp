@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/driver.hpp"
-#include "core/experiment.hpp"
+#include "app/experiment.hpp"
 #include "core/recorder.hpp"
 
 namespace dposg {

@@ -1,4 +1,4 @@
-#include "core/sweep.hpp"
+#include "app/sweep.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -54,29 +54,6 @@ std::string attr_string(const RunSummary& s, const std::string& name, bool& foun
   found = false;
   return "";
 }
-
-// Forwards the driver's rows to the run's writer, one HDF5 call at a time across all threads.
-// on_finish mirrors the RecorderObserver of core/experiment.cpp (which cannot take a lock).
-class LockedRecorder final : public Observer {
- public:
-  LockedRecorder(RunWriter& w, std::mutex& m) : w_(w), m_(m) {}
-  void on_log(const MetricsRow& row) override {
-    std::lock_guard lock(m_);
-    w_.append(row);
-  }
-  void on_finish(const RunOutcome& out) override {
-    std::lock_guard lock(m_);
-    w_.write_final("z_bar", out.z_bar);
-    for (const auto& [name, m] : out.final_outputs) w_.write_final(name, m);
-    w_.set_attr("iterations_done", out.iterations_done);
-    if (!out.message.empty()) w_.set_attr("message", out.message);
-    w_.set_status(to_string(out.status));
-  }
-
- private:
-  RunWriter& w_;
-  std::mutex& m_;
-};
 
 // Publishes the fraction of iterations a run has done, for the sweep's progress estimate.
 class FractionObserver final : public Observer {
@@ -261,11 +238,10 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
           if (file.has_run(run.name)) file.remove_run(run.name);
           writer = file.create_run(run.name, {{"sweep_options", AttrValue(run.options_key)},
                                               {"sweep_point", AttrValue(sweep_run_name(run.point))}});
-          write_run_attributes(*e, *writer);
-          e->problem->write_instance(writer->problem_group());
-          writer->flush(true);
+          write_run_start(*e, *writer);
         }
-        LockedRecorder recorder(*writer, h5);
+        // The sweep's writer: every HDF5 call under the lock; final/z_bar written even when empty.
+        RecorderObserver recorder(*writer, &h5, true);
         FractionObserver fraction(fractions[slot], config.iters);
         const RunOutcome out = run_experiment(*e, nullptr, {&recorder, &fraction});
         std::lock_guard lock(h5);

@@ -1,0 +1,60 @@
+#include "app/placement.hpp"
+
+#include "core/error.hpp"
+#include "gan/cuda/cuda_gan_operator.hpp"
+
+namespace dposg {
+
+PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions placement) {
+  const std::string& backend = placement.backend;
+  const NetworkEmulation& net = placement.net;
+  std::string& exchange = placement.exchange;
+  if (backend != "sim" && backend != "mpi")
+    throw InputError("--backend: expected 'sim' or 'mpi', got '" + backend + "'");
+  validate(net);
+  if (backend == "sim" && net.enabled())
+    throw InputError(std::string(net.latency_s > 0.0 ? "--net-latency" : "--net-bandwidth") +
+                     ": network emulation applies to --backend mpi (the simulator has no network)");
+  if (backend == "sim" && !exchange.empty())
+    throw InputError("--exchange: applies to --backend mpi (the simulator's workers share one process)");
+  if (exchange.empty()) exchange = "auto";
+  if (exchange != "auto" && exchange != "mpi" && exchange != "nccl")
+    throw InputError("--exchange: expected 'auto', 'mpi' or 'nccl', got '" + exchange + "'");
+  const bool on_gpu = config.problem.device == "cuda";
+  if (exchange == "nccl" && !on_gpu)
+    throw InputError("--exchange: 'nccl' needs --device cuda (NCCL moves data between GPUs)");
+
+  // The MPI session comes first: a rank's GPU (which the problem's CUDA operator is created on) is
+  // its local rank mod the host's device count. Everything is still validated before the output file
+  // is touched, so bad input leaves no file behind.
+  PlacedExperiment p;
+  if (backend == "mpi") {
+    p.mpi = std::make_unique<MpiSession>(nullptr, nullptr);
+    const int devices = on_gpu ? gan::cuda::cuda_device_count(nullptr) : 0;
+    if (devices > 0) config.problem.cuda_device = p.mpi->local_rank() % devices;
+    p.transport = open_exchange(*p.mpi, exchange, on_gpu ? config.problem.cuda_device : -1);
+  }
+  if (p.mpi) {
+    const MpiTransport transport{p.mpi.get(), net, p.transport};
+    p.experiment = build_experiment(config, {}, &transport);
+  } else {
+    p.experiment = build_experiment(config);
+  }
+  // Every rank's GPU, gathered before the file is opened (collective).
+  if (on_gpu)
+    p.cuda_devices = p.mpi ? p.mpi->gather(config.problem.cuda_device) : std::vector<int>{config.problem.cuda_device};
+  return p;
+}
+
+void write_placement_attributes(const PlacedExperiment& p, const PlacementOptions& placement, RunWriter& w) {
+  w.set_attr("backend", placement.backend);
+  w.set_attr("mpi_ranks", static_cast<std::int64_t>(p.mpi ? p.mpi->size() : 0));
+  w.set_attr("net_latency_s", placement.net.latency_s);
+  w.set_attr("net_bandwidth_Bps", placement.net.bandwidth_Bps);
+  // The transport MpiMixer used (DQGAN's server link is MPI either way); "none" in one process.
+  w.set_attr("exchange", std::string(p.transport ? p.transport->name() : "none"));
+  if (p.experiment.config.problem.device == "cuda")
+    w.set_attr("cuda_devices", std::vector<double>(p.cuda_devices.begin(), p.cuda_devices.end()));
+}
+
+}  // namespace dposg

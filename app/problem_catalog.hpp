@@ -1,0 +1,29 @@
+#pragma once
+// The problem choice of a run: a name and the options of both families (the synthetic problems of
+// problems/ and the GANs of gan/, which register their names themselves), and the one catalog that
+// maps a name to its family.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/problem.hpp"
+#include "core/recorder.hpp"
+#include "gan/gan_options.hpp"
+#include "problems/options.hpp"
+
+namespace dposg {
+
+struct ProblemOptions : problems::SyntheticOptions, gan::GanOptions {
+  std::string name = "star";
+};
+
+// Builds a problem by name; throws InputError naming the option on bad input.
+std::unique_ptr<Problem> make_problem(const ProblemOptions& opts);
+// Every registered name: the synthetic problems, then the GANs.
+std::vector<std::string> problem_names();
+
+// The problem's part of the run attributes: its name and dimensions, the synthetic options (every
+// run records them) and, for a GAN, the GAN options.
+void write_problem_attributes(const ProblemOptions& opts, const Problem& p, RunWriter& w);
+
+}  // namespace dposg
