@@ -8,6 +8,7 @@
 
 #include "core/compressed_mixer.hpp"
 #include "core/dqgan.hpp"
+#include "core/spectral.hpp"
 #include "core/error.hpp"
 #include "gan/cuda/resident_engine.hpp"
 
@@ -290,9 +291,23 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("spectral_gap", 1.0 - sched.rho());
   const Vector& ev = sched.base_spectrum().eigenvalues;
   w.set_attr("w_eigenvalues", std::vector<double>(ev.data(), ev.data() + ev.size()));
+  // Written only where the dense solver was not used, so that every small-M file keeps its attributes.
+  if (sched.base_spectrum().method != "dense") {
+    w.set_attr("spectrum_method", sched.base_spectrum().method);
+    if (!sched.base_spectrum().full)
+      w.set_attr("w_eigenvalues_omitted", std::string("the spectrum is stored for M <= ") +
+                                              std::to_string(kStoredSpectrumMaxWorkers) +
+                                              "; rho is exact (" + sched.base_spectrum().method + ")");
+  }
   w.set_attr("rho_t", e.rho_t);
   w.set_attr("rho_t_kind", sched.is_random() ? std::string("measured E||W_t...W_1 - 11^T/M||_2")
                                              : std::string("rho^t"));
+  if (sched.is_random() && sched.workers() > kDenseDeviationMaxWorkers) {
+    const DeviationEstimate est = sched.product_deviation_estimate(e.config.rounds, e.config.deviation_draws);
+    w.set_attr("rho_t_std_error", est.std_error);
+    w.set_attr("rho_t_draws", static_cast<std::int64_t>(est.draws));
+    w.set_attr("rho_t_method", est.method);
+  }
   const Index d = e.problem->dim();
   w.set_attr("bytes_per_iteration_busiest",
              e.mixer->bytes_busiest_per_iteration(d, c.rounds) + e.rule->bytes_busiest_per_iteration(d, c.workers));
