@@ -31,8 +31,9 @@ struct DeviationEstimate {
 };
 // The dense SVD of the product for M at or below this; above, Lanczos on neighbour products.
 inline constexpr Index kDenseDeviationMaxWorkers = 128;
-// Lanczos draws stop once the mean's standard error is below 1e-3 of it, after at least this many.
-inline constexpr int kMinDeviationDraws = 8;
+// Lanczos draws come in batches of this many (in parallel) until the mean's standard error is
+// below 1e-3 of it.
+inline constexpr int kMinDeviationDraws = 4;
 
 class MixingSchedule {
  public:
