@@ -99,7 +99,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("gossip-step", po::value(&c.gossip_step)->default_value(c.gossip_step, shortest(c.gossip_step)),
        "dposg with a compressor: CHOCO gossip's consensus step size gamma in (0, 1]")
       ("engine", po::value(&c.engine)->default_value(c.engine),
-       "auto | host | resident: where the iterates live between iterations; resident keeps a GAN's X, Z and Adam state on the device (the GPU for --device cuda, a CPU twin for cpu-float) with W^t and the step there too; auto = resident for --device cuda where it runs (osg/oadam, exact gossip, one process)")
+       "auto | host | resident: where the iterates live between iterations; resident keeps a GAN's X, Z and Adam state on the device (the GPU for --device cuda, a CPU twin for cpu-float) with W^t and the step there too; auto = resident for --device cuda where it runs (--algorithm dposg, exact gossip, one process)")
       ("overlap", po::bool_switch(&c.overlap),
        "the paper's implementation (Sec. 5.1), not Algorithm 1: each worker steps from its un-averaged x while the averaging runs (over MPI on a second thread); X_k = X_{k-1}W^t + (step at X_{k-1}); outside Theorem 1");
   po::options_description out("Output");

@@ -60,7 +60,7 @@ class DeviceArrays final : public ArrayOps {
   std::int64_t evaluations() const override { return calls_; }
   void mix(Array x, int rounds, std::int64_t iteration) override {
     if (M_ == 1) return;
-    const int applied = schedule_.rounds_applied(rounds);
+    const int applied = schedule_.effective_rounds(rounds);
     for (int r = 0; r < applied; ++r) {
       if (schedule_.is_random()) set_mixing(schedule_.at(iteration, r));
       device_->mix(x);
