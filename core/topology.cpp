@@ -181,13 +181,105 @@ Topology topology_from_dense(const Matrix& W, const std::string& option) {
   return t;
 }
 
+namespace {
+
+template <class T>
+std::vector<T> read_1d(const H5::H5File& file, const std::string& name, const H5::PredType& type,
+                       const std::string& path) {
+  const std::string option = "--topology-file";
+  H5::DataSet ds = file.openDataSet(name);
+  H5::DataSpace space = ds.getSpace();
+  if (space.getSimpleExtentNdims() != 1)
+    throw InputError(option + ": dataset '" + name + "' in '" + path + "' is not 1-D");
+  hsize_t n = 0;
+  space.getSimpleExtentDims(&n);
+  std::vector<T> v(n);
+  if (n > 0) ds.read(v.data(), type);
+  return v;
+}
+
+// A sparse W in CSR form (datasets indptr, indices, data: row i's entries are indices/data
+// [indptr[i], indptr[i+1])), validated as topology_from_dense validates a dense one, without an
+// M x M matrix: symmetry by looking each entry's mirror up in its (sorted) row, rho < 1 by the
+// sparse solver (core/spectral.hpp).
+Topology topology_from_csr(const std::vector<std::int64_t>& indptr, const std::vector<std::int64_t>& indices,
+                           const std::vector<double>& data, const std::string& path) {
+  const std::string option = "--topology-file";
+  auto fail = [&](const std::string& why) { throw InputError(option + ": '" + path + "': " + why); };
+  if (indptr.size() < 2) fail("CSR 'indptr' needs M + 1 >= 2 entries");
+  const Index M = static_cast<Index>(indptr.size()) - 1;
+  if (indices.size() != data.size()) fail("CSR 'indices' and 'data' differ in length");
+  if (indptr.front() != 0 || indptr.back() != static_cast<std::int64_t>(data.size()))
+    fail("CSR 'indptr' must start at 0 and end at the number of entries");
+  Topology t;
+  t.workers = M;
+  t.rows.resize(static_cast<std::size_t>(M));
+  for (Index i = 0; i < M; ++i) {
+    const std::int64_t b = indptr[static_cast<std::size_t>(i)], e = indptr[static_cast<std::size_t>(i + 1)];
+    if (e < b) fail("CSR 'indptr' is not non-decreasing at row " + std::to_string(i));
+    auto& row = t.rows[static_cast<std::size_t>(i)];
+    double sum = 0.0;
+    for (std::int64_t q = b; q < e; ++q) {
+      const std::int64_t j = indices[static_cast<std::size_t>(q)];
+      const double w = data[static_cast<std::size_t>(q)];
+      if (j < 0 || j >= M) fail("CSR column index " + std::to_string(j) + " out of range in row " + std::to_string(i));
+      if (!std::isfinite(w)) fail("W contains NaN or Inf");
+      if (w < 0) {
+        std::ostringstream s;
+        s << "W is not non-negative: W(" << i << "," << j << ") = " << w;
+        fail(s.str());
+      }
+      if (w != 0.0) row.emplace_back(j, w);
+      sum += w;
+    }
+    std::sort(row.begin(), row.end());
+    for (std::size_t q = 1; q < row.size(); ++q)
+      if (row[q].first == row[q - 1].first) fail("CSR row " + std::to_string(i) + " lists column " +
+                                                  std::to_string(row[q].first) + " twice");
+    if (std::abs(sum - 1.0) > 1e-10) {
+      std::ostringstream o;
+      o << "W is not doubly stochastic: row " << i << " sums to " << sum;
+      fail(o.str());
+    }
+  }
+  auto weight = [&](Index i, Index j) {
+    const auto& row = t.rows[static_cast<std::size_t>(i)];
+    auto it = std::lower_bound(row.begin(), row.end(), std::make_pair(j, -1.0));
+    return it != row.end() && it->first == j ? it->second : 0.0;
+  };
+  for (Index i = 0; i < M; ++i)
+    for (const auto& [j, w] : t.rows[static_cast<std::size_t>(i)])
+      if (std::abs(w - weight(j, i)) > 1e-10) {
+        std::ostringstream s;
+        s << "W is not symmetric: W(" << i << "," << j << ") = " << w << " but W(" << j << "," << i << ") = "
+          << weight(j, i);
+        fail(s.str());
+      }
+  const double rho = spectrum_for("file", t).rho;
+  if (!(rho < 1.0 - 1e-12)) {
+    std::ostringstream o;
+    o << "W has rho = max(|lambda_2|, |lambda_M|) = " << rho
+      << ", not < 1 (the graph is disconnected or bipartite): gossip would not reach consensus";
+    fail(o.str());
+  }
+  return t;
+}
+
+}  // namespace
+
 Topology topology_from_file(const std::string& path) {
   const std::string option = "--topology-file";
   H5::Exception::dontPrint();
   Matrix W;
   try {
     H5::H5File file(path, H5F_ACC_RDONLY);
-    if (!file.nameExists("W")) throw InputError(option + ": '" + path + "' has no dataset 'W'");
+    if (!file.nameExists("W")) {
+      if (file.nameExists("indptr") && file.nameExists("indices") && file.nameExists("data"))
+        return topology_from_csr(read_1d<std::int64_t>(file, "indptr", H5::PredType::NATIVE_INT64, path),
+                                 read_1d<std::int64_t>(file, "indices", H5::PredType::NATIVE_INT64, path),
+                                 read_1d<double>(file, "data", H5::PredType::NATIVE_DOUBLE, path), path);
+      throw InputError(option + ": '" + path + "' has no dataset 'W'");
+    }
     H5::DataSet ds = file.openDataSet("W");
     H5::DataSpace space = ds.getSpace();
     if (space.getSimpleExtentNdims() != 2)

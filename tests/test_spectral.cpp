@@ -4,7 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <numbers>
+
+#include <H5Cpp.h>
 
 #include "core/error.hpp"
 #include "core/mixer.hpp"
@@ -134,4 +137,71 @@ TEST_CASE("the deviation estimate reports its Monte-Carlo error, stays under Rem
 
 TEST_CASE("complete W beyond its stored size is refused with one line naming --workers", "[spectral]") {
   CHECK_THROWS_WITH(complete_topology(kCompleteMaxWorkers + 1), Catch::StartsWith("--workers: --topology complete"));
+}
+
+namespace {
+// Writes W (given by rows) as CSR datasets indptr, indices, data.
+void write_csr(const std::string& path, const Topology& W) {
+  std::vector<std::int64_t> indptr{0}, indices;
+  std::vector<double> data;
+  for (const auto& row : W.rows) {
+    for (const auto& [j, w] : row) {
+      indices.push_back(j);
+      data.push_back(w);
+    }
+    indptr.push_back(static_cast<std::int64_t>(data.size()));
+  }
+  H5::H5File f(path, H5F_ACC_TRUNC);
+  auto put = [&](const std::string& name, const void* p, hsize_t n, const H5::PredType& file_type,
+                 const H5::PredType& mem) {
+    H5::DataSpace s(1, &n);
+    f.createDataSet(name, file_type, s).write(p, mem);
+  };
+  put("indptr", indptr.data(), indptr.size(), H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64);
+  put("indices", indices.data(), indices.size(), H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64);
+  put("data", data.data(), data.size(), H5::PredType::IEEE_F64LE, H5::PredType::NATIVE_DOUBLE);
+}
+std::string temp_path(const std::string& name) { return "/tmp/dposg-test-spectral-" + name + ".h5"; }
+}  // namespace
+
+TEST_CASE("--topology file reads a sparse W (CSR) with the dense format's validation", "[spectral]") {
+  // A ring of 1000 nodes as a file: the same W and rho as the built-in ring (sparse solver
+  // against the closed form).
+  const std::string ring = temp_path("ring");
+  write_csr(ring, ring_topology(1000));
+  const MixingSchedule s("file", 1000, 0, ring);
+  CHECK(s.base().rows == ring_topology(1000).rows);
+  CHECK(s.base_spectrum().method == "Lanczos");
+  CHECK(s.rho() == Approx(ring_rho_closed_form(1000)).epsilon(1e-9));
+  // Small M: the dense solver, as for a dense file.
+  const std::string small = temp_path("small");
+  write_csr(small, torus_topology(12));
+  CHECK(MixingSchedule("file", 12, 0, small).rho() == Approx(spectrum(torus_topology(12)).rho).margin(1e-12));
+
+  // Damage: each a one-line InputError naming --topology-file.
+  Topology asym = ring_topology(6);
+  asym.rows[0][1].second += 0.1;
+  asym.rows[0][0].second -= 0.1;
+  write_csr(temp_path("asym"), asym);
+  CHECK_THROWS_WITH(MixingSchedule("file", 6, 0, temp_path("asym")), Catch::Contains("--topology-file") &&
+                                                                         Catch::Contains("not symmetric"));
+  Topology rows = ring_topology(6);
+  rows.rows[2][0].second = 0.5;
+  write_csr(temp_path("rows"), rows);
+  CHECK_THROWS_WITH(MixingSchedule("file", 6, 0, temp_path("rows")), Catch::Contains("not doubly stochastic"));
+  Topology range = ring_topology(6);
+  range.rows[3][0].first = 17;
+  write_csr(temp_path("range"), range);
+  CHECK_THROWS_WITH(MixingSchedule("file", 6, 0, temp_path("range")), Catch::Contains("out of range"));
+  // Two disconnected rings of 200: doubly stochastic and symmetric, but rho = 1.
+  Topology two = ring_topology(400);
+  const Topology half = ring_topology(200);
+  for (Index i = 0; i < 400; ++i) {
+    two.rows[static_cast<std::size_t>(i)].clear();
+    for (auto [j, w] : half.rows[static_cast<std::size_t>(i % 200)])
+      two.rows[static_cast<std::size_t>(i)].emplace_back(j + (i / 200) * 200, w);
+  }
+  write_csr(temp_path("two"), two);
+  CHECK_THROWS_WITH(MixingSchedule("file", 400, 0, temp_path("two")), Catch::Contains("not < 1"));
+  for (const char* n : {"ring", "small", "asym", "rows", "range", "two"}) std::remove(temp_path(n).c_str());
 }
