@@ -6,6 +6,7 @@
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/mixer.hpp"
+#include "core/spectral.hpp"
 
 namespace dposg::cli {
 
@@ -48,8 +49,10 @@ int topology_command(int argc, const char* const argv[]) {
     }
     std::printf(" %.6f", sp.eigenvalues[i]);
   }
+  if (!sp.full) std::printf(" (not stored above M = %lld)", static_cast<long long>(kStoredSpectrumMaxWorkers));
   std::printf("\n");
-  std::printf("rho = max(|lambda_2|, |lambda_M|) = %.12f (eigen-solver)%s\n", sp.rho,
+  std::printf("rho = max(|lambda_2|, |lambda_M|) = %.12f (%s)%s\n", sp.rho,
+              sp.method == "dense" ? "eigen-solver" : sp.method.c_str(),
               s.is_random() ? ", the same for every drawn ring" : "");
   if (auto cf = closed_form_rho(kind == "random-ring" ? "ring" : kind, workers)) {
     std::printf("rho closed form                   = %.12f", *cf);
@@ -61,17 +64,12 @@ int topology_command(int argc, const char* const argv[]) {
   std::printf("spectral_gap = 1 - rho = %.12f\n", 1.0 - sp.rho);
   for (int t = 1; t <= rounds; ++t) {
     if (s.is_random()) {
-      double sum = 0, sq = 0;
-      for (int k = 0; k < draws; ++k) {
-        const double v = s.product_deviation(t, k);
-        sum += v;
-        sq += v * v;
-      }
-      const double mean = sum / draws;
-      const double se = std::sqrt(std::max(0.0, sq / draws - mean * mean) / (draws - 1));
-      std::printf("t = %2d: E||W_t..W_1 - J||_2 = %.6f +- %.6f (95%%), bound sqrt(M-1)/sqrt(3)^t = %.6f, rho^t = %.6f\n", t,
-                  mean, 1.96 * se, std::sqrt(static_cast<double>(workers - 1)) / std::pow(std::sqrt(3.0), t),
-                  std::pow(sp.rho, t));
+      // Above kDenseDeviationMaxWorkers the draws stop once the mean is known to 1e-3 (core/mixer.hpp).
+      const DeviationEstimate e = s.product_deviation_estimate(t, draws);
+      std::printf("t = %2d: E||W_t..W_1 - J||_2 = %.6f +- %.6f (95%%, %d draws, %s), bound sqrt(M-1)/sqrt(3)^t = %.6f, "
+                  "rho^t = %.6f\n",
+                  t, e.mean, 1.96 * e.std_error, e.draws, e.method.c_str(),
+                  std::sqrt(static_cast<double>(workers - 1)) / std::pow(std::sqrt(3.0), t), std::pow(sp.rho, t));
     } else {
       std::printf("t = %2d: rho^t = %.6e\n", t, std::pow(sp.rho, t));
     }

@@ -111,6 +111,9 @@ double MixingSchedule::product_deviation(int rounds, std::int64_t draw) const {
   }
   // A fixed symmetric W: ||W^t - J||_2 = rho^t exactly (W^0 - J = I - J has norm 1).
   if (!is_random()) return std::pow(spectrum_.rho, effective);
+  // One random round: every drawn ring is a relabelled ring, with the ring's spectrum, so the
+  // deviation is rho exactly (Lanczos would only approach it from below: the ring's top is clustered).
+  if (effective == 1) return spectrum_.rho;
   // ||P - J||_2 with P = W_1 ... W_t: sqrt of the largest eigenvalue of P^T P on 1^perp, each W_r a
   // ring along its own permutation, applied by neighbours (O(M) per round, no M x M matrix).
   std::vector<std::vector<Index>> perms;
