@@ -201,8 +201,26 @@ std::string shape_name(Index d, Index M) {
   return s.str();
 }
 
+// Start-up of a schedule (issue #20): W, its spectrum and, for random-ring, E||W_2 W_1 - J|| (the
+// quantities every run computes before its first iteration). No dense M x M matrix above M = 256.
+void BM_schedule_startup(benchmark::State& state, std::string topology, Index M) {
+  for (auto _ : state) {
+    const MixingSchedule s(topology, M, static_cast<std::uint64_t>(state.iterations()));
+    benchmark::DoNotOptimize(s.is_random() ? s.mean_product_deviation(2, 200) : std::pow(s.rho(), 2));
+  }
+}
+
 void register_all() {
   benchmark::RegisterBenchmark("stream_triad", BM_stream_triad)->UseRealTime()->Unit(benchmark::kMillisecond);
+  for (const std::string topo : {"ring", "torus", "exponential", "random-ring"})
+    for (Index M : {1000, 10000, 100000, 1000000}) {
+      if (topo == "random-ring" && M > 100000) continue;  // minutes: see bench/README.md
+      benchmark::RegisterBenchmark(("startup/" + topo + "/M:" + std::to_string(M)).c_str(), BM_schedule_startup,
+                                   topo, M)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->Iterations(1);
+    }
   // Shapes outermost, so that the cached matrices are built once per shape.
   for (const auto& [d, M] : kShapes) {
     for (const auto& topo : kTopologies)
