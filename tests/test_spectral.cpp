@@ -164,7 +164,7 @@ void write_csr(const std::string& path, const Topology& W) {
 std::string temp_path(const std::string& name) { return "/tmp/dposg-test-spectral-" + name + ".h5"; }
 }  // namespace
 
-TEST_CASE("--topology file reads a sparse W (CSR) with the dense format's validation", "[spectral]") {
+TEST_CASE("a topology file may hold a sparse W (CSR), validated like a dense one", "[spectral]") {
   // A ring of 1000 nodes as a file: the same W and rho as the built-in ring (sparse solver
   // against the closed form).
   const std::string ring = temp_path("ring");
