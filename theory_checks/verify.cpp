@@ -1,5 +1,6 @@
 #include "theory_checks/verify.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -14,8 +15,14 @@ const char* to_string(Status s) {
     case Status::fail: return "FAIL";
     case Status::info: return "info";
     case Status::not_applicable: return "n/a";
+    case Status::vacuous: return "vacuous";
+    case Status::refuted: return "REFUTED";
   }
   return "?";
+}
+
+bool carries_weight(const Row& r) {
+  return !r.premise && (r.status == Status::pass || r.status == Status::fail || r.status == Status::refuted);
 }
 
 Row make_row(const std::string& check, const std::string& claim, double measured, const std::string& relation,
@@ -41,6 +48,8 @@ const std::vector<CheckInfo>& checks() {
       {"special-cases", "Special cases: W = 11^T/M, t = 1 is CPOSG; M = 1, W = I is OSG"},
       {"negative-control", "Negative control: Assumption 1(iv) violated, the theorem not claimed"},
       {"compression", "DQGAN: biased compressors with error feedback reach the uncompressed level; without, they stall"},
+      {"lemma2", "Lemma 2: spread of the workers' stochastic gradients, printed bound vs corrected, M = 4..1024"},
+      {"lemma3", "Lemma 3: mean mu_k, printed bound vs corrected, M = 4..1024 (W = 11^T/M)"},
   };
   return list;
 }
@@ -61,6 +70,12 @@ double Trace::tail_mean(const std::string& metric, std::int64_t from) const {
   for (const auto& r : rows)
     if (r.iteration >= from) s += r.get(metric), ++n;
   return n ? s / static_cast<double>(n) : std::nan("");
+}
+
+std::string short_number(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
 }
 
 double mean(const std::vector<double>& v) {
@@ -126,6 +141,7 @@ std::vector<Row> run_checks(const Options& opt) {
       {"lemma1", check_lemma1},           {"remark2", check_remark2},
       {"corollary1", check_corollary1},   {"special-cases", check_special_cases},
       {"negative-control", check_negative_control}, {"compression", check_compression},
+      {"lemma2", check_lemma2},           {"lemma3", check_lemma3},
   };
   for (const auto& name : opt.only) {
     bool known = false;
@@ -155,7 +171,8 @@ std::vector<Row> run_checks(const Options& opt) {
                              {"margin", r.margin},
                              {"margin_kind", r.margin_kind},
                              {"status", std::string(to_string(r.status))},
-                             {"note", r.note}});
+                             {"note", r.note},
+                             {"carries_weight", std::string(carries_weight(r) ? "yes" : (r.premise ? "premise" : "no"))}});
     }
   }
   return ctx.rows;
@@ -163,15 +180,27 @@ std::vector<Row> run_checks(const Options& opt) {
 
 bool print_table(const std::vector<Row>& rows, std::FILE* to) {
   bool ok = true;
-  std::fprintf(to, "%-16s %-72s %12s %-4s %12s %-24s %s\n", "check", "claim", "measured", "", "bound/expected",
-               "margin", "result");
+  std::fprintf(to, "%-16s %-72s %12s %-4s %12s %-24s %-7s %s\n", "check", "claim", "measured", "", "bound/expected",
+               "margin", "weight", "result");
+  std::vector<std::string> ran, weighed;
   for (const auto& r : rows) {
     char margin[64] = "";
     if (!std::isnan(r.margin)) std::snprintf(margin, sizeof margin, "%.3g %s", r.margin, r.margin_kind.c_str());
-    std::fprintf(to, "%-16s %-72s %12.4e %-4s %12.4e %-24s %s%s%s\n", r.check.c_str(), r.claim.c_str(), r.measured,
-                 r.relation.c_str(), r.expected, margin, to_string(r.status), r.note.empty() ? "" : "  ",
-                 r.note.c_str());
+    const char* weight = carries_weight(r) ? "yes" : (r.premise ? "premise" : "-");
+    std::fprintf(to, "%-16s %-72s %12.4e %-4s %12.4e %-24s %-7s %s%s%s\n", r.check.c_str(), r.claim.c_str(),
+                 r.measured, r.relation.c_str(), r.expected, margin, weight, to_string(r.status),
+                 r.note.empty() ? "" : "  ", r.note.c_str());
     ok = ok && r.status != Status::fail;
+    if (std::find(ran.begin(), ran.end(), r.check) == ran.end()) ran.push_back(r.check);
+    if (carries_weight(r) && std::find(weighed.begin(), weighed.end(), r.check) == weighed.end())
+      weighed.push_back(r.check);
+  }
+  std::string idle;
+  for (const auto& c : ran)
+    if (std::find(weighed.begin(), weighed.end(), c) == weighed.end()) idle += (idle.empty() ? "" : ", ") + c;
+  if (!idle.empty()) {
+    std::fprintf(to, "\nno row that could have failed (all vacuous, info or n/a): %s\n", idle.c_str());
+    ok = false;
   }
   return ok;
 }
