@@ -103,7 +103,7 @@ TEST_CASE("dposg verify --quick passes, prints the table and writes every row an
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   CHECK(r.out.find("PASS:") != std::string::npos);
-  const std::regex row_re(R"((theorem1|t-rounds|lemma1|lemma2|lemma3|remark2|corollary1|special-cases|negative-control|compression) .*(PASS|FAIL|info|n/a|vacuous|REFUTED))");
+  const std::regex row_re(R"((theorem1|t-rounds|t-needed|lemma1|lemma2|lemma3|remark2|corollary1|special-cases|negative-control|compression) .*(PASS|FAIL|info|n/a|vacuous|REFUTED))");
   int table_rows = 0;
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);) table_rows += std::regex_search(line, row_re);
@@ -180,6 +180,15 @@ TEST_CASE("Lemma 3 and Lemma 2 as printed are refuted at large M, reproducibly; 
     inj.stated_sigma_scale = 0.1;
     CHECK(failed(run_one(check, inj), "(corrected)"));
   }
+}
+
+TEST_CASE("t-needed: the measured t sits beside t_min, against a CPOSG reference loop", "[verify]") {
+  const auto rows = run_one("t-needed");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].status == Status::pass);
+  CHECK(carries_weight(rows[0]));
+  CHECK(rows[0].measured >= 1);
+  CHECK(rows[0].measured <= rows[0].expected);
 }
 
 TEST_CASE("print_table: a check with only vacuous rows makes the table fail; refuted rows do not", "[verify]") {

@@ -1,5 +1,6 @@
 // Theorem 1, Lemma 1 and Lemma 3 / the t-round bound: the claims about one DPOSG run.
 #include <cmath>
+#include <numbers>
 #include <sstream>
 
 #include "theory_checks/forwarding_problem.hpp"
@@ -372,6 +373,80 @@ void check_t_rounds(Context& ctx) {
   r.margin = rel;
   r.margin_kind = "rel. error";
   ctx.add(r);
+}
+
+}  // namespace dposg::verify
+
+namespace dposg::verify {
+
+// The t-round bound measured: on rings, the smallest t at which DPOSG's stationary ||g(z̄)||^2
+// comes within 10% of CPOSG's on the same problem and noise streams. CPOSG is the plain loop of
+// special_case_checks.cpp, not the engine; t_min is the closed form with the ring's closed-form rho.
+// A linear game would not do: there z̄ follows CPOSG exactly whatever t is (see corollary1), so
+// the star game's curvature is what makes the workers' disagreement cost anything.
+void check_t_needed(Context& ctx) {
+  const std::string check = "t-needed";
+  ExperimentConfig c = star_osg_config(3.0, "0.1", ctx.opt.seed);
+  c.topology = "ring";
+  c.batch = 1;
+  c.iters = ctx.quick() ? 3000 : 8000;
+  const double eta = 0.1;
+  const int nseeds = ctx.quick() ? 2 : 4;
+  const std::vector<Index> Ms = ctx.quick() ? std::vector<Index>{8} : std::vector<Index>{8, 16, 32, 64};
+  const std::int64_t from = c.iters / 2;
+  auto tail = [&](const std::vector<double>& v) {
+    double s = 0;
+    for (std::size_t k = static_cast<std::size_t>(from); k < v.size(); ++k) s += v[k];
+    return s / static_cast<double>(v.size() - static_cast<std::size_t>(from));
+  };
+  for (Index M : Ms) {
+    c.workers = M;
+    double central = 0;
+    std::vector<std::unique_ptr<Problem>> problems;
+    for (int k = 0; k < nseeds; ++k) {
+      ProblemOptions po = c.problem;
+      po.seed = ctx.opt.seed + static_cast<std::uint64_t>(k);
+      const auto p = make_problem(po);
+      central += tail(plain_loop(*p, M, eta, c.iters, c.batch, po.seed)) / nseeds;
+    }
+    const double rho = 1.0 / 3 + 2.0 / 3 * std::cos(2 * std::numbers::pi / static_cast<double>(M));
+    const auto probe = make_problem([&] {
+      ProblemOptions po = c.problem;
+      po.seed = ctx.opt.seed;
+      return po;
+    }());
+    const auto k = probe->constants();
+    const double Md = static_cast<double>(M), m = static_cast<double>(c.batch);
+    const double t_min = std::log(1 + (Md * Md * std::sqrt(m) * k.G * k.G + k.sigma * k.sigma) / (4 * k.sigma)) /
+                         std::log(1 / rho);
+    const double t_min_alt =
+        std::log(1 + (Md * std::sqrt(m * Md) * k.G * k.G + k.sigma * k.sigma) / (4 * k.sigma)) / std::log(1 / rho);
+    const int t_cap = static_cast<int>(std::ceil(t_min));
+    int needed = -1;
+    double level_at_needed = NAN, level_at_t1 = NAN;
+    for (int t = 1; t <= t_cap && needed < 0; t = t < 4 ? t + 1 : t * 2) {
+      c.rounds = t;
+      double level = 0;
+      for (int s = 0; s < nseeds; ++s) {
+        c.seed = ctx.opt.seed + static_cast<std::uint64_t>(s);
+        const Trace tr = ctx.run(c, "t-needed.M" + std::to_string(M) + ".t" + std::to_string(t) + ".seed" +
+                                        std::to_string(s));
+        level += (tr.outcome.status == RunStatus::finished ? tr.tail_mean("grad_norm_sq", from) : INFINITY) / nseeds;
+      }
+      if (t == 1) level_at_t1 = level;
+      if (level <= 1.1 * central) needed = t, level_at_needed = level;
+    }
+    Row r = make_row(check,
+                     "ring M = " + std::to_string(M) + ": smallest t (1,2,3,4,8,..) with level <= 1.1 CPOSG's, vs t_min",
+                     needed > 0 ? needed : INFINITY, "<=", t_min, needed > 0 && needed <= t_min ? Status::pass : Status::fail,
+                     "CPOSG " + short_number(central) + ", DPOSG t=1 " + short_number(level_at_t1) + ", at t " +
+                         short_number(level_at_needed) + "; t_min_alt = " + short_number(t_min_alt) +
+                         ", t log(1/rho) = " + short_number(needed * std::log(1 / rho)) + ", log(1/rho) = " +
+                         short_number(std::log(1 / rho)));
+    r.margin = needed > 0 ? needed / t_min : INFINITY;
+    r.margin_kind = "t / t_min";
+    ctx.add(r);
+  }
 }
 
 }  // namespace dposg::verify

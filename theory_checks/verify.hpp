@@ -120,6 +120,14 @@ double std_error(const std::vector<double>& v);
 // Least-squares slope of y against x.
 double slope(const std::vector<double>& x, const std::vector<double>& y);
 
+// OSG on the star game of dimension 10 with this noise and step (the checks' common setting).
+ExperimentConfig star_osg_config(double noise, const std::string& lr, std::uint64_t seed);
+
+// CPOSG (every worker restarts from the exact average of x) or, for M = 1, OSG of equation (2):
+// a plain loop over the problem's operator and noise streams (those of a run with this seed),
+// returning ||g(z̄_k)||^2 for k = 0..N.
+std::vector<double> plain_loop(const Problem& p, Index M, double eta, std::int64_t N, Index batch, std::uint64_t seed);
+
 // Assumption 1 checked numerically on a problem (sampled Lipschitz ratios, <g(x), x - x*>, the
 // bound G on the ball, the noise variance against sigma^2/m); adds rows and returns whether
 // (i)-(iv) all held.
@@ -136,5 +144,6 @@ void check_negative_control(Context& ctx);
 void check_compression(Context& ctx);
 void check_lemma2(Context& ctx);
 void check_lemma3(Context& ctx);
+void check_t_needed(Context& ctx);
 
 }  // namespace dposg::verify
