@@ -132,6 +132,17 @@ std::unique_ptr<Mixer> make_mixer(MixingSchedule schedule, const CommunicationCo
   return std::make_unique<CpuMixer>(std::move(schedule));
 }
 
+std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemConstants& k) {
+  if (!std::isfinite(k.L) || !std::isfinite(k.G) || !std::isfinite(k.sigma))
+    return "the problem's L, sigma or G is unknown";
+  if (!k.assumption_iv) return "the problem violates Assumption 1(iv)";
+  if (c.algorithm != "dposg") return "--algorithm " + c.algorithm + " is not Algorithm 1";
+  if (c.compressed()) return "compressed gossip (CHOCO) is not Algorithm 1's exact averaging";
+  if (c.overlap) return "--overlap runs the paper's implementation, not Algorithm 1";
+  if (c.step_rule != "osg") return "--step-rule " + c.step_rule + " is not Algorithm 1's optimistic step";
+  return "";
+}
+
 Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& overrides,
                             const MpiTransport* transport) {
   if (given.workers < 1) throw InputError("--workers: must be >= 1, got " + std::to_string(given.workers));

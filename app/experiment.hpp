@@ -119,6 +119,12 @@ struct Experiment {
   std::unique_ptr<WorkerPartition> partition;
 };
 
+// Why Theorem 1 says nothing about a run of this config on a problem with these constants, or ""
+// when it covers it: the theorem is about Algorithm 1 (exact gossip, the optimistic step, no
+// overlap) under Assumption 1 with known L, sigma and G. `dposg run` and notebooks/dposg_results.py
+// (theorem1_not_applicable) apply the same rule.
+std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemConstants& k);
+
 // Validates the config and builds every part once; throws InputError naming the option. With a
 // transport, the parts are this rank's (InputError when M is not a multiple of the ranks).
 Experiment build_experiment(const ExperimentConfig& config, const PartOverrides& overrides = {},

@@ -435,9 +435,11 @@ std::vector<Figure> verify_figures(const std::string& path, bool& present) {
     std::size_t pass = 0, fail = 0;
     double lo = INFINITY, hi = 0;
     bool nonpositive = false;
+    int refuted = 0;
     for (const auto& r : rows) {
       pass += r.status == "PASS";
       fail += r.status == "FAIL";
+      refuted += r.status == "REFUTED";
       for (double v : {r.measured, r.expected}) {
         if (!std::isfinite(v)) continue;
         if (v <= 0) nonpositive = true;
@@ -450,20 +452,22 @@ std::vector<Figure> verify_figures(const std::string& path, bool& present) {
               "\n{/*0.85 " +
               plot::enhanced_literal(fs::path(path).filename().string() + ": " + std::to_string(rows.size()) + " rows, " +
                                      std::to_string(pass) + " PASS, " + std::to_string(fail) + " FAIL" +
+                                     (refuted ? ", " + std::to_string(refuted) + " REFUTED" : std::string()) +
                                      (f.logx && nonpositive ? "; values <= 0 not drawn on the log axis" : "")) +
               "}";
     f.xlabel = "value (in the units of each row's claim)";
     f.ylabel = "";
     f.height = std::max(500, 200 + 34 * static_cast<int>(rows.size()));
-    Curve expected, passed, failed, other;
+    Curve expected, passed, failed, refuted_curve, other;
     expected.title = "bound or expected value";
     expected.point_type = 4;
     expected.colour = 0;
     passed.title = "measured, PASS";
     failed.title = "measured, FAIL";
-    other.title = "measured, info or n/a";
-    passed.colour = 2, failed.colour = 3, other.colour = 7;
-    passed.point_type = failed.point_type = other.point_type = 7;
+    refuted_curve.title = "measured, REFUTED (the paper's claim)";
+    other.title = "measured, vacuous, info or n/a";
+    passed.colour = 2, failed.colour = 3, refuted_curve.colour = 4, other.colour = 7;
+    passed.point_type = failed.point_type = refuted_curve.point_type = other.point_type = 7;
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
       const double y = static_cast<double>(i + 1);
@@ -474,11 +478,14 @@ std::vector<Figure> verify_figures(const std::string& path, bool& present) {
         expected.x.push_back(r.expected);
         expected.y.push_back(y);
       }
-      Curve& m = r.status == "PASS" ? passed : r.status == "FAIL" ? failed : other;
+      Curve& m = r.status == "PASS"      ? passed
+                 : r.status == "FAIL"    ? failed
+                 : r.status == "REFUTED" ? refuted_curve
+                                         : other;
       m.x.push_back(r.measured);
       m.y.push_back(y);
     }
-    for (Curve* c : {&expected, &passed, &failed, &other})
+    for (Curve* c : {&expected, &passed, &failed, &refuted_curve, &other})
       if (!c->x.empty()) f.curves.push_back(std::move(*c));
     figures.push_back(std::move(f));
   }

@@ -36,10 +36,18 @@ void print_summary(const Experiment& e, const RunOutcome& out, const std::string
   std::printf("  problem %s, d = %lld, L = %.4g, sigma = %.4g, G = %.4g, D = %.4g%s\n", c.problem.name.c_str(),
               static_cast<long long>(e.problem->dim()), k.L, k.sigma, k.G, k.D,
               k.assumption_iv ? "" : "  (violates Assumption 1(iv))");
-  std::printf("  %lld workers, %s, t = %d, rho = %.6f, %s = %.4g; %s, eta_u = %.4g, eta_v = %.4g, m = %lld\n",
-              static_cast<long long>(c.workers), c.topology.c_str(), c.rounds, sched.rho(),
-              sched.is_random() ? "E||W_t..W_1 - J||" : "rho^t", e.rho_t, c.step_rule.c_str(), e.step.eta_u,
-              e.step.eta_v, static_cast<long long>(c.batch));
+  if (c.algorithm == "dqgan") {
+    // A parameter server: one uplink and one downlink per iteration, no gossip rounds.
+    std::printf("  %lld workers, parameter server, compressor %s%s; %s, eta_u = %.4g, eta_v = %.4g, m = %lld\n",
+                static_cast<long long>(c.workers), c.compressor.c_str(),
+                c.compressed() ? (c.error_feedback ? " with error feedback" : " without error feedback") : "",
+                c.step_rule.c_str(), e.step.eta_u, e.step.eta_v, static_cast<long long>(c.batch));
+  } else {
+    std::printf("  %lld workers, %s, t = %d, rho = %.6f, %s = %.4g; %s, eta_u = %.4g, eta_v = %.4g, m = %lld\n",
+                static_cast<long long>(c.workers), c.topology.c_str(), c.rounds, sched.rho(),
+                sched.is_random() ? "E||W_t..W_1 - J||" : "rho^t", e.rho_t, c.step_rule.c_str(), e.step.eta_u,
+                e.step.eta_v, static_cast<long long>(c.batch));
+  }
   auto line = [&](const char* name) {
     std::printf("  %-21s %12.4e -> %12.4e\n", name, first.get(name), out.last.get(name));
   };
@@ -56,12 +64,8 @@ void print_summary(const Experiment& e, const RunOutcome& out, const std::string
     if (std::find(standard.begin(), standard.end(), name) == standard.end()) line(name.c_str());
   std::printf("  bytes_busiest         %12.4e\n", out.last.get("bytes_busiest"));
   const auto& q = e.theorem;
-  if (!std::isfinite(k.L) || !std::isfinite(k.G) || !std::isfinite(k.sigma)) {
-    std::printf("  Theorem 1: not defined (the problem's L, sigma or G is unknown)\n");
-    return;
-  }
-  if (c.overlap) {
-    std::printf("  Theorem 1: not applicable (--overlap runs the paper's implementation, not Algorithm 1)\n");
+  if (const std::string why = theorem1_not_applicable(c, k); !why.empty()) {
+    std::printf("  Theorem 1: not applicable (%s)\n", why.c_str());
     return;
   }
   std::printf("  Theorem 1: eta_max = %.4g (%s), t_min = %.3g (%s), bound = %.4g\n", q.eta_max,

@@ -142,6 +142,40 @@ def verify_table(path=None):
         return pd.DataFrame.from_records(records)
 
 
+def theorem1_not_applicable(run):
+    """Why Theorem 1 says nothing about a run (a row of runs_table() or a dict of its attributes),
+    or "" when it covers it: the rule of `dposg run`'s summary (app/experiment.cpp,
+    theorem1_not_applicable). Within its conditions additionally needs eta_condition and
+    t_condition; see theorem1_within()."""
+    def get(key, default=None):
+        v = run.get(key, default) if hasattr(run, "get") else default
+        return default if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+    for key in ("L", "sigma", "G"):
+        v = get(key)
+        if v is None or not np.isfinite(float(v)):
+            return "the problem's L, sigma or G is unknown"
+    if int(get("assumption_iv", 1)) == 0:
+        return "the problem violates Assumption 1(iv)"
+    algorithm = get("algorithm", "dposg")
+    if algorithm != "dposg":
+        return f"--algorithm {algorithm} is not Algorithm 1"
+    if get("compressor", "none") != "none":
+        return "compressed gossip (CHOCO) is not Algorithm 1's exact averaging"
+    if int(get("overlap", 0)) != 0:
+        return "--overlap runs the paper's implementation, not Algorithm 1"
+    step_rule = get("step_rule", "osg")
+    if step_rule != "osg":
+        return f"--step-rule {step_rule} is not Algorithm 1's optimistic step"
+    return ""
+
+
+def theorem1_within(run):
+    """True when Theorem 1 covers the run and its eta and t meet the theorem's conditions."""
+    return (theorem1_not_applicable(run) == "" and int(run.get("eta_condition", 0)) == 1
+            and int(run.get("t_condition", 0)) == 1)
+
+
 def group_mean(df, by, value, index="iteration"):
     """Mean, min and max of `value` over the runs of each group `by` at each `index` value."""
     return df.groupby(by + [index])[value].agg(["mean", "min", "max", "count"]).reset_index()

@@ -103,7 +103,7 @@ TEST_CASE("dposg verify --quick passes, prints the table and writes every row an
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   CHECK(r.out.find("PASS:") != std::string::npos);
-  const std::regex row_re(R"((theorem1|t-rounds|lemma1|remark2|corollary1|special-cases|negative-control|compression) .*(PASS|FAIL|info|n/a))");
+  const std::regex row_re(R"((theorem1|t-rounds|t-needed|lemma1|lemma2|lemma3|remark2|corollary1|special-cases|negative-control|compression) .*(PASS|FAIL|info|n/a|vacuous|REFUTED))");
   int table_rows = 0;
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);) table_rows += std::regex_search(line, row_re);
@@ -128,6 +128,81 @@ TEST_CASE("dposg verify --quick passes, prints the table and writes every row an
   }
   CHECK(stored == table_rows);
   CHECK(stored > 40);
+}
+
+bool has(const std::vector<Row>& rows, Status st, const std::string& claim_part) {
+  for (const auto& r : rows)
+    if (r.status == st && r.claim.find(claim_part) != std::string::npos) return true;
+  return false;
+}
+
+TEST_CASE("theorem1: the vacuous row says so, the informative row carries weight and its control fails it", "[verify]") {
+  const auto rows = run_one("theorem1");
+  CHECK(has(rows, Status::vacuous, "sum_k ||g(z̄_k)||^2 <= RHS"));
+  CHECK(has(rows, Status::pass, "informative"));
+  CHECK(has(rows, Status::pass, "control: the informative row with a biased oracle"));
+  for (const auto& r : rows)
+    if (r.claim.find("informative") != std::string::npos && r.claim.find("control") == std::string::npos)
+      CHECK(r.expected < 0.05 * 30.7);  // RHS well below G^2 of star d = 10
+}
+
+TEST_CASE("remark2 and lemma1 report their bounds that cannot fail as vacuous", "[verify]") {
+  const auto r2 = run_one("remark2");
+  CHECK(has(r2, Status::vacuous, "t = 1:"));
+  CHECK(has(r2, Status::vacuous, "t = 2:"));
+  CHECK(has(r2, Status::pass, "t = 3:"));
+  const auto l1 = run_one("lemma1");
+  CHECK(has(l1, Status::vacuous, "g(Z_k)"));
+  CHECK(has(l1, Status::pass, "consensus bound behind it"));
+}
+
+TEST_CASE("Lemma 3 and Lemma 2 as printed are refuted at large M, reproducibly; the corrected bounds pass", "[verify]") {
+  for (const std::string check : {"lemma3", "lemma2"}) {
+    INFO(check);
+    const auto rows = run_one(check);
+    CHECK(failures(rows) == 0);
+    CHECK(has(rows, Status::pass, "M = 4: "));
+    CHECK(has(rows, Status::refuted, "M = 1024: "));
+    CHECK(has(rows, Status::refuted, "M = 256: "));
+    int corrected = 0;
+    for (const auto& r : rows)
+      if (r.claim.find("(corrected)") != std::string::npos) {
+        CHECK(r.status == Status::pass);
+        ++corrected;
+      }
+    CHECK(corrected == 5);
+    // The same seed gives the same table: the refutation is not a fluctuation of one run.
+    const auto again = run_one(check);
+    REQUIRE(again.size() == rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) CHECK(again[i].measured == rows[i].measured);
+    // A corrected bound can fail: fed a sigma 10x too small, it does.
+    Injection inj;
+    inj.stated_sigma_scale = 0.1;
+    CHECK(failed(run_one(check, inj), "(corrected)"));
+  }
+}
+
+TEST_CASE("t-needed: the measured t sits beside t_min, against a CPOSG reference loop", "[verify]") {
+  const auto rows = run_one("t-needed");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].status == Status::pass);
+  CHECK(carries_weight(rows[0]));
+  CHECK(rows[0].measured >= 1);
+  CHECK(rows[0].measured <= rows[0].expected);
+}
+
+TEST_CASE("print_table: a check with only vacuous rows makes the table fail; refuted rows do not", "[verify]") {
+  std::vector<Row> rows = {make_row("a", "x", 1, "<=", 2, Status::vacuous, "bound >= 1"),
+                           make_row("b", "y", 3, "<=", 2, Status::refuted)};
+  std::FILE* null = std::fopen("/dev/null", "w");
+  CHECK_FALSE(print_table(rows, null));
+  rows.push_back(make_row("a", "z", 1, "<=", 2, Status::pass));
+  CHECK(print_table(rows, null));
+  Row premise = make_row("c", "A1(i)", 1, "<=", 2, Status::pass);
+  premise.premise = true;
+  rows.push_back(premise);
+  CHECK_FALSE(print_table(rows, null));  // a premise alone does not make a claim checked
+  std::fclose(null);
 }
 
 TEST_CASE("dposg verify rejects an unknown check with exit code 2 and no file", "[verify]") {

@@ -77,6 +77,7 @@ bool check_assumption1(Context& ctx, const std::string& check, const Problem& p,
     r.expected = expected;
     r.status = pass ? Status::pass : Status::fail;
     r.note = note;
+    r.premise = true;
     ctx.add(r);
     ok = ok && pass;
   };
@@ -110,6 +111,7 @@ bool check_assumption1(Context& ctx, const std::string& check, const Problem& p,
     // A problem that states (iv) must satisfy it; one that disclaims it is reported, not failed.
     r.status = holds ? Status::pass : (k.assumption_iv ? Status::fail : Status::info);
     r.note = holds ? "" : (k.assumption_iv ? "stated to hold but violated" : "violated, as the problem states");
+    r.premise = true;
     ctx.add(r);
     ok = ok && holds;
   } else {
@@ -117,6 +119,7 @@ bool check_assumption1(Context& ctx, const std::string& check, const Problem& p,
     r.check = check;
     r.claim = "A1(iv) " + p.name() + ": no x* known";
     r.status = Status::not_applicable;
+    r.premise = true;
     ctx.add(r);
     ok = false;
   }

@@ -5,7 +5,6 @@
 #include "theory_checks/verify.hpp"
 
 namespace dposg::verify {
-namespace {
 
 // CPOSG (every worker restarts from the exact average of x) or, for M = 1, OSG of equation (2):
 // a plain loop over the same operator and noise streams, returning ||g(z̄_k)||^2 for k = 0..N.
@@ -29,20 +28,12 @@ std::vector<double> plain_loop(const Problem& p, Index M, double eta, std::int64
   return out;
 }
 
-}  // namespace
 
 void check_special_cases(Context& ctx) {
   const std::string check = "special-cases";
-  ExperimentConfig c;
-  c.problem.name = "star";
-  c.problem.dim = 10;
-  c.problem.noise = 0.3;
-  c.step_rule = "osg";
-  c.lr = "0.05";
+  ExperimentConfig c = star_osg_config(0.3, "0.05", ctx.opt.seed);
   c.iters = ctx.quick() ? 200 : 2000;
-  c.log_every = 1;
   c.batch = 2;
-  c.seed = ctx.opt.seed;
   struct Case {
     std::string claim, topology;
     Index M;

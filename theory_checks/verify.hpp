@@ -13,7 +13,11 @@
 
 namespace dposg::verify {
 
-enum class Status { pass, fail, info, not_applicable };
+// vacuous: the row would pass, but its bound is implied by a trivial one (the reason is in the
+// note), so it could not have failed. refuted: the paper's claim is contradicted inside its own
+// assumptions; that is a finding about the paper, not a failure of the code, so it does not fail
+// the command.
+enum class Status { pass, fail, info, not_applicable, vacuous, refuted };
 const char* to_string(Status s);
 
 struct Row {
@@ -26,7 +30,11 @@ struct Row {
   std::string margin_kind;  // e.g. "measured/bound", "rel. error", "tolerance"
   Status status = Status::info;
   std::string note;
+  bool premise = false;  // an Assumption 1 row: what a claim stands on, not the claim
 };
+
+// A verdict that could have gone the other way: pass, fail or refuted on a row that is not a premise.
+bool carries_weight(const Row& r);
 
 // Deliberate faults, so that tests can show each check fails when its claim is broken.
 struct Injection {
@@ -57,13 +65,16 @@ Row make_row(const std::string& check, const std::string& claim, double measured
 struct CheckInfo {
   std::string name;
   std::string title;
+  // Wall time measured on 2 cores (Release build): --quick, and --full where it was measured.
+  std::string run_time;
 };
 const std::vector<CheckInfo>& checks();
 
 // Runs the selected checks; throws InputError for an unknown check name.
 std::vector<Row> run_checks(const Options& opt);
 
-// Prints the table; returns true when no row failed.
+// Prints the table; returns true when no row failed and every check that ran has a row that
+// carries weight (a check whose rows are all vacuous or informational validated nothing).
 bool print_table(const std::vector<Row>& rows, std::FILE* to);
 
 // ---- shared by the checks -------------------------------------------------------------------
@@ -100,11 +111,22 @@ class Context {
 // The problem with its stated L and sigma scaled: what a user who misstates the constants runs.
 std::unique_ptr<Problem> with_stated_constants(std::unique_ptr<Problem> p, double L_scale, double sigma_scale);
 
+// A number for a note: 4 significant digits.
+std::string short_number(double v);
+
 // Statistics.
 double mean(const std::vector<double>& v);
 double std_error(const std::vector<double>& v);
 // Least-squares slope of y against x.
 double slope(const std::vector<double>& x, const std::vector<double>& y);
+
+// OSG on the star game of dimension 10 with this noise and step (the checks' common setting).
+ExperimentConfig star_osg_config(double noise, const std::string& lr, std::uint64_t seed);
+
+// CPOSG (every worker restarts from the exact average of x) or, for M = 1, OSG of equation (2):
+// a plain loop over the problem's operator and noise streams (those of a run with this seed),
+// returning ||g(z̄_k)||^2 for k = 0..N.
+std::vector<double> plain_loop(const Problem& p, Index M, double eta, std::int64_t N, Index batch, std::uint64_t seed);
 
 // Assumption 1 checked numerically on a problem (sampled Lipschitz ratios, <g(x), x - x*>, the
 // bound G on the ball, the noise variance against sigma^2/m); adds rows and returns whether
@@ -120,5 +142,8 @@ void check_corollary1(Context& ctx);
 void check_special_cases(Context& ctx);
 void check_negative_control(Context& ctx);
 void check_compression(Context& ctx);
+void check_lemma2(Context& ctx);
+void check_lemma3(Context& ctx);
+void check_t_needed(Context& ctx);
 
 }  // namespace dposg::verify
