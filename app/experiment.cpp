@@ -22,7 +22,8 @@ double parse_positive(const std::string& text, const std::string& option) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != text.size() || text.empty())
+  // Decimal only: std::stod also reads hexadecimal ("0x10" = 16), which nobody means as a step.
+  if (used != text.size() || text.empty() || text.find_first_of("xX") != std::string::npos)
     throw InputError(option + ": expected a number or 'theorem', got '" + text + "'");
   if (!(v > 0.0) || !std::isfinite(v)) throw InputError(option + ": must be > 0, got '" + text + "'");
   return v;

@@ -101,7 +101,13 @@ int run_command(int argc, const char* const argv[]) {
        "--device cuda and a GPU per rank), auto (nccl where it can be used, else mpi). DQGAN's server "
        "link stays on MPI");
   desc.add(where);
-  if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.")) return 0;
+  std::set<std::string> given;
+  if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.", nullptr,
+             &given))
+    return 0;
+  check_applicable(config, given);
+  // Before the file is opened (and perhaps created): bad input leaves nothing on disk.
+  if (!config.run_name.empty()) require_valid_run_name(config.run_name);
   PlacedExperiment placed = place_experiment(config, placement);
   Experiment& e = placed.experiment;
   const std::unique_ptr<MpiSession>& mpi = placed.mpi;

@@ -958,11 +958,15 @@ void ResultsFile::remove_run(const std::string& run) {
   });
 }
 
-std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run,
-                                                   const std::vector<std::pair<std::string, AttrValue>>& initial) {
+void require_valid_run_name(const std::string& run) {
   if (!valid_run_name(run))
     throw InputError("--run-name: invalid run name '" + run +
                      "' (use letters, digits and _ - . = , only)");
+}
+
+std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run,
+                                                   const std::vector<std::pair<std::string, AttrValue>>& initial) {
+  require_valid_run_name(run);
   if (has_run(run))
     throw InputError("run '" + run + "' already exists in '" + path_ +
                      "' (choose another --run-name, or --overwrite)");
