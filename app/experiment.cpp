@@ -1,9 +1,12 @@
 #include "app/experiment.hpp"
 
 #include <omp.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <fstream>
 #include <sstream>
 
 #include "core/compressed_mixer.hpp"
@@ -23,10 +26,77 @@ double parse_positive(const std::string& text, const std::string& option) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != text.size() || text.empty())
+  // Decimal only: std::stod also reads hexadecimal ("0x10" = 16), which nobody means as a step.
+  if (used != text.size() || text.empty() || text.find_first_of("xX") != std::string::npos)
     throw InputError(option + ": expected a number or 'theorem', got '" + text + "'");
   if (!(v > 0.0) || !std::isfinite(v)) throw InputError(option + ": must be > 0, got '" + text + "'");
   return v;
+}
+
+std::string compact(double v);
+
+// Memory the machine can give now: MemAvailable, else free + cached pages.
+double available_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024.0;
+  return static_cast<double>(::sysconf(_SC_AVPHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+std::string bytes_text(double b) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB", "PB", "EB"};
+  int u = 0;
+  while (b >= 1000.0 && u < 6) b /= 1000.0, ++u;
+  std::ostringstream s;
+  s.precision(3);
+  s << b << " " << units[u];
+  return s.str();
+}
+
+// Sizes are checked before anything is allocated: a run that cannot fit is refused with the
+// option that makes it large, instead of ending in std::bad_alloc (or terminate, from inside an
+// OpenMP region) minutes later. The estimate is a lower bound of what the run holds at once,
+// in doubles: the workers' iterates and their copies (Z, X, the previous operator, the step
+// rule's and the mixer's buffers: about 8 per worker), and for the GANs one batch per thread
+// (real samples, latent inputs and the networks' activations), for --batch and for --eval-batch.
+void check_memory(const ExperimentConfig& c) {
+  const auto& p = c.problem;
+  const bool gan = p.name.rfind("gan-", 0) == 0;
+  const double M = static_cast<double>(c.workers);
+  const double data_dim = p.name == "gan-fashion" ? 784.0 / (p.gan_downscale * p.gan_downscale) : 2.0;
+  const double width = static_cast<double>(p.gan_width), depth = static_cast<double>(p.gan_depth);
+  const double latent = static_cast<double>(p.gan_latent);
+  const double dim = gan ? 2.0 * (width * (latent + data_dim + 2.0) + std::max(depth - 1.0, 0.0) * width * (width + 1.0))
+                         : static_cast<double>(p.dim);
+  const double threads = std::min(M, static_cast<double>(c.threads > 0 ? c.threads : omp_get_max_threads()));
+  const double per_sample = 8.0 * (data_dim + latent + 4.0 * width * std::max(depth, 1.0) + 2.0);
+  struct Term {
+    const char* option;
+    double bytes;
+    std::string how;
+  };
+  const Term terms[] = {
+      {gan ? "--workers" : (M >= static_cast<double>(p.dim) ? "--workers" : "--dim"), 8.0 * 8.0 * M * dim,
+       "8 copies of " + compact(M) + " workers x d = " + compact(dim) + " doubles"},
+      {c.total_batch > 0 ? "--total-batch" : "--batch", gan ? threads * static_cast<double>(c.batch) * per_sample : 0.0,
+       compact(threads) + " threads x " + std::to_string(c.batch) + " samples x " + bytes_text(per_sample)},
+      {"--eval-batch", gan ? threads * static_cast<double>(c.eval_batch) * per_sample : 0.0,
+       compact(threads) + " threads x " + std::to_string(c.eval_batch) + " samples x " + bytes_text(per_sample)},
+  };
+  double total = 0;
+  const Term* largest = &terms[0];
+  for (const auto& t : terms) {
+    total += t.bytes;
+    if (t.bytes > largest->bytes) largest = &t;
+  }
+  const double available = available_bytes();
+  if (total > available)
+    throw InputError(std::string(largest->option) + ": the run needs at least " + bytes_text(total) +
+                     " of memory (" + largest->how + "), more than the " + bytes_text(available) +
+                     " available");
 }
 
 std::string compact(double v) {
@@ -169,6 +239,7 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   if (!(c.init_spread >= 0.0) || !std::isfinite(c.init_spread))
     throw InputError("--init-spread: must be >= 0, got " + compact(c.init_spread));
   if (c.init == "zero" && c.init_spread > 0.0) throw InputError("--init-spread: needs --init random");
+  check_memory(c);
 
   ProblemOptions po = c.problem;
   po.seed = c.seed;

@@ -72,8 +72,18 @@ int info_command(int argc, const char* const argv[]) {
   auto reader = ResultsReader::open(path);
   std::vector<RunSummary> summaries;
   std::size_t width = 44;
+  // A run whose objects cannot be read (a writer killed in the middle of a flush) is listed as
+  // `damaged` and named on stderr; every other run of the file is still summarised.
   for (const auto& run : reader->runs()) {
-    summaries.push_back(reader->summary(run));
+    try {
+      summaries.push_back(reader->summary(run));
+    } catch (const std::exception& e) {
+      RunSummary s;
+      s.name = run;
+      s.status = "damaged";
+      summaries.push_back(std::move(s));
+      std::fprintf(stderr, "dposg info: run '%s' is damaged and cannot be read (%s)\n", run.c_str(), e.what());
+    }
     width = std::max(width, run.size());
   }
   const auto grid = sweep_grid(summaries);
@@ -108,8 +118,13 @@ int info_command(int argc, const char* const argv[]) {
   for (const RunSummary& s : summaries) {
     const std::string& run = s.name;
     auto last = [&](const std::string& m) {
-      const auto v = reader->metric(run, m);
-      return v.empty() ? std::nan("") : v.back();
+      if (s.status == "damaged") return std::nan("");
+      try {
+        const auto v = reader->metric(run, m);
+        return v.empty() ? std::nan("") : v.back();
+      } catch (const std::exception&) {
+        return std::nan("");  // a damaged dataset in a readable run
+      }
     };
     if (csv) {
       std::printf("%s,%s,%lld", csv_quote(run).c_str(), s.status.c_str(), static_cast<long long>(s.rows));

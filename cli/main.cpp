@@ -1,4 +1,5 @@
 // dposg: decentralized parallel optimistic stochastic gradient testbed.
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  // Past `ulimit -f` a write fails with EFBIG instead of the process dying of SIGXFSZ: the
+  // recorder then says so in one line and keeps the results file as of its last flush.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Sub-commands parse their options from argv[1..] (argv[1] plays the program name's part).
   const char* const* sub_argv = argv + 1;
   const int sub_argc = argc - 1;

@@ -1,5 +1,6 @@
 #include "cli/options.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -117,8 +118,43 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   return all;
 }
 
+namespace {
+
+// Boost reads "-1" into an unsigned as 2^64 - 1 and hexadecimal into doubles; every number of the
+// command line and of a config file is checked as written: decimal, and non-negative for
+// unsigned options.
+void check_number_texts(const po::parsed_options& parsed, const po::variables_map& vm) {
+  for (const auto& opt : parsed.options) {
+    if (opt.string_key.empty() || !vm.count(opt.string_key)) continue;
+    const std::type_info& type = vm[opt.string_key].value().type();
+    const bool is_unsigned = type == typeid(unsigned) || type == typeid(unsigned long) ||
+                             type == typeid(unsigned long long);
+    const bool is_signed = type == typeid(int) || type == typeid(long) || type == typeid(long long);
+    const bool is_double = type == typeid(double) || type == typeid(float);
+    if (!is_unsigned && !is_signed && !is_double) continue;
+    for (const auto& text : opt.value) {
+      std::string t = text;
+      while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.erase(t.begin());
+      const bool hex = t.find_first_of("xX") != std::string::npos;
+      if (is_unsigned && (hex || t.empty() || t.find_first_not_of("0123456789") != std::string::npos))
+        throw InputError("--" + opt.string_key + ": must be a non-negative decimal integer, got '" + text + "'");
+      if ((is_signed || is_double) && hex)
+        throw InputError("--" + opt.string_key + ": must be a decimal number, got '" + text + "'");
+    }
+  }
+}
+
+// A config file's text for an error message: raw bytes of a binary file must not reach the terminal.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  return out;
+}
+
+}  // namespace
+
 bool parse(int argc, const char* const argv[], const po::options_description& desc, const std::string& usage,
-           po::positional_options_description* positional) {
+           po::positional_options_description* positional, std::set<std::string>* given) {
   std::string config;
   po::options_description meta("General");
   meta.add_options()("help,h", "print this help")("config", po::value(&config),
@@ -129,27 +165,71 @@ bool parse(int argc, const char* const argv[], const po::options_description& de
   try {
     auto parser = po::command_line_parser(argc, argv).options(all);
     if (positional) parser.positional(*positional);
-    po::store(parser.run(), vm);
+    const po::parsed_options cmdline = parser.run();
+    // Without a positional description Boost drops a stray argument ("dposg run extra") silently.
+    for (const auto& opt : cmdline.options)
+      if (opt.position_key >= 0 && opt.string_key.empty() && !opt.value.empty())
+        throw InputError("unexpected argument '" + opt.value.front() + "' (options start with --)");
+    po::store(cmdline, vm);
     if (vm.count("help")) {
       std::cout << usage << "\n" << all << "\n";
       return false;
     }
+    check_number_texts(cmdline, vm);
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
+      if (std::filesystem::is_directory(path)) throw InputError("--config: '" + path + "' is a directory");
       std::ifstream in(path);
       if (!in) throw InputError("--config: cannot open '" + path + "'");
+      {
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (text.find('\0') != std::string::npos)
+          throw InputError("--config: '" + path + "' is not a text file (key = value lines)");
+        in.clear();
+        in.seekg(0);
+      }
       try {
         // The command line wins over the file: po::store keeps the first value stored.
-        po::store(po::parse_config_file(in, desc, false), vm);
+        const po::parsed_options file = po::parse_config_file(in, desc, false);
+        po::store(file, vm);
+        check_number_texts(file, vm);
       } catch (const po::error& e) {
-        throw InputError("--config: '" + path + "': " + e.what());
+        throw InputError("--config: '" + path + "': " + printable(e.what()));
       }
     }
     po::notify(vm);
+    // Given on the command line or in the config file, as opposed to left at its default.
+    if (given)
+      for (const auto& [name, value] : vm)
+        if (!value.defaulted()) given->insert(name);
   } catch (const po::error& e) {
     throw InputError(e.what());
   }
   return true;
+}
+
+}  // namespace dposg::cli
+
+namespace dposg::cli {
+
+void check_applicable(const ExperimentConfig& c, const std::set<std::string>& given) {
+  struct Rule {
+    const char* option;
+    bool applies;
+    std::string to;
+  };
+  const Rule rules[] = {
+      {"topology-file", c.topology == "file", "--topology file (got --topology " + c.topology + ")"},
+      {"gan-downscale", c.problem.name == "gan-fashion", "--problem gan-fashion (got " + c.problem.name + ")"},
+      {"gan-classifier", c.problem.name == "gan-fashion", "--problem gan-fashion (got " + c.problem.name + ")"},
+      {"eps", c.step_rule == "oadam", "--step-rule oadam (got " + c.step_rule + ")"},
+      {"beta1", c.step_rule == "oadam", "--step-rule oadam (got " + c.step_rule + ")"},
+      {"beta2", c.step_rule == "oadam", "--step-rule oadam (got " + c.step_rule + ")"},
+  };
+  for (const auto& r : rules)
+    if (!r.applies && given.count(r.option))
+      throw InputError(std::string("--") + r.option + ": applies only to " + r.to);
+  if (c.threads < 0) throw InputError("--threads: must be >= 0 (0 = OpenMP's default), got " + std::to_string(c.threads));
 }
 
 }  // namespace dposg::cli

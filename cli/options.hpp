@@ -2,6 +2,7 @@
 // The one place that maps command-line / config-file option names to values. Config files use
 // the same keys without the leading dashes (Boost.Program_options INI syntax: `key = value`).
 #include <boost/program_options.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,13 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o);
 // Parses argv (after the sub-command) and an optional --config file into the bound variables.
 // Throws InputError with one line naming the offending option on any malformed input.
 // Returns false when --help was given (the help text has been printed).
+// `given` (if not null) receives the options set on the command line or in the config file, not
+// left at their default (variables_map::defaulted()).
 bool parse(int argc, const char* const argv[], const po::options_description& desc, const std::string& usage,
-           po::positional_options_description* positional = nullptr);
+           po::positional_options_description* positional = nullptr, std::set<std::string>* given = nullptr);
+
+// Refuses (InputError, one line) an option given for a problem, rule or algorithm it does not
+// apply to: what `dposg run` would otherwise ignore in silence.
+void check_applicable(const ExperimentConfig& c, const std::set<std::string>& given);
 
 }  // namespace dposg::cli

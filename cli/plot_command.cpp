@@ -549,24 +549,30 @@ int plot_command(int argc, const char* const argv[]) {
     auto reader = ResultsReader::open(path);
     for (const auto& name : reader->runs()) {
       if (filter && !std::regex_search(name, *filter)) continue;
-      const RunSummary s = reader->summary(name);
-      if (s.rows == 0) continue;
-      Run r;
-      r.name = name;
-      r.status = s.status;
-      for (const auto& [k, v] : s.attrs) r.attrs[k] = v;
-      const auto it = reader->iterations(name);
-      r.iteration.assign(it.begin(), it.end());
-      r.grad = reader->metric(name, "grad_norm_sq");
-      r.consensus = reader->metric(name, "consensus_error");
-      r.bytes = reader->metric(name, "bytes_busiest");
-      const auto& names = s.metric_names;
-      r.uplink = std::find(names.begin(), names.end(), "bytes_uplink") != names.end()
-                     ? reader->metric(name, "bytes_uplink")
-                     : r.bytes;
-      if (!metric.empty() && std::find(s.metric_names.begin(), s.metric_names.end(), metric) != s.metric_names.end())
-        r.chosen = reader->metric(name, metric);
-      runs.push_back(std::move(r));
+      // A damaged run (a writer killed in the middle of a flush) is named and left out; the
+      // others are plotted.
+      try {
+        const RunSummary s = reader->summary(name);
+        if (s.rows == 0) continue;
+        Run r;
+        r.name = name;
+        r.status = s.status;
+        for (const auto& [k, v] : s.attrs) r.attrs[k] = v;
+        const auto it = reader->iterations(name);
+        r.iteration.assign(it.begin(), it.end());
+        r.grad = reader->metric(name, "grad_norm_sq");
+        r.consensus = reader->metric(name, "consensus_error");
+        r.bytes = reader->metric(name, "bytes_busiest");
+        const auto& names = s.metric_names;
+        r.uplink = std::find(names.begin(), names.end(), "bytes_uplink") != names.end()
+                       ? reader->metric(name, "bytes_uplink")
+                       : r.bytes;
+        if (!metric.empty() && std::find(s.metric_names.begin(), s.metric_names.end(), metric) != s.metric_names.end())
+          r.chosen = reader->metric(name, metric);
+        runs.push_back(std::move(r));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "dposg plot: run '%s' is damaged and left out (%s)\n", name.c_str(), e.what());
+      }
     }
   }
   if (want_runs && runs.empty()) {

@@ -105,7 +105,13 @@ int run_command(int argc, const char* const argv[]) {
        "--device cuda and a GPU per rank), auto (nccl where it can be used, else mpi). DQGAN's server "
        "link stays on MPI");
   desc.add(where);
-  if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.")) return 0;
+  std::set<std::string> given;
+  if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.", nullptr,
+             &given))
+    return 0;
+  check_applicable(config, given);
+  // Before the file is opened (and perhaps created): bad input leaves nothing on disk.
+  if (!config.run_name.empty()) require_valid_run_name(config.run_name);
   PlacedExperiment placed = place_experiment(config, placement);
   Experiment& e = placed.experiment;
   const std::unique_ptr<MpiSession>& mpi = placed.mpi;
@@ -114,16 +120,27 @@ int run_command(int argc, const char* const argv[]) {
   std::unique_ptr<ResultsFile> file;
   std::unique_ptr<RunWriter> writer;
   if (writes) {
-    const bool user_named = !config.run_name.empty();
-    file = ResultsFile::open(output.out);
-    if (file->has_run(e.run_name)) {
-      if (output.overwrite) {
-        file->remove_run(e.run_name);
-      } else if (!user_named) {
-        e.run_name = free_run_name(*file, e.run_name);
+    try {
+      const bool user_named = !config.run_name.empty();
+      file = ResultsFile::open(output.out);
+      if (file->has_run(e.run_name)) {
+        if (output.overwrite) {
+          file->remove_run(e.run_name);
+        } else if (!user_named) {
+          e.run_name = free_run_name(*file, e.run_name);
+        }
       }
+      writer = file->create_run(e.run_name);
+    } catch (const std::exception& err) {
+      // The other ranks are already in the run, waiting for this one in its first collective
+      // call: returning would leave them spinning and this rank in MPI_Finalize. One line, then
+      // the whole job ends.
+      if (!mpi) throw;
+      const bool input = dynamic_cast<const InputError*>(&err) != nullptr;
+      std::fprintf(stderr, "dposg run: %s%s\n", input ? "" : "error: ", err.what());
+      std::fflush(stderr);
+      mpi->abort(input ? 2 : 1);
     }
-    writer = file->create_run(e.run_name);
   }
 
   Progress progress(config.iters, writes && !output.quiet && isatty(STDERR_FILENO));

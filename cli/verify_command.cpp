@@ -37,6 +37,7 @@ int verify_command(int argc, const char* const argv[]) {
   opt.size = full ? verify::Size::full : verify::Size::quick;
   opt.only = only;
   opt.seed = seed;
+  if (threads < 0) throw InputError("--threads: must be >= 0 (0 = OpenMP's default), got " + std::to_string(threads));
   opt.threads = threads;
   opt.progress = isatty(STDERR_FILENO) != 0;
   for (const auto& name : only) {

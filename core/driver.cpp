@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <exception>
+#include <string>
+#include <unordered_set>
 
 namespace dposg {
 
@@ -143,6 +145,22 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   IterationEngine& engine = given_engine ? *given_engine : host;
 
   double eval_seconds = 0.0;  // spent in evaluate(), so that timings can leave it out
+  // A logged metric that is Inf, or NaN after it was finite, is divergence (as NaN/Inf iterates
+  // are): NaN alone is how a metric says "not available" (dist_to_solution without a known
+  // solution), so NaN from the first row on is not. Returns the metric's name, "" if none.
+  std::unordered_set<std::string> finite_before;
+  auto non_finite_metric = [&](const MetricsRow& row) -> std::string {
+    std::string bad;
+    for (const auto& [name, v] : row.values) {
+      if (std::isfinite(v)) finite_before.insert(name);
+      else if (bad.empty() && (std::isinf(v) || finite_before.count(name))) bad = name;
+    }
+    // Every process must take the same decision (the next collective call would otherwise hang).
+    double flag = bad.empty() ? 0.0 : 1.0;
+    part.sum(&flag, 1);
+    return flag == 0.0 ? std::string() : bad.empty() ? std::string("(on another process)") : bad;
+  };
+  std::string diverged_metric;
   auto log_row = [&](std::int64_t k) {
     MetricsRow row;
     const double eval_start = clock.seconds();
@@ -157,6 +175,12 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
     row.set("eval_time_s", eval_seconds);
     out.last = row;
     for (auto* o : observers) o->on_log(row);
+    diverged_metric = non_finite_metric(row);
+    return diverged_metric.empty();
+  };
+  auto metric_diverged = [&](std::int64_t k) {
+    out.status = RunStatus::diverged;
+    out.message = "NaN or Inf in the metric " + diverged_metric + " at iteration " + std::to_string(k);
   };
   // Every process must take the same decision (the next collective call would otherwise hang).
   auto finite = [&]() {
@@ -167,8 +191,8 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
 
   try {
     engine.init(Z0);
-    log_row(0);
-    for (std::int64_t k = 1; k <= opts.iters; ++k) {
+    if (!log_row(0)) metric_diverged(0);
+    for (std::int64_t k = 1; k <= opts.iters && out.status == RunStatus::running; ++k) {
       engine.iterate(k);
       out.iterations_done = k;
       const bool log_now = (k % opts.log_every == 0) || k == opts.iters;
@@ -177,7 +201,10 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
         out.message = "NaN or Inf in the iterates at iteration " + std::to_string(k);
         break;
       }
-      if (log_now) log_row(k);
+      if (log_now && !log_row(k)) {
+        metric_diverged(k);
+        break;
+      }
     }
     if (out.status == RunStatus::running) out.status = RunStatus::finished;
   } catch (const std::exception& e) {

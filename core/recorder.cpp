@@ -44,6 +44,7 @@
 
 #include <H5Cpp.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -368,17 +371,177 @@ bool is_lock_error(const std::string& msg) {
 // Shared state of one open results file: kept alive by the ResultsFile and every RunWriter.
 
 namespace recorder_detail {
+// A write that fails half-way (ENOSPC, EFBIG, EIO) leaves HDF5's metadata cache with entries that
+// are dirty, half-written or pointing at space that never reached the disk. Letting HDF5 go on (the
+// next flush, the closing flush at H5Fclose) then rewrote shared metadata (the superblock's EOA,
+// /runs' B-tree and heap) from that state: the whole file was unreadable ("addr overflow") and
+// H5close crashed at exit. Two measures keep the last flushed state the file's state:
+//   * Reserve before writing. Every flush (and every large raw write) first makes sure the blocks
+//     it may write are allocated: fallocate(FALLOC_FL_KEEP_SIZE) up to EOA + an upper bound of what
+//     the flush writes (the metadata cache's whole size, the pending rows, chunk and aggregator
+//     slack), and the RLIMIT_FSIZE limit checked by hand (fallocate with KEEP_SIZE does not). A full
+//     disk is then found before a byte is written, when the file on disk is still consistent, not in
+//     the middle of an H5Fflush that the cache cannot undo. KEEP_SIZE leaves the file's size and
+//     bytes as before (the golden corpus stays bit-identical); the unused tail is released at close.
+//     A journal or a file per run would also do, but either changes the on-disk layout notebooks
+//     rely on; SWMR-style ordered flushes alone still fail half-way on a full disk.
+//   * Fence on the first failure. The descriptor HDF5 writes through is replaced (dup2) by
+//     /dev/null: whatever HDF5 still writes (closing flushes, destructors) goes nowhere, so nothing
+//     reaches the results file, closing succeeds (no cascade of H5Dclose messages, no crash in
+//     H5close) and every later write of this process throws the same StorageError at once. (A
+//     memfd would count against `ulimit -f` like the file itself and fail the closing flush.)
+// Where fallocate is not supported (some network file systems) only the fence remains.
 struct FileState {
   FileState(std::string p, const H5::H5File& f, const H5::Group& r)
-      : path(std::move(p)), file(f), runs(r) {}
+      : path(std::move(p)), file(f), runs(r) {
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(file.getId(), H5P_DEFAULT, &handle) >= 0 && handle)
+      fd = *static_cast<int*>(handle);
+    // Our own reference to the open file description, for releasing the reserved tail after
+    // HDF5 has closed its descriptor.
+    if (fd >= 0) own_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    struct stat st{};
+    if (own_fd >= 0 && ::fstat(own_fd, &st) == 0) {
+      // Blocks below the size at open are taken to be allocated; reservations start there.
+      reserved = static_cast<std::uint64_t>(st.st_size);
+      size_on_open = reserved;
+    }
+  }
+  ~FileState() {
+    try {
+      runs.close();
+      file.close();
+    } catch (const H5::Exception&) {
+      // The closing flush failed (the file is then fenced below, if it was not already).
+    }
+    release_tail();
+  }
   std::string path;
   H5::H5File file;
   H5::Group runs;
+  int fd = -1;        // HDF5's (sec2) descriptor
+  int own_fd = -1;    // dup of it
+  std::uint64_t reserved = 0;  // [0, reserved) has its blocks allocated
+  std::uint64_t size_on_open = 0;
+  bool can_fallocate = true;
+  std::string lost;   // set when fenced: the cause
+  std::string lost_while;  // and the operation that failed
 
-  void flush_file() { check(H5Fflush(file.getId(), H5F_SCOPE_GLOBAL), "H5Fflush"); }
+  std::uint64_t eoa() const {
+    haddr_t a = 0;
+    if (H5Fget_eoa(file.getId(), &a) < 0) return reserved;
+    return static_cast<std::uint64_t>(a);
+  }
+
+  // Upper bound of what a flush writes beyond the data it is told about: every cached metadata
+  // entry (dirty or not), HDF5's metadata and small-data aggregator blocks, a chunk per dataset.
+  std::uint64_t flush_bound() const {
+    size_t max_size = 0, min_clean = 0, cur_size = 0;
+    int entries = 0;
+    if (H5Fget_mdc_size(file.getId(), &max_size, &min_clean, &cur_size, &entries) < 0) cur_size = 1 << 20;
+    return static_cast<std::uint64_t>(cur_size) + 16 * 1024;
+  }
+
+  // Makes [0, EOA + extra + flush_bound) allocated; "" on success, else the cause.
+  std::string reserve(std::uint64_t extra) {
+    const std::uint64_t target = eoa() + extra + flush_bound();
+    struct rlimit lim{};
+    if (::getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+        target > static_cast<std::uint64_t>(lim.rlim_cur))
+      return std::string(std::strerror(EFBIG)) + " (the file size limit, ulimit -f, is " +
+             std::to_string(static_cast<unsigned long long>(lim.rlim_cur)) + " bytes)";
+    if (target <= reserved || own_fd < 0 || !can_fallocate) return "";
+    // Reserve ahead (a quarter more, at most 4 MiB) so that most flushes need no system call.
+    const std::uint64_t ahead = std::min<std::uint64_t>(target / 4, 4u << 20);
+    for (std::uint64_t want : {target + ahead, target}) {
+      if (want <= reserved) return "";
+      if (::fallocate(own_fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(reserved),
+                      static_cast<off_t>(want - reserved)) == 0) {
+        reserved = want;
+        return "";
+      }
+      if (errno == EOPNOTSUPP || errno == ENOSYS) {
+        can_fallocate = false;
+        return "";
+      }
+      if (errno != ENOSPC) break;
+    }
+    return std::strerror(errno);
+  }
+
+  // Frees the reserved blocks past the end of the file, which a closed file does not need.
+  void release_tail() {
+    if (own_fd < 0) return;
+    struct stat st{};
+    if (::fstat(own_fd, &st) == 0 && reserved > static_cast<std::uint64_t>(st.st_size))
+      (void)::fallocate(own_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size,
+                        static_cast<off_t>(reserved - static_cast<std::uint64_t>(st.st_size)));
+    ::close(own_fd);
+    own_fd = -1;
+  }
+
+  void fence(const std::string& cause, const std::string& what) {
+    if (!lost.empty()) return;
+    lost = cause.empty() ? "write failed" : cause;
+    lost_while = what;
+    if (fd >= 0) {
+      const int sink = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (sink >= 0) {
+        ::dup2(sink, fd);
+        ::close(sink);
+      }
+    }
+    release_tail();  // also drops HDF5's flock with the last reference to the file
+  }
+
+  // The first failure's operation, whichever later write finds the file fenced.
+  std::string lost_message(const std::string&) const {
+    return "cannot write '" + path + "': " + lost + " (while " + lost_while +
+           "); nothing more is written to it: the runs completed before are intact";
+  }
+
+  [[noreturn]] void fail(const std::string& cause, const std::string& what) {
+    fence(cause, what);
+    throw StorageError(lost_message(what));
+  }
+
+  void ensure_room(std::uint64_t extra, const std::string& what) {
+    if (!lost.empty()) throw StorageError(lost_message(what));
+    const std::string why = reserve(extra);
+    if (!why.empty()) fail(why, what);
+  }
+
+  void flush_file() {
+    ensure_room(0, "flushing");
+    check(H5Fflush(file.getId(), H5F_SCOPE_GLOBAL), "H5Fflush");
+  }
 };
+
+// The OS error in an HDF5 error message ("... errno = 28, error message = 'No space left on
+// device', ..."), else the message itself.
+std::string os_cause(const std::string& h5_message) {
+  const std::string key = "error message = '";
+  const auto at = h5_message.find(key);
+  if (at == std::string::npos) return h5_message;
+  const auto end = h5_message.find('\'', at + key.size());
+  return h5_message.substr(at + key.size(), end == std::string::npos ? std::string::npos : end - at - key.size());
+}
+
+// guarded() for everything that writes: a StorageError once the file is fenced, and any HDF5
+// failure fences it (whatever the cause, the cache may now hold what the disk does not).
+template <class F>
+auto guarded_write(FileState& fs, const std::string& what, F&& f) -> decltype(f()) {
+  if (!fs.lost.empty()) throw StorageError(fs.lost_message(what));
+  quiet_hdf5();
+  try {
+    return f();
+  } catch (const H5::Exception& e) {
+    fs.fail(os_cause(detail(e)), what);
+  }
+}
 }  // namespace recorder_detail
 using recorder_detail::FileState;
+using recorder_detail::guarded_write;
 
 struct ResultsFile::Impl {
   std::shared_ptr<FileState> fs;
@@ -491,7 +654,10 @@ struct RunWriter::Impl {
       }
       columns[k].pending.back() = value;
     }
-    if (pending_iterations.size() >= kMaxPendingRows) write_pending();
+    if (pending_iterations.size() >= kMaxPendingRows) {
+      reserve_rows("appending metrics");
+      write_pending();
+    }
   }
 
   template <class T>
@@ -516,9 +682,40 @@ struct RunWriter::Impl {
   void flush(bool force) {
     auto now = Clock::now();
     if (!force && now - last_flush < kFlushInterval) return;
+    if (!fs->lost.empty()) throw StorageError(fs->lost_message(what("flushing")));
+    // The rows are handed to HDF5 only once their space is reserved: on a full disk the cache
+    // then holds nothing of them, and the run can still be marked.
+    reserve_rows("flushing");
     write_pending();
     fs->flush_file();
     last_flush = now;
+  }
+
+  void reserve_rows(const char* op) {
+    // Chunks are allocated (and filled) whole: the rows need the chunks they start.
+    const std::uint64_t rows = pending_iterations.size(), datasets = columns.size() + 1;
+    const std::uint64_t new_chunks = (written + rows + kChunk - 1) / kChunk - (written + kChunk - 1) / kChunk;
+    const std::string why = fs->reserve(datasets * new_chunks * kChunk * 8);
+    if (!why.empty()) {
+      mark_failed(why);
+      fs->fail(why, what(op));
+    }
+  }
+
+  // The status "failed" and the cause, with the rows of the last flush: written only when what
+  // the last reservation left past EOA covers the flush (besides the pending rows, dropped,
+  // little is dirty then: the run group's header, the superblock), else the run stays "running".
+  void mark_failed(const std::string& why) {
+    const std::uint64_t need = fs->flush_bound();
+    if (fs->reserved < fs->eoa() + need) return;
+    try {
+      pending_iterations.clear();
+      for (auto& c : columns) c.pending.clear();
+      write_attr(group, "status", AttrValue(std::string("failed")));
+      write_attr(group, "message", AttrValue("results file: " + why));
+      check(H5Fflush(fs->file.getId(), H5F_SCOPE_GLOBAL), "H5Fflush");
+    } catch (const H5::Exception&) {
+    }
   }
 
   H5::Group& sub_group(std::optional<H5::Group>& g, const char* name) {
@@ -529,20 +726,29 @@ struct RunWriter::Impl {
 
 namespace recorder_detail {
 void ProblemWriter::matrix(const std::string& name, const Matrix& m) {
-  guarded(w_->fs->path, w_->what("writing problem/" + name),
-          [&] { write_matrix(w_->sub_group(w_->problem, "problem"), name, m); });
+  guarded_write(*w_->fs, w_->what("writing problem/" + name),
+          [&] {
+            w_->fs->ensure_room(static_cast<std::uint64_t>(m.size()) * 8, w_->what("writing problem/" + name));
+            write_matrix(w_->sub_group(w_->problem, "problem"), name, m);
+          });
 }
 void ProblemWriter::vector(const std::string& name, const Vector& v) {
-  guarded(w_->fs->path, w_->what("writing problem/" + name),
-          [&] { write_vector(w_->sub_group(w_->problem, "problem"), name, v); });
+  guarded_write(*w_->fs, w_->what("writing problem/" + name),
+          [&] {
+            w_->fs->ensure_room(static_cast<std::uint64_t>(v.size()) * 8, w_->what("writing problem/" + name));
+            write_vector(w_->sub_group(w_->problem, "problem"), name, v);
+          });
 }
 void ProblemWriter::scalar(const std::string& name, double value) {
-  guarded(w_->fs->path, w_->what("writing problem/" + name),
+  guarded_write(*w_->fs, w_->what("writing problem/" + name),
           [&] { write_scalar(w_->sub_group(w_->problem, "problem"), name, value); });
 }
 void ProblemWriter::text(const std::string& name, const std::string& value) {
-  guarded(w_->fs->path, w_->what("writing problem/" + name),
-          [&] { write_text(w_->sub_group(w_->problem, "problem"), name, value); });
+  guarded_write(*w_->fs, w_->what("writing problem/" + name),
+          [&] {
+            w_->fs->ensure_room(value.size(), w_->what("writing problem/" + name));
+            write_text(w_->sub_group(w_->problem, "problem"), name, value);
+          });
 }
 }  // namespace recorder_detail
 
@@ -551,7 +757,7 @@ RunWriter::RunWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RunWriter::~RunWriter() {
   if (!impl_) return;
   try {
-    impl_->flush(true);
+    if (impl_->fs->lost.empty()) impl_->flush(true);
   } catch (...) {
     // A destructor must not throw; the rows since the last flush are lost.
   }
@@ -562,17 +768,17 @@ RunWriter::~RunWriter() {
 }
 
 void RunWriter::set_attr(const std::string& name, const AttrValue& value) {
-  guarded(impl_->fs->path, impl_->what("writing attribute '" + name + "'"),
+  guarded_write(*impl_->fs, impl_->what("writing attribute '" + name + "'"),
           [&] { write_attr(impl_->group, name, value); });
 }
 
 void RunWriter::set_attr(const std::string& name, const std::vector<double>& values) {
-  guarded(impl_->fs->path, impl_->what("writing attribute '" + name + "'"),
+  guarded_write(*impl_->fs, impl_->what("writing attribute '" + name + "'"),
           [&] { write_attr(impl_->group, name, values); });
 }
 
 void RunWriter::set_status(const std::string& status) {
-  guarded(impl_->fs->path, impl_->what("setting the status"), [&] {
+  guarded_write(*impl_->fs, impl_->what("setting the status"), [&] {
     // The rows first, flushed on their own: the status must never reach the file before them. A
     // single flush after both let a kill mid-flush leave a "finished" run with no rows (the
     // metadata cache writes entries in its own order), and a resumed sweep then skipped it.
@@ -583,26 +789,32 @@ void RunWriter::set_status(const std::string& status) {
 }
 
 void RunWriter::append(const MetricsRow& row) {
-  guarded(impl_->fs->path, impl_->what("appending metrics"), [&] {
+  guarded_write(*impl_->fs, impl_->what("appending metrics"), [&] {
     impl_->append(row);
     impl_->flush(false);
   });
 }
 
 void RunWriter::write_final(const std::string& name, const Matrix& m) {
-  guarded(impl_->fs->path, impl_->what("writing final/" + name),
-          [&] { write_matrix(impl_->sub_group(impl_->final_group, "final"), name, m); });
+  guarded_write(*impl_->fs, impl_->what("writing final/" + name),
+          [&] {
+            impl_->fs->ensure_room(static_cast<std::uint64_t>(m.size()) * 8, impl_->what("writing final/" + name));
+            write_matrix(impl_->sub_group(impl_->final_group, "final"), name, m);
+          });
 }
 
 void RunWriter::write_final(const std::string& name, const Vector& v) {
-  guarded(impl_->fs->path, impl_->what("writing final/" + name),
-          [&] { write_vector(impl_->sub_group(impl_->final_group, "final"), name, v); });
+  guarded_write(*impl_->fs, impl_->what("writing final/" + name),
+          [&] {
+            impl_->fs->ensure_room(static_cast<std::uint64_t>(v.size()) * 8, impl_->what("writing final/" + name));
+            write_vector(impl_->sub_group(impl_->final_group, "final"), name, v);
+          });
 }
 
 InstanceWriter& RunWriter::problem_group() { return impl_->problem_writer; }
 
 void RunWriter::flush(bool force) {
-  guarded(impl_->fs->path, impl_->what("flushing"), [&] { impl_->flush(force); });
+  guarded_write(*impl_->fs, impl_->what("flushing"), [&] { impl_->flush(force); });
 }
 
 // =============================================================================================
@@ -718,7 +930,7 @@ std::string ResultsFile::run_status(const std::string& run) const {
 
 void ResultsFile::remove_run(const std::string& run) {
   if (!has_run(run)) return;
-  guarded(path_, "removing run '" + run + "'", [&] {
+  guarded_write(*impl_->fs, "removing run '" + run + "'", [&] {
     try {
       impl_->fs->runs.unlink(run);
     } catch (const H5::Exception&) {
@@ -746,15 +958,19 @@ void ResultsFile::remove_run(const std::string& run) {
   });
 }
 
-std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run,
-                                                   const std::vector<std::pair<std::string, AttrValue>>& initial) {
+void require_valid_run_name(const std::string& run) {
   if (!valid_run_name(run))
     throw InputError("--run-name: invalid run name '" + run +
                      "' (use letters, digits and _ - . = , only)");
+}
+
+std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run,
+                                                   const std::vector<std::pair<std::string, AttrValue>>& initial) {
+  require_valid_run_name(run);
   if (has_run(run))
     throw InputError("run '" + run + "' already exists in '" + path_ +
                      "' (choose another --run-name, or --overwrite)");
-  return guarded(path_, "creating run '" + run + "'", [&] {
+  return guarded_write(*impl_->fs, "creating run '" + run + "'", [&] {
     auto w = std::make_unique<RunWriter::Impl>(impl_->fs, run, impl_->fs->runs.createGroup(run));
     write_attr(w->group, "status", AttrValue(std::string("running")));
     for (const auto& [name, value] : initial) write_attr(w->group, name, value);
@@ -767,7 +983,7 @@ void ResultsFile::write_record(const std::string& section, const std::string& gr
                                const std::vector<std::pair<std::string, AttrValue>>& attrs) {
   for (const auto* part : {&section, &group, &name})
     if (!valid_run_name(*part)) throw std::runtime_error("invalid record name '" + *part + "'");
-  guarded(path_, "writing /" + section + "/" + group + "/" + name, [&] {
+  guarded_write(*impl_->fs, "writing /" + section + "/" + group + "/" + name, [&] {
     H5::Group root = impl_->fs->file.openGroup("/");
     H5::Group sec = exists_link(root, section) ? root.openGroup(section) : root.createGroup(section);
     H5::Group grp = exists_link(sec, group) ? sec.openGroup(group) : sec.createGroup(group);

@@ -11,6 +11,7 @@
 // with SIGKILL leaves the finished runs intact and the interrupted one readable, marked "running".
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
@@ -27,6 +28,17 @@ inline constexpr const char* kDposgVersion = "0.1.0";
 using AttrValue = std::variant<std::int64_t, double, std::string>;
 
 class RunWriter;
+
+// Throws create_run's InputError for a run name that cannot be a group name of ours.
+void require_valid_run_name(const std::string& run);
+
+// The results file could not be written (disk full, file size limit, I/O error). The file is
+// fenced when it is thrown: nothing more of this process reaches it, and it keeps the state of
+// its last flush (core/recorder.cpp, FileState).
+class StorageError : public std::runtime_error {
+ public:
+  explicit StorageError(const std::string& what) : std::runtime_error(what) {}
+};
 
 class ResultsFile {
  public:

@@ -1,3 +1,4 @@
+#include "core/omp_exceptions.hpp"
 #include "gan/gan_problem.hpp"
 
 #include <algorithm>
@@ -262,11 +263,15 @@ void GanProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& 
   const Index columns = Z.cols();
   // Always a parallel region (the work per column is large): inside it Eigen's products run on one
   // thread, so a column's arithmetic never depends on the thread count.
+  OmpExceptions errors;
 #pragma omp parallel for schedule(static)
   for (Index i = 0; i < columns; ++i) {
-    const GanBatch b = draw_batch(rngs[i], batch, i, columns);
-    operator_on(Z.col(i), b, G.col(i));
+    errors.run([&] {
+      const GanBatch b = draw_batch(rngs[i], batch, i, columns);
+      operator_on(Z.col(i), b, G.col(i));
+    });
   }
+  errors.rethrow();
 }
 
 void GanProblem::extra_metrics(const Vector& z_bar, Rng& rng, MetricsRow& row) const {

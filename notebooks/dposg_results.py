@@ -11,6 +11,7 @@ Only h5py, numpy and pandas are needed. Strings are stored as fixed-length UTF-8
 from h5py as bytes: everything here returns str.
 """
 import os
+import warnings
 
 import h5py
 import numpy as np
@@ -63,6 +64,23 @@ def _metrics_of(group):
     return df
 
 
+def _runs(f):
+    """(name, group or None, error) for every run: a run whose objects cannot be read (a writer
+    killed in the middle of a flush) comes with group None and the reason, and is named in a
+    warning, so that every other run of a damaged file is still read."""
+    if "runs" not in f:
+        return
+    for name in list(f["runs"]):
+        try:
+            g = f["runs"][name]
+            dict(g.attrs)  # the header and attributes are readable
+        except Exception as e:  # h5py raises OSError, KeyError or RuntimeError for damage
+            warnings.warn(f"dposg results: run '{name}' is damaged and cannot be read ({e})")
+            yield name, None, str(e)
+            continue
+        yield name, g, None
+
+
 def runs_table(path=None):
     """One row per run: its name, every scalar attribute, the number of logged rows, the final
     value of FINAL_METRICS (`final_<name>`) and `mean_grad_norm_sq`, the mean of ||g(z_bar_k)||^2
@@ -70,13 +88,21 @@ def runs_table(path=None):
     path = path or results_path()
     records = []
     with _open(path) as f:
-        for name, g in f.get("runs", {}).items():
+        for name, g, error in _runs(f):
             rec = {"run": name}
+            if g is None:
+                records.append({"run": name, "status": "damaged", "damage": error, "rows": 0})
+                continue
             for key, value in g.attrs.items():
                 v = _py(value)
                 if not isinstance(v, np.ndarray):
                     rec[key] = v
-            df = _metrics_of(g)
+            try:
+                df = _metrics_of(g)
+            except Exception as e:
+                warnings.warn(f"dposg results: the metrics of run '{name}' are damaged ({e})")
+                rec["status"], rec["damage"] = "damaged", str(e)
+                df = pd.DataFrame()
             rec["rows"] = len(df)
             rec["metrics"] = ",".join(df.columns)
             for metric in FINAL_METRICS:
@@ -103,10 +129,14 @@ def all_metrics(path=None, runs=None):
     path = path or results_path()
     frames = []
     with _open(path) as f:
-        for name, g in f.get("runs", {}).items():
-            if runs is not None and name not in runs:
+        for name, g, _ in _runs(f):
+            if g is None or (runs is not None and name not in runs):
                 continue
-            df = _metrics_of(g)
+            try:
+                df = _metrics_of(g)
+            except Exception as e:
+                warnings.warn(f"dposg results: the metrics of run '{name}' are damaged ({e})")
+                continue
             if len(df):
                 df = df.reset_index()
                 df.insert(0, "run", name)

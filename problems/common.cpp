@@ -1,5 +1,6 @@
 #include "problems/common.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -15,6 +16,11 @@ void require_even_dim(const SyntheticOptions& o, const std::string& problem) {
 void require_noise(const SyntheticOptions& o) {
   if (!(std::isfinite(o.noise) && o.noise >= 0.0))
     throw InputError("--noise: must be finite and >= 0 (the per-sample noise std), got " +
+                     exact_text(o.noise));
+  // A finite std whose variance is not (1e308: sigma^2 d = inf) makes every gradient and metric
+  // Inf from the first sample: bad input, not a run that diverged.
+  if (!std::isfinite(o.noise * o.noise * static_cast<double>(std::max<Index>(o.dim, 1))))
+    throw InputError("--noise: too large, the per-sample noise variance noise^2 * dim overflows a double, got " +
                      exact_text(o.noise));
 }
 

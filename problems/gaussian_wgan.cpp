@@ -1,3 +1,4 @@
+#include "core/omp_exceptions.hpp"
 #include "problems/gaussian_wgan.hpp"
 
 #include <algorithm>
@@ -37,20 +38,24 @@ void GaussianWganProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs,
   check_sample_args(Z, dim(), batch, rngs, name());
   G.resize(Z.rows(), Z.cols());
   const double inv_m = 1.0 / static_cast<double>(batch);
+  OmpExceptions errors;
 #pragma omp parallel for schedule(static) if (Z.size() * 32 >= kParallelMinWork)
   for (Index i = 0; i < Z.cols(); ++i) {
-    Vector buf(2 * n_);
-    Vector sum_real_noise = Vector::Zero(n_);  // sum_j xi_j, x_j = mu* + xi_j
-    Vector sum_fake = Vector::Zero(n_);        // sum_j e_j
-    for (Index j = 0; j < batch; ++j) {
-      fill_normal(rngs[i], 1.0, buf);
-      sum_real_noise += buf.head(n_);
-      sum_fake += buf.tail(n_);
-    }
-    // mean(x_real) = mu* + mean(xi); g_v = u + mean(e) - mean(x_real).
-    G.col(i).head(n_) = -Z.col(i).tail(n_);
-    G.col(i).tail(n_) = Z.col(i).head(n_) + sum_fake * inv_m - (mu_star_ + sum_real_noise * inv_m);
+    errors.run([&] {
+      Vector buf(2 * n_);
+      Vector sum_real_noise = Vector::Zero(n_);  // sum_j xi_j, x_j = mu* + xi_j
+      Vector sum_fake = Vector::Zero(n_);        // sum_j e_j
+      for (Index j = 0; j < batch; ++j) {
+        fill_normal(rngs[i], 1.0, buf);
+        sum_real_noise += buf.head(n_);
+        sum_fake += buf.tail(n_);
+      }
+      // mean(x_real) = mu* + mean(xi); g_v = u + mean(e) - mean(x_real).
+      G.col(i).head(n_) = -Z.col(i).tail(n_);
+      G.col(i).tail(n_) = Z.col(i).head(n_) + sum_fake * inv_m - (mu_star_ + sum_real_noise * inv_m);
+    });
   }
+  errors.rethrow();
 }
 
 void GaussianWganProblem::write_instance(InstanceWriter& out) const {

@@ -1,3 +1,4 @@
+#include "core/omp_exceptions.hpp"
 #include "gan/cuda/staging.hpp"
 
 #include <algorithm>
@@ -57,18 +58,22 @@ void stage_batches(const GanProblem& p, const GanPlan& plan, WorkerRngs& rngs, f
   const Index M = plan.workers, B = plan.batch, latent = plan.latent(), D = plan.data_dim();
   // Offsets relative to `real`, where `batches` points.
   const std::size_t real0 = 0, latent0 = in.latent - in.real, eps0 = in.eps - in.real;
+  OmpExceptions errors;
 #pragma omp parallel for schedule(static)
   for (Index i = 0; i < M; ++i) {
-    const GanBatch b = p.draw_batch(rngs[i], B, i, M);
-    float* real = batches + real0 + static_cast<std::size_t>(i * D * B);
-    for (Index k = 0; k < D * B; ++k) real[k] = static_cast<float>(b.real.data()[k]);
-    float* lat = batches + latent0 + static_cast<std::size_t>(i * latent * B);
-    for (Index k = 0; k < latent * B; ++k) lat[k] = static_cast<float>(b.latent.data()[k]);
-    if (plan.loss == BatchedLoss::wgan_gp) {
-      float* eps = batches + eps0 + static_cast<std::size_t>(i * B);
-      for (Index k = 0; k < B; ++k) eps[k] = static_cast<float>(b.eps[k]);
-    }
+    errors.run([&] {
+      const GanBatch b = p.draw_batch(rngs[i], B, i, M);
+      float* real = batches + real0 + static_cast<std::size_t>(i * D * B);
+      for (Index k = 0; k < D * B; ++k) real[k] = static_cast<float>(b.real.data()[k]);
+      float* lat = batches + latent0 + static_cast<std::size_t>(i * latent * B);
+      for (Index k = 0; k < latent * B; ++k) lat[k] = static_cast<float>(b.latent.data()[k]);
+      if (plan.loss == BatchedLoss::wgan_gp) {
+        float* eps = batches + eps0 + static_cast<std::size_t>(i * B);
+        for (Index k = 0; k < B; ++k) eps[k] = static_cast<float>(b.eps[k]);
+      }
+    });
   }
+  errors.rethrow();
 }
 
 void stage_inputs(const GanProblem& p, const GanPlan& plan, const Matrix& Z, WorkerRngs& rngs, float* host) {
