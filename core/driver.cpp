@@ -150,7 +150,7 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
     eval_seconds += clock.seconds() - eval_start;
     const double iterations = static_cast<double>(k);
     row.set("bytes_busiest", mixer.bytes_busiest_sent().value_or(mixer_bytes_per_iter * iterations) +
-                                 rule_bytes_per_iter * iterations);
+                                 rule.bytes_busiest_sent().value_or(rule_bytes_per_iter * iterations));
     if (const auto up = rule.worker_bytes_per_iteration()) row.set("bytes_uplink", *up * iterations);
     row.set("oracle_calls", static_cast<double>(engine.oracle_calls()));
     row.set("wall_time_s", clock.seconds());

@@ -79,6 +79,18 @@ class ProblemOracle final : public Oracle {
     problem_.sample(Z, batch_, rngs_, G);
   }
   std::int64_t calls() const override { return calls_; }
+  // Both points draw from copies of the same stream state: a problem's samples do not depend on
+  // the point they are taken at, so A and B see the same samples.
+  void same_samples(const Matrix& A, const Matrix& B, Matrix& GA, Matrix& GB) override {
+    calls_ += 2;
+    WorkerRngs copy = rngs_;
+    problem_.sample(A, batch_, rngs_, GA);
+    problem_.sample(B, batch_, copy, GB);
+  }
+  void with_batch(const Matrix& Z, Index batch, Matrix& G) override {
+    ++calls_;
+    problem_.sample(Z, batch, rngs_, G);
+  }
 
  private:
   const Problem& problem_;
