@@ -115,6 +115,9 @@ class IterationEngine {
   virtual const Matrix& z() = 0;
   virtual const Matrix& x() = 0;
   virtual std::int64_t oracle_calls() const = 0;
+  // Seconds spent communicating so far (the Mixer's calls); an engine that cannot tell them apart
+  // from its computation says 0.
+  virtual double comm_seconds() const { return 0.0; }
 };
 
 // Metrics of DESIGN.md §3 for the worker matrix Z (everything but bytes and wall time). With a

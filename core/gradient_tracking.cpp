@@ -1,6 +1,7 @@
 #include "core/gradient_tracking.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/error.hpp"
 
@@ -22,6 +23,7 @@ class GradientTracking final : public StepRule {
   void init(Matrix& Z, Matrix& X, Oracle& oracle) override {
     k_ = 0;
     bytes_ = 0.0;
+    comm_ = 0.0;
     if (kind_ == Estimator::plain)
       oracle(X, V_);
     else
@@ -33,6 +35,7 @@ class GradientTracking final : public StepRule {
     ++k_;
     const Index d = X.rows();
     const Index M = X.cols();
+    const auto start = std::chrono::steady_clock::now();
     if (k_ == 1) {
       mixer_->mix(X, o_.rounds, k_);
       bytes_ += mixer_->bytes_busiest_per_iteration(d, o_.rounds);
@@ -46,6 +49,7 @@ class GradientTracking final : public StepRule {
       X = stacked_.topRows(d);
       Y_ = stacked_.bottomRows(d);
     }
+    comm_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     X_prev_ = Z;  // z_{k-1}, unmixed
     apply_step(X, o_.step, Y_, X);
     V_prev_ = V_;
@@ -73,6 +77,7 @@ class GradientTracking final : public StepRule {
     return mixer_->bytes_busiest_per_iteration(2 * d, o_.rounds);
   }
   std::optional<double> bytes_busiest_sent() const override { return bytes_; }
+  double comm_seconds() const override { return comm_; }
 
  private:
   GradientTrackingOptions o_;
@@ -81,6 +86,7 @@ class GradientTracking final : public StepRule {
   Matrix V_, V_prev_, Y_, G_, G_prev_, X_prev_, stacked_;
   std::int64_t k_ = 0;
   double bytes_ = 0.0;
+  double comm_ = 0.0;
 };
 
 }  // namespace

@@ -74,6 +74,8 @@ class StepRule {
   // messages vary from iteration to iteration (a tracker that starts unmixed); nullopt: iterations x
   // bytes_busiest_per_iteration.
   virtual std::optional<double> bytes_busiest_sent() const { return std::nullopt; }
+  // Seconds the rule has spent in its own communication so far (0: it has none).
+  virtual double comm_seconds() const { return 0.0; }
 };
 
 // A handle to a d x M worker array of an ArrayOps (core/array_ops.hpp).

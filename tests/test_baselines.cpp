@@ -286,3 +286,30 @@ TEST_CASE("baselines: options that do not apply are refused with exit 2", "[base
   refused("--algorithm dposg --local-steps 2 --compressor top-k --compress-k 1", "--local-steps");
   refused("--algorithm nope", "--algorithm");
 }
+
+TEST_CASE("time split: comm_time_s is the mixer's (or the tracking rule's) time, compute_time_s the rest", "[baselines]") {
+  TempDir dir;
+  for (const std::string algo : {"dposg", "gt-gda"}) {
+    INFO(algo);
+    ExperimentConfig c;
+    c.problem.name = "bilinear";
+    c.problem.dim = 400;
+    c.workers = 16;
+    c.iters = 50;
+    c.log_every = 10;
+    c.algorithm = algo;
+    Experiment e = build_experiment(c);
+    struct Rows final : Observer {
+      std::vector<MetricsRow> rows;
+      void on_log(const MetricsRow& r) override { rows.push_back(r); }
+    } rows;
+    run_experiment(e, nullptr, {&rows});
+    const MetricsRow& last = rows.rows.back();
+    const double comm = last.get("comm_time_s"), compute = last.get("compute_time_s");
+    CHECK(comm > 0.0);
+    CHECK(compute > 0.0);
+    CHECK(comm + compute + last.get("eval_time_s") == Approx(last.get("wall_time_s")).epsilon(1e-9));
+    for (std::size_t i = 1; i < rows.rows.size(); ++i)
+      CHECK(rows.rows[i].get("comm_time_s") >= rows.rows[i - 1].get("comm_time_s"));
+  }
+}
