@@ -5,6 +5,8 @@
 # per iteration (NumPy, laptop). Time = (wall_time_s - eval_time_s) / iterations from the run's own
 # metrics, so the metric evaluations are left out as the reference code's timer leaves them out.
 # Also GT-GDA, DM-HSGD and DPOSG on the same set: bytes and time per iteration side by side.
+# One OpenMP thread by default (THREADS=...): 20 columns of a few hundred rows each are less work than
+# a parallel region costs on a loaded 2-core machine.
 #   bash bench/dgda-vr-a9a.sh [build/dposg] [iterations]
 set -euo pipefail
 DPOSG=${1:-build/dposg}
@@ -13,7 +15,7 @@ DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 /usr/bin/python3 "$(dirname "$0")/../scripts/make-a9a-shaped.py" "$DIR/a9a.txt"
 common=(--problem robust-regression --problem-file "$DIR/a9a.txt" --workers 20 --topology ring --rounds 1
-        --batch 32 --iters "$ITERS" --log-every "$ITERS" --lr 0.1 --quiet --out "$DIR/b.h5" --threads "${THREADS:-0}")
+        --batch 32 --iters "$ITERS" --log-every "$ITERS" --lr 0.1 --quiet --out "$DIR/b.h5" --threads "${THREADS:-1}")
 "$DPOSG" run "${common[@]}" --algorithm dgda-vr --large-batch 1628 --vr-period 32 --run-name dgda-vr
 "$DPOSG" run "${common[@]}" --algorithm dm-hsgd --large-batch 1628 --run-name dm-hsgd
 "$DPOSG" run "${common[@]}" --algorithm gt-gda --run-name gt-gda

@@ -23,8 +23,19 @@ void RobustRegressionProblem::operator_at(const Eigen::Ref<const Vector>& z, con
   gx.setZero();
   double c_sum = 0.0;
   const Index n = rows ? count : data_.rows();
+  const std::size_t* start = data_.row_start.data();
   for (Index q = 0; q < n; ++q) {
     const std::size_t r = static_cast<std::size_t>(rows ? rows[q] : q);
+    // Minibatch rows are random: fetch the rows a few ahead, whose misses would otherwise come one
+    // after the other (row offset, then its indices and values).
+    if (rows) {
+      if (q + 8 < n) __builtin_prefetch(start + rows[q + 8]);
+      if (q + 4 < n) {
+        const std::size_t ahead = start[static_cast<std::size_t>(rows[q + 4])];
+        __builtin_prefetch(data_.index.data() + ahead);
+        __builtin_prefetch(data_.value.data() + ahead);
+      }
+    }
     double ax = 0.0;
     for (std::size_t k = data_.row_start[r]; k < data_.row_start[r + 1]; ++k) ax += data_.value[k] * x[data_.index[k]];
     const double res = data_.labels[r] - ax - yx;
