@@ -11,8 +11,10 @@
 
 #include "core/compressed_mixer.hpp"
 #include "core/dqgan.hpp"
-#include "core/spectral.hpp"
 #include "core/error.hpp"
+#include "core/gradient_tracking.hpp"
+#include "core/local_steps_mixer.hpp"
+#include "core/spectral.hpp"
 #include "gan/cuda/resident_engine.hpp"
 
 namespace dposg {
@@ -105,11 +107,40 @@ std::string compact(double v) {
   return s.str();
 }
 
+bool is_baseline(const std::string& a) { return is_gradient_tracking(a) || a == "dseg" || a == "local-sgda"; }
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Each baseline's own options are refused (one line naming the option) by the algorithms they do not
+// belong to, and every step rule but the algorithm's own.
+void check_baseline_options(const ExperimentConfig& c) {
+  const ExperimentConfig defaults;
+  const std::string& a = c.algorithm;
+  const bool local = a == "dposg" || a == "dseg" || a == "local-sgda";
+  if (c.local_steps < 1) throw InputError("--local-steps: must be >= 1, got " + std::to_string(c.local_steps));
+  if (c.local_steps != 1 && !local)
+    throw InputError("--local-steps: applies to --algorithm dposg, dseg and local-sgda, not " + a);
+  if (c.momentum != defaults.momentum && a != "dm-hsgd") throw InputError("--momentum: applies to --algorithm dm-hsgd");
+  if (c.large_batch != defaults.large_batch && a != "dm-hsgd" && a != "dgda-vr")
+    throw InputError("--large-batch: applies to --algorithm dm-hsgd and dgda-vr");
+  if (c.vr_period != defaults.vr_period && a != "dgda-vr") throw InputError("--vr-period: applies to --algorithm dgda-vr");
+  if (!is_baseline(a)) return;
+  if (c.overlap) throw InputError("--overlap: applies to --algorithm dposg");
+  if (c.step_rule != defaults.step_rule && c.step_rule != baseline_step_rule(a))
+    throw InputError("--step-rule: --algorithm " + a + " takes its own step (" + baseline_step_rule(a) + "), got '" +
+                     c.step_rule + "'");
+}
+
 // Checks the communication options and builds what workers send (e.compressor); DQGAN replaces the
 // rule by its parameter server's, which steps with `rule`. The mixer is make_mixer's.
 void configure_communication(const ExperimentConfig& c, const StepRuleOptions& rule, Experiment& e) {
-  if (c.algorithm != "dposg" && c.algorithm != "dqgan")
-    throw InputError("--algorithm: unknown algorithm '" + c.algorithm + "' (known: dposg, dqgan)");
+  if (c.algorithm != "dposg" && c.algorithm != "dqgan" && !is_baseline(c.algorithm))
+    throw InputError("--algorithm: unknown algorithm '" + c.algorithm + "' (known: " + join(algorithm_names()) + ")");
+  check_baseline_options(c);
   CompressorOptions co;
   co.name = c.compressor;
   co.k = c.compress_k;
@@ -136,10 +167,15 @@ void configure_communication(const ExperimentConfig& c, const StepRuleOptions& r
     e.rule = make_dqgan_rule(o);
     return;
   }
+  if (is_baseline(c.algorithm)) {
+    if (compressed) throw InputError("--compressor: --algorithm " + c.algorithm + " sends uncompressed vectors; compression is for dposg and dqgan");
+    if (c.gossip_step != 1.0) throw InputError("--gossip-step: applies to compressed gossip (--algorithm dposg)");
+  }
   if (!compressed) {
     if (c.gossip_step != 1.0) throw InputError("--gossip-step: needs a --compressor (CHOCO gossip) other than none");
     return;
   }
+  if (c.local_steps != 1) throw InputError("--local-steps: CHOCO gossip (--compressor) communicates every iteration");
   if (c.error_feedback)
     throw InputError("--error-feedback: applies to --algorithm dqgan; CHOCO gossip keeps public copies instead");
   if (c.workers == 1) throw InputError("--compressor: one worker (--workers 1) has no gossip to compress");
@@ -162,6 +198,20 @@ Index check_distribution(const ExperimentConfig& c, const MpiTransport& t) {
 
 }  // namespace
 
+std::vector<std::string> algorithm_names() {
+  std::vector<std::string> names{"dposg", "dqgan"};
+  for (const auto& n : gradient_tracking_names()) names.push_back(n);
+  names.push_back("dseg");
+  names.push_back("local-sgda");
+  return names;
+}
+
+std::string baseline_step_rule(const std::string& algorithm) {
+  if (algorithm == "dseg") return "extragradient";
+  if (algorithm == "local-sgda" || is_gradient_tracking(algorithm)) return "gda";
+  return "";
+}
+
 std::string default_run_name(const ExperimentConfig& c) {
   std::ostringstream s;
   s << c.problem.name << "-M" << c.workers << "-" << c.topology << "-t" << c.rounds << "-" << c.step_rule << "-lr"
@@ -177,6 +227,7 @@ std::string default_run_name(const ExperimentConfig& c) {
     if (c.gossip_step != 1.0) s << "-gamma" << c.gossip_step;
   }
   if (c.overlap) s << "-overlap";
+  if (c.local_steps != 1) s << "-H" << c.local_steps;
   s << "-m" << c.batch << "-s" << c.seed;
   // Derived names keep to the recorder's run-name alphabet (e.g. "1e+06" becomes "1e_06").
   std::string name = s.str();
@@ -198,8 +249,11 @@ std::unique_ptr<Mixer> make_mixer(MixingSchedule schedule, const CommunicationCo
                                        *transport->session, transport->net);
     return std::make_unique<CompressedGossipMixer>(std::move(schedule), std::move(compressor), c.gossip_step, seed);
   }
-  if (transport) return make_mpi_mixer(std::move(schedule), *transport->session, transport->net, transport->exchange);
-  return std::make_unique<CpuMixer>(std::move(schedule));
+  std::unique_ptr<Mixer> exact =
+      transport ? make_mpi_mixer(std::move(schedule), *transport->session, transport->net, transport->exchange)
+                : std::make_unique<CpuMixer>(std::move(schedule));
+  if (c.local_steps > 1) return std::make_unique<LocalStepsMixer>(std::move(exact), c.local_steps);
+  return exact;
 }
 
 std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemConstants& k) {
@@ -209,6 +263,7 @@ std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemCons
   if (c.algorithm != "dposg") return "--algorithm " + c.algorithm + " is not Algorithm 1";
   if (c.compressed()) return "compressed gossip (CHOCO) is not Algorithm 1's exact averaging";
   if (c.overlap) return "--overlap runs the paper's implementation, not Algorithm 1";
+  if (c.local_steps > 1) return "--local-steps > 1 gossips every H iterations, not Algorithm 1";
   if (c.step_rule != "osg") return "--step-rule " + c.step_rule + " is not Algorithm 1's optimistic step";
   return "";
 }
@@ -225,6 +280,9 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
                        std::to_string(given.workers));
     resolved.batch = given.total_batch / given.workers;
   }
+  // A baseline's step rule is its own; the attribute says which.
+  if (is_baseline(given.algorithm) && given.step_rule == ExperimentConfig{}.step_rule)
+    resolved.step_rule = baseline_step_rule(given.algorithm);
   const ExperimentConfig& c = resolved;
   Experiment e;
   e.config = c;
@@ -321,12 +379,28 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   std::string resident_refused;
   if (c.engine != "host") {
     resident_refused = gan::cuda::resident_unsupported(*e.problem, so, e.driver, c.algorithm, c.compressed());
+    if (resident_refused.empty() && c.local_steps != 1)
+      resident_refused = "--engine: 'resident' gossips every iteration; --local-steps runs on the host engine";
     if (c.engine == "resident" && !resident_refused.empty()) throw InputError(resident_refused);
   }
   Index first = 0;
   if (transport) first = check_distribution(c, *transport);
   if (overrides.schedule) schedule = *overrides.schedule;
   e.mixer = make_mixer(std::move(schedule), c, e.compressor, c.seed, transport);
+  if (is_gradient_tracking(c.algorithm)) {
+    // The rule communicates (iterate and tracker in one exchange) over the run's mixer; the
+    // driver's mixes nothing.
+    std::shared_ptr<const Mixer> exchange(std::move(e.mixer));
+    GradientTrackingOptions g;
+    g.algorithm = c.algorithm;
+    g.step = e.step;
+    g.rounds = c.rounds;
+    g.momentum = c.momentum;
+    g.large_batch = c.large_batch;
+    g.period = c.vr_period;
+    e.rule = make_gradient_tracking_rule(g, exchange);
+    e.mixer = std::make_unique<SilentMixer>(exchange->schedule());
+  }
   if (transport) {
     // No resident engine under MPI (auto: the ranks' iterates stay on the host, their operator on the GPU).
     const Index block = c.workers / transport->session->size();
@@ -408,6 +482,10 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
     w.set_attr("compressor_delta_kind", e.compressor->delta_kind());
     w.set_attr("message_bits", e.compressor->bits());
   }
+  if (is_baseline(c.algorithm) || c.local_steps != 1) w.set_attr("local_steps", c.local_steps);
+  if (c.algorithm == "dm-hsgd") w.set_attr("momentum", c.momentum);
+  if (c.algorithm == "dm-hsgd" || c.algorithm == "dgda-vr") w.set_attr("large_batch", static_cast<std::int64_t>(c.large_batch));
+  if (c.algorithm == "dgda-vr") w.set_attr("vr_period", c.vr_period);
   if (c.algorithm == "dqgan" && e.compressor) {
     w.set_attr("bytes_uplink_per_iteration", dqgan_uplink_bytes(*e.compressor));
     w.set_attr("bytes_downlink_per_iteration", dqgan_downlink_bytes(d, c.workers));

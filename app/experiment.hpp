@@ -57,7 +57,9 @@ struct RunConfig {
 
 // Communication (issue #7; core/compressor.hpp, core/dqgan.hpp, core/compressed_mixer.hpp).
 struct CommunicationConfig {
-  std::string algorithm = "dposg";  // dposg (gossip) | dqgan (parameter server, needs --topology complete)
+  // dposg (gossip) | dqgan (parameter server, needs --topology complete) | the baselines: gt-gda,
+  // dm-hsgd, dgda-vr (core/gradient_tracking.hpp), dseg, local-sgda (core/local_steps_mixer.hpp)
+  std::string algorithm = "dposg";
   std::string compressor = "none";  // none | top-k | rand-k | sign | qsgd
   Index compress_k = 0;             // top-k, rand-k: k (or compress_ratio)
   double compress_ratio = 0.0;      // top-k, rand-k: k = ceil(ratio d)
@@ -67,6 +69,13 @@ struct CommunicationConfig {
   // The paper's implementation (Sec. 5.1, after Lian et al.) rather than Algorithm 1: the local step
   // runs on the un-averaged X_{k-1} while the averaging is under way (DriverOptions::overlap).
   bool overlap = false;
+  // The baselines (issue #18): dposg, dseg and local-sgda gossip every local_steps iterations;
+  // dm-hsgd's STORM weight, the large batch of dm-hsgd's and dgda-vr's estimators, dgda-vr's period
+  // (defaults: the DGDA-VR reference code's betax, mega_batch, frequency).
+  std::int64_t local_steps = 1;
+  double momentum = 0.01;
+  Index large_batch = 1000;
+  std::int64_t vr_period = 32;
   bool compressed() const { return compressor != "none"; }
 };
 
@@ -129,6 +138,10 @@ std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemCons
 // transport, the parts are this rank's (InputError when M is not a multiple of the ranks).
 Experiment build_experiment(const ExperimentConfig& config, const PartOverrides& overrides = {},
                             const MpiTransport* transport = nullptr);
+
+// Every --algorithm choice, and the step rule a baseline takes (gda, extragradient; "" for dposg, dqgan).
+std::vector<std::string> algorithm_names();
+std::string baseline_step_rule(const std::string& algorithm);
 
 // The one mixer of a run's communication: exact gossip (in this process, or between MPI ranks over
 // the transport's exchange), CHOCO's compressed gossip, or DQGAN's parameter server.

@@ -89,7 +89,15 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   // Communication (issue #7): README.md "Compressed communication".
   algo.add_options()
       ("algorithm", po::value(&c.algorithm)->default_value(c.algorithm),
-       "dposg (gossip, Algorithm 1) | dqgan (parameter-server OMD with compressed operators; --topology complete; --step-rule oadam: the server steps with optimistic Adam)")
+       "dposg (gossip, Algorithm 1) | dqgan (parameter-server OMD with compressed operators; --topology complete; --step-rule oadam: the server steps with optimistic Adam) | gt-gda (gradient tracking) | dm-hsgd (STORM + tracking) | dgda-vr (SPIDER + tracking) | dseg (local extragradient) | local-sgda")
+      ("local-steps", po::value(&c.local_steps)->default_value(c.local_steps),
+       "dposg, dseg, local-sgda: H, gossip before every H-th iteration (H local steps between exchanges)")
+      ("momentum", po::value(&c.momentum)->default_value(c.momentum, shortest(c.momentum)),
+       "dm-hsgd: beta of the STORM estimator v_k = g(z_k) + (1 - beta)(v_{k-1} - g(z_{k-1}))")
+      ("large-batch", po::value(&c.large_batch)->default_value(c.large_batch),
+       "dm-hsgd, dgda-vr: b0, the batch of the first estimator (and of dgda-vr's periodic refresh)")
+      ("vr-period", po::value(&c.vr_period)->default_value(c.vr_period),
+       "dgda-vr: q, a large batch every q-th iteration (SPIDER steps between)")
       ("compressor", po::value(&c.compressor)->default_value(c.compressor),
        (choices(compressor_names()) + ": what workers send (dqgan: the operator; dposg: CHOCO gossip)").c_str())
       ("compress-k", po::value(&c.compress_k)->default_value(c.compress_k), "top-k, rand-k: coordinates kept")

@@ -59,7 +59,8 @@ void print_summary(const Experiment& e, const RunOutcome& out, const std::string
   static const std::vector<std::string> standard{"grad_norm_sq",  "consensus_error", "grad_dispersion",
                                                  "grad_avg_gap_sq", "dist_to_solution", "z_bar_norm",
                                                  "bytes_busiest", "oracle_calls",     "wall_time_s",
-                                                 "eval_time_s",   "bytes_uplink"};
+                                                 "eval_time_s",   "bytes_uplink",    "comm_time_s",
+                                                 "compute_time_s"};
   for (const auto& [name, value] : out.last.values)
     if (std::find(standard.begin(), standard.end(), name) == standard.end()) line(name.c_str());
   std::printf("  bytes_busiest         %12.4e\n", out.last.get("bytes_busiest"));

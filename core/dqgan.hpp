@@ -33,6 +33,7 @@
 
 #include "core/compressor.hpp"
 #include "core/mixer.hpp"
+#include "core/silent_mixer.hpp"
 #include "core/step_rule.hpp"
 
 namespace dposg {
@@ -70,15 +71,6 @@ double dqgan_downlink_bytes(Index d, Index workers);
 // The workers of a parameter server do not gossip: X stays as it is and nothing is sent here
 // (the rule counts the server's traffic). Reports the schedule of W = 11^T/M, which is what the
 // server's average is.
-class ParameterServerMixer final : public Mixer {
- public:
-  explicit ParameterServerMixer(MixingSchedule schedule) : schedule_(std::move(schedule)) {}
-  const MixingSchedule& schedule() const override { return schedule_; }
-  void mix(Matrix&, int, std::int64_t) const override {}
-  double bytes_busiest_per_iteration(Index, int) const override { return 0.0; }
-
- private:
-  MixingSchedule schedule_;
-};
+using ParameterServerMixer = SilentMixer;
 
 }  // namespace dposg

@@ -79,6 +79,18 @@ class ProblemOracle final : public Oracle {
     problem_.sample(Z, batch_, rngs_, G);
   }
   std::int64_t calls() const override { return calls_; }
+  // Both points draw from copies of the same stream state: a problem's samples do not depend on
+  // the point they are taken at, so A and B see the same samples.
+  void same_samples(const Matrix& A, const Matrix& B, Matrix& GA, Matrix& GB) override {
+    calls_ += 2;
+    WorkerRngs copy = rngs_;
+    problem_.sample(A, batch_, rngs_, GA);
+    problem_.sample(B, batch_, copy, GB);
+  }
+  void with_batch(const Matrix& Z, Index batch, Matrix& G) override {
+    ++calls_;
+    problem_.sample(Z, batch, rngs_, G);
+  }
 
  private:
   const Problem& problem_;
@@ -103,6 +115,9 @@ class IterationEngine {
   virtual const Matrix& z() = 0;
   virtual const Matrix& x() = 0;
   virtual std::int64_t oracle_calls() const = 0;
+  // Seconds spent communicating so far (the Mixer's calls); an engine that cannot tell them apart
+  // from its computation says 0.
+  virtual double comm_seconds() const { return 0.0; }
 };
 
 // Metrics of DESIGN.md §3 for the worker matrix Z (everything but bytes and wall time). With a

@@ -8,6 +8,7 @@
 // point; for GDA the iterate itself).
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,17 @@ class Oracle {
   virtual ~Oracle() = default;
   virtual void operator()(const Matrix& Z, Matrix& G) = 0;
   virtual std::int64_t calls() const = 0;
+  // The variance-reduced estimators (STORM, SPIDER: core/gradient_tracking.hpp) need the operator
+  // at two points on one draw of samples, and a larger batch now and then. An oracle that cannot
+  // give them says so when asked; the rules of one-call-per-point methods never ask.
+  virtual void same_samples(const Matrix& A, const Matrix& B, Matrix& GA, Matrix& GB) {
+    (void)A, (void)B, (void)GA, (void)GB;
+    throw std::logic_error("this oracle cannot evaluate two points on the same samples");
+  }
+  virtual void with_batch(const Matrix& Z, Index batch, Matrix& G) {
+    (void)Z, (void)batch, (void)G;
+    throw std::logic_error("this oracle cannot change its batch");
+  }
 };
 
 // Step sizes: eta_u for the first dim_u rows (min player u), eta_v for the rest (max player v).
@@ -58,6 +70,12 @@ class StepRule {
   // Bytes one worker sends per iteration where that differs from the busiest node's figure (a
   // parameter server's workers: their compressed uplink). Logged as bytes_uplink when given.
   virtual std::optional<double> worker_bytes_per_iteration() const { return std::nullopt; }
+  // Cumulative bytes the busiest node has sent for the rule's own communication, for a rule whose
+  // messages vary from iteration to iteration (a tracker that starts unmixed); nullopt: iterations x
+  // bytes_busiest_per_iteration.
+  virtual std::optional<double> bytes_busiest_sent() const { return std::nullopt; }
+  // Seconds the rule has spent in its own communication so far (0: it has none).
+  virtual double comm_seconds() const { return 0.0; }
 };
 
 // A handle to a d x M worker array of an ArrayOps (core/array_ops.hpp).

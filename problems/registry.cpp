@@ -3,7 +3,9 @@
 #include "problems/bilinear.hpp"
 #include "problems/forsaken.hpp"
 #include "problems/gaussian_wgan.hpp"
+#include "problems/pl_game.hpp"
 #include "problems/quadratic_file.hpp"
+#include "problems/robust_regression.hpp"
 #include "problems/star.hpp"
 
 namespace dposg::problems {
@@ -19,7 +21,9 @@ const std::vector<Registration>& registered() {
   static const std::vector<Registration> list{entry<BilinearProblem>("bilinear"), entry<StarProblem>("star"),
                                               entry<GaussianWganProblem>("gaussian-wgan"),
                                               entry<QuadraticFileProblem>("quadratic-file"),
-                                              entry<ForsakenProblem>("forsaken")};
+                                              entry<ForsakenProblem>("forsaken"),
+                                              entry<PlGameProblem>("pl-game"),
+                                              entry<RobustRegressionProblem>("robust-regression")};
   return list;
 }
 
