@@ -4,7 +4,7 @@
 # executables and the libraries they need, packed by shared/tools/device-bundle, e.g.
 #
 #   ../shared/tools/device-bundle build .device \
-#     '^(test_gan_cuda|test_nccl_one_gpu|test_mpi_gpu|bench_gan|dposg)$'
+#     '^(test_gan_cuda|test_array_backends_cuda|test_nccl_one_gpu|test_mpi_gpu|bench_gan|dposg)$'
 #   bash scripts/gpu-check.sh .device            # on the GPU machine, from the repository root
 #
 # In order, stopping at the first failure with the command that failed (exit 1):
@@ -163,6 +163,12 @@ done
 # 4. The CUDA tests, plain.
 run_step "test_gan_cuda" "$test_timeout" "$bin/test_gan_cuda"
 row "test_gan_cuda" ok "$step_seconds" "DPOSG_REQUIRE_CUDA=1 $bin/test_gan_cuda" "$(skipped_note)"
+# The step rules and mixing over the GPU's arrays against hand-written recurrences, state included
+# (tests/test_array_backends_cuda.cpp), where the bundle has it.
+if [ -x "$bin/test_array_backends_cuda" ]; then
+  run_step "test_array_backends_cuda" "$test_timeout" "$bin/test_array_backends_cuda"
+  row "test_array_backends_cuda" ok "$step_seconds" "DPOSG_REQUIRE_CUDA=1 $bin/test_array_backends_cuda" "$(skipped_note)"
+fi
 
 # 5. Under compute-sanitizer: kernels out of bounds (memcheck), reads of uninitialised device memory
 # (initcheck), shared-memory races (racecheck). NCCL's own kernels are left out: the sanitizer
