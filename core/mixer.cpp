@@ -189,14 +189,8 @@ DeviationEstimate MixingSchedule::product_deviation_estimate(int rounds, int dra
 }
 
 double MixingSchedule::mean_product_deviation(int rounds, int draws) const {
-  if (!is_random()) return product_deviation(rounds, 0);
-  if (workers_ <= kDenseDeviationMaxWorkers) {
-    // The mean summed in draw order, as recorded in every file so far.
-    double sum = 0.0;
-    for (int k = 0; k < draws; ++k) sum += product_deviation(rounds, k);
-    return sum / draws;
-  }
-  return product_deviation_estimate(rounds, draws).mean;
+  // The dense path of the estimate sums every draw in draw order, as every file so far records.
+  return is_random() ? product_deviation_estimate(rounds, draws).mean : product_deviation(rounds, 0);
 }
 
 double MixingSchedule::bytes_busiest_per_iteration(Index d, int rounds) const {

@@ -134,6 +134,18 @@ Topology exponential_topology(Index M) {
   return std::move(acc).build();
 }
 
+namespace {
+// Why gossip on W would not reach consensus (rho >= 1: disconnected or bipartite), or "".
+std::string not_contracting(const Topology& t) {
+  const double rho = spectrum_for("file", t).rho;
+  if (rho < 1.0 - 1e-12) return "";
+  std::ostringstream o;
+  o << "W has rho = max(|lambda_2|, |lambda_M|) = " << rho
+    << ", not < 1 (the graph is disconnected or bipartite): gossip would not reach consensus";
+  return o.str();
+}
+}  // namespace
+
 Topology topology_from_dense(const Matrix& W, const std::string& option) {
   auto fail = [&](const std::string& why) { throw InputError(option + ": " + why); };
   if (W.rows() != W.cols() || W.rows() < 1) {
@@ -171,13 +183,7 @@ Topology topology_from_dense(const Matrix& W, const std::string& option) {
   for (Index i = 0; i < M; ++i)
     for (Index j = 0; j < M; ++j)
       if (W(i, j) != 0.0) t.rows[static_cast<std::size_t>(i)].emplace_back(j, W(i, j));
-  const double rho = spectrum_for("file", t).rho;
-  if (!(rho < 1.0 - 1e-12)) {
-    std::ostringstream o;
-    o << "W has rho = max(|lambda_2|, |lambda_M|) = " << rho
-      << ", not < 1 (the graph is disconnected or bipartite): gossip would not reach consensus";
-    fail(o.str());
-  }
+  if (const std::string why = not_contracting(t); !why.empty()) fail(why);
   return t;
 }
 
@@ -255,13 +261,7 @@ Topology topology_from_csr(const std::vector<std::int64_t>& indptr, const std::v
           << weight(j, i);
         fail(s.str());
       }
-  const double rho = spectrum_for("file", t).rho;
-  if (!(rho < 1.0 - 1e-12)) {
-    std::ostringstream o;
-    o << "W has rho = max(|lambda_2|, |lambda_M|) = " << rho
-      << ", not < 1 (the graph is disconnected or bipartite): gossip would not reach consensus";
-    fail(o.str());
-  }
+  if (const std::string why = not_contracting(t); !why.empty()) fail(why);
   return t;
 }
 
@@ -312,56 +312,12 @@ double ring_rho_closed_form(Index M) {
   return 1.0 / 3.0 + 2.0 / 3.0 * std::cos(2.0 * std::numbers::pi / static_cast<double>(M));
 }
 
-namespace {
-// Eigenvalue j of the circulant with first-row weights w at offsets o: sum_o w cos(2 pi j o / n).
-double circulant_eigenvalue(const std::vector<std::pair<Index, double>>& offsets, Index j, Index n) {
-  double s = 0.0;
-  for (const auto& [o, w] : offsets)
-    s += w * std::cos(2.0 * std::numbers::pi * static_cast<double>(j * o) / static_cast<double>(n));
-  return s;
-}
-}  // namespace
-
 std::optional<double> closed_form_rho(const std::string& kind, Index M) {
-  if (kind == "single" || kind == "complete" || M == 1) return 0.0;
-  if (kind == "ring") {
-    const std::vector<std::pair<Index, double>> off = {{0, 1.0 / 3}, {1, 1.0 / 3}, {M - 1, 1.0 / 3}};
-    double rho = 0.0;
-    for (Index j = 1; j < M; ++j) rho = std::max(rho, std::abs(circulant_eigenvalue(off, j, M)));
-    return rho;
-  }
-  if (kind == "exponential") {
-    std::set<Index> set;
-    for (Index h = 1; h < M; h *= 2) {
-      set.insert(wrap(h, M));
-      set.insert(wrap(-h, M));
-    }
-    set.erase(0);
-    const double w = 1.0 / static_cast<double>(set.size() + 1);
-    std::vector<std::pair<Index, double>> off = {{0, w}};
-    for (Index o : set) off.emplace_back(o, w);
-    double rho = 0.0;
-    for (Index j = 1; j < M; ++j) rho = std::max(rho, std::abs(circulant_eigenvalue(off, j, M)));
-    return rho;
-  }
-  if (kind == "torus") {
-    Index r = static_cast<Index>(std::floor(std::sqrt(static_cast<double>(M))));
-    while (r > 1 && M % r != 0) --r;
-    const Index c = M / r;
-    // W = (I + C_r + C_r^T) (x) I / 5 + I (x) (C_c + C_c^T) / 5 with C the cyclic shift:
-    // eigenvalues (1 + 2 cos(2 pi a / r) + 2 cos(2 pi b / c)) / 5.
-    double rho = 0.0;
-    for (Index a = 0; a < r; ++a)
-      for (Index b = 0; b < c; ++b) {
-        if (a == 0 && b == 0) continue;
-        const double lam = (1.0 + 2.0 * std::cos(2.0 * std::numbers::pi * static_cast<double>(a) / static_cast<double>(r)) +
-                            2.0 * std::cos(2.0 * std::numbers::pi * static_cast<double>(b) / static_cast<double>(c))) /
-                           5.0;
-        rho = std::max(rho, std::abs(lam));
-      }
-    return rho;
-  }
-  return std::nullopt;
+  // random-ring has no fixed W (its draws share the ring's spectrum: callers ask for "ring").
+  if (kind == "random-ring") return std::nullopt;
+  const auto ev = closed_form_spectrum(kind, M);
+  if (!ev) return std::nullopt;
+  return ev->size() >= 2 ? std::max(std::abs((*ev)[1]), std::abs((*ev)[ev->size() - 1])) : 0.0;
 }
 
 }  // namespace dposg
