@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "app/option_names.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   // Past `ulimit -f` a write fails with EFBIG instead of the process dying of SIGXFSZ: the
   // recorder then says so in one line and keeps the results file as of its last flush.
   std::signal(SIGXFSZ, SIG_IGN);
+  dposg::app::install_option_names();
   // Sub-commands parse their options from argv[1..] (argv[1] plays the program name's part).
   const char* const* sub_argv = argv + 1;
   const int sub_argc = argc - 1;

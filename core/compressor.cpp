@@ -278,36 +278,38 @@ std::vector<std::string> compressor_names() { return {"none", "top-k", "rand-k",
 
 std::unique_ptr<Compressor> make_compressor(const CompressorOptions& o, Index d) {
   const bool sparse = o.name == "top-k" || o.name == "rand-k";
-  if (o.k < 0) throw InputError("--compress-k: must be >= 0, got " + std::to_string(o.k));
+  if (o.k < 0) throw InputError(setting("compressor.k") + ": must be >= 0, got " + std::to_string(o.k));
   if (o.ratio != 0.0 && !(o.ratio > 0.0 && o.ratio <= 1.0)) {
     std::ostringstream s;
-    s << "--compress-ratio: must be in (0, 1], got " << o.ratio;
+    s << setting("compressor.ratio") << ": must be in (0, 1], got " << o.ratio;
     throw InputError(s.str());
   }
   if (!sparse && (o.k != 0 || o.ratio != 0.0))
-    throw InputError(std::string(o.k != 0 ? "--compress-k" : "--compress-ratio") +
-                     ": only --compressor top-k and rand-k keep k coordinates, got --compressor " + o.name);
+    throw InputError(setting(o.k != 0 ? "compressor.k" : "compressor.ratio") + ": only " + setting("compressor.name") +
+                     " top-k and rand-k keep k coordinates, got " + setting("compressor.name") + " " + o.name);
   if (o.name == "none") return std::make_unique<NoneCompressor>(d);
   if (o.name == "sign") return std::make_unique<SignCompressor>(d);
   if (o.name == "qsgd") {
-    if (o.qsgd_levels < 1) throw InputError("--qsgd-levels: must be >= 1, got " + std::to_string(o.qsgd_levels));
+    if (o.qsgd_levels < 1) throw InputError(setting("compressor.qsgd_levels") + ": must be >= 1, got " + std::to_string(o.qsgd_levels));
     return std::make_unique<Qsgd>(d, o.qsgd_levels);
   }
   if (sparse) {
-    if (o.k != 0 && o.ratio != 0.0) throw InputError("--compress-k: give --compress-k or --compress-ratio, not both");
+    if (o.k != 0 && o.ratio != 0.0) throw InputError(setting("compressor.k") + ": give " + setting("compressor.k") + " or " + setting("compressor.ratio") +
+                                                    ", not both");
     if (o.k == 0 && o.ratio == 0.0)
-      throw InputError("--compress-k: --compressor " + o.name + " needs --compress-k or --compress-ratio");
+      throw InputError(setting("compressor.k") + ": " + setting("compressor.name") + " " + o.name + " needs " +
+                       setting("compressor.k") + " or " + setting("compressor.ratio"));
     const Index k = o.k != 0 ? o.k
                              : std::clamp<Index>(static_cast<Index>(std::ceil(o.ratio * static_cast<double>(d) - 1e-9)),
                                                  1, d);
     if (k > d)
-      throw InputError("--compress-k: k = " + std::to_string(k) + " exceeds the dimension d = " + std::to_string(d));
+      throw InputError(setting("compressor.k") + ": k = " + std::to_string(k) + " exceeds the dimension d = " + std::to_string(d));
     if (o.name == "top-k") return std::make_unique<TopK>(d, k);
     return std::make_unique<RandK>(d, k);
   }
   std::string known;
   for (const auto& n : compressor_names()) known += (known.empty() ? "" : ", ") + n;
-  throw InputError("--compressor: unknown compressor '" + o.name + "' (known: " + known + ")");
+  throw InputError(setting("compressor.name") + ": unknown compressor '" + o.name + "' (known: " + known + ")");
 }
 
 Rng compression_rng(std::uint64_t seed, std::uint64_t channel, Index worker, std::int64_t iteration) {

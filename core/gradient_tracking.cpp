@@ -99,11 +99,11 @@ bool is_gradient_tracking(const std::string& algorithm) {
 }
 
 std::unique_ptr<StepRule> make_gradient_tracking_rule(const GradientTrackingOptions& o, std::shared_ptr<const Mixer> mixer) {
-  if (!is_gradient_tracking(o.algorithm)) throw InputError("--algorithm: not a gradient-tracking method: '" + o.algorithm + "'");
-  if (!(o.momentum > 0.0 && o.momentum <= 1.0)) throw InputError("--momentum: must be in (0, 1]");
-  if (o.large_batch < 1) throw InputError("--large-batch: must be >= 1");
-  if (o.period < 1) throw InputError("--vr-period: must be >= 1");
-  if (!(o.step.eta_u > 0.0) || !(o.step.eta_v > 0.0)) throw InputError("--lr: must be > 0");
+  if (!is_gradient_tracking(o.algorithm)) throw InputError(setting("algorithm.name") + ": not a gradient-tracking method: '" + o.algorithm + "'");
+  if (!(o.momentum > 0.0 && o.momentum <= 1.0)) throw InputError(setting("algorithm.momentum") + ": must be in (0, 1]");
+  if (o.large_batch < 1) throw InputError(setting("algorithm.large_batch") + ": must be >= 1");
+  if (o.period < 1) throw InputError(setting("algorithm.vr_period") + ": must be >= 1");
+  if (!(o.step.eta_u > 0.0) || !(o.step.eta_v > 0.0)) throw InputError(setting("step.eta_u") + ": must be > 0");
   return std::make_unique<GradientTracking>(o, std::move(mixer));
 }
 

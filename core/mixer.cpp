@@ -47,13 +47,13 @@ MixingSchedule::MixingSchedule(const std::string& kind, Index workers, std::uint
     : kind_(kind), workers_(workers), seed_(seed) {
   if (workers < 1) {
     std::ostringstream s;
-    s << "--workers: must be >= 1, got " << workers;
+    s << setting("mixer.workers") << ": must be >= 1, got " << workers;
     throw InputError(s.str());
   }
   if (kind == "single") {
     if (workers != 1) {
       std::ostringstream s;
-      s << "--topology single: needs --workers 1 (W = I), got " << workers;
+      s << setting("mixer.topology") << " single: needs " << setting("mixer.workers") << " 1 (W = I), got " << workers;
       throw InputError(s.str());
     }
     base_ = single_topology();
@@ -66,18 +66,18 @@ MixingSchedule::MixingSchedule(const std::string& kind, Index workers, std::uint
   } else if (kind == "exponential") {
     base_ = exponential_topology(workers);
   } else if (kind == "file") {
-    if (file.empty()) throw InputError("--topology-file: required with --topology file");
+    if (file.empty()) throw InputError(setting("mixer.topology_file") + ": required with " + setting("mixer.topology") + " file");
     base_ = topology_from_file(file);
     if (base_.workers != workers) {
       std::ostringstream s;
-      s << "--topology-file: W in '" << file << "' is " << base_.workers << "x" << base_.workers
-        << " but --workers is " << workers;
+      s << setting("mixer.topology_file") << ": W in '" << file << "' is " << base_.workers << "x" << base_.workers
+        << " but " << setting("mixer.workers") << " is " << workers;
       throw InputError(s.str());
     }
   } else {
     std::string known;
     for (const auto& n : topology_names()) known += (known.empty() ? "" : ", ") + n;
-    throw InputError("--topology: unknown topology '" + kind + "' (known: " + known + ")");
+    throw InputError(setting("mixer.topology") + ": unknown topology '" + kind + "' (known: " + known + ")");
   }
   // The built-in kinds' W is known in closed form (core/spectral.hpp); a file's is not.
   spectrum_ = spectrum_for(kind == "random-ring" ? "ring" : kind, base_);

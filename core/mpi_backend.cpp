@@ -37,9 +37,9 @@ namespace dposg {
 
 void validate(const NetworkEmulation& net) {
   if (!(std::isfinite(net.latency_s) && net.latency_s >= 0.0))
-    throw InputError("--net-latency: must be a finite number of seconds >= 0, got " + std::to_string(net.latency_s));
+    throw InputError(setting("net.latency") + ": must be a finite number of seconds >= 0, got " + std::to_string(net.latency_s));
   if (!(std::isfinite(net.bandwidth_Bps) && net.bandwidth_Bps >= 0.0))
-    throw InputError("--net-bandwidth: must be a finite number of bytes per second >= 0 (0: no limit), got " +
+    throw InputError(setting("net.bandwidth") + ": must be a finite number of bytes per second >= 0 (0: no limit), got " +
                      std::to_string(net.bandwidth_Bps));
 }
 
@@ -52,23 +52,23 @@ double emulated_network_seconds() { return g_emulated_seconds; }
 #ifndef DPOSG_HAVE_MPI
 
 MpiSession::MpiSession(int*, char***) {
-  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+  throw InputError(setting("engine.backend") + ": 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
 MpiSession::~MpiSession() = default;
 void MpiSession::abort(int code) const { std::exit(code); }
 std::vector<int> MpiSession::gather(int value) const { return {value}; }
 
 std::string nccl_refusal(const MpiSession&, bool, std::string, const std::string&) {
-  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+  throw InputError(setting("engine.backend") + ": 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
 
 std::shared_ptr<Exchange> open_exchange(const MpiSession&, const std::string&, int) {
-  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+  throw InputError(setting("engine.backend") + ": 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
 
 namespace {
 [[noreturn]] void no_mpi() {
-  throw InputError("--backend: 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
+  throw InputError(setting("engine.backend") + ": 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
 }
 }  // namespace
 
@@ -585,8 +585,8 @@ class MpiCompressedMixer final : public Mixer {
   void gather_all(std::size_t bytes) const {
     const std::size_t local = bytes * static_cast<std::size_t>(block_);
     if (local * static_cast<std::size_t>(ranks_) > static_cast<std::size_t>(INT_MAX))
-      throw std::runtime_error("CHOCO gossip over MPI: the gathered messages exceed 2^31 bytes; use a smaller "
-                               "--compressor message");
+      throw std::runtime_error("CHOCO gossip over MPI: the gathered messages exceed 2^31 bytes; use a smaller " +
+                               render_settings(setting("compressor.name")) + " message");
     recv_.resize(local * static_cast<std::size_t>(ranks_));
     MPI_Request request;
     MPI_Iallgather(send_.data(), static_cast<int>(local), MPI_BYTE, recv_.data(), static_cast<int>(local), MPI_BYTE,
@@ -667,8 +667,8 @@ class MpiServerLink final : public ServerLink {
     const std::size_t message_bytes = c.wire_bytes();
     const std::size_t local_bytes = message_bytes * static_cast<std::size_t>(block_);
     if (message_bytes * static_cast<std::size_t>(workers_) > static_cast<std::size_t>(INT_MAX))
-      throw std::runtime_error("dqgan over MPI: the gathered messages exceed 2^31 bytes; use more ranks or a "
-                               "smaller --compressor message");
+      throw std::runtime_error("dqgan over MPI: the gathered messages exceed 2^31 bytes; use more ranks or a smaller " +
+                               render_settings(setting("compressor.name")) + " message");
     send_.resize(local_bytes);
     for (Index i = 0; i < block_; ++i) {
       c.encode(messages[static_cast<std::size_t>(i)], send_.data() + static_cast<std::size_t>(i) * message_bytes);
@@ -763,7 +763,7 @@ std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::st
   const std::string refusal = nccl_refusal(session, usable, why, usable ? nccl_device_bus_id(cuda_device) : "");
   if (!refusal.empty()) {
     if (requested == "auto") return std::make_shared<MpiExchange>();
-    throw InputError("--exchange: 'nccl' cannot be used: " + refusal);
+    throw InputError(setting("engine.exchange") + ": 'nccl' cannot be used: " + refusal);
   }
   auto broadcast = [](void* buffer, std::size_t bytes) {
     MPI_Request request;

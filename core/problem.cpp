@@ -15,7 +15,7 @@ void check_exact_args(const Matrix& Z, Index d, const std::string& problem) {
 void check_sample_args(const Matrix& Z, Index d, Index batch, const WorkerRngs& rngs,
                        const std::string& problem) {
   check_exact_args(Z, d, problem);
-  if (batch < 1) throw InputError("--batch: must be >= 1, got " + std::to_string(batch));
+  if (batch < 1) throw InputError(setting("problem.batch") + ": must be >= 1, got " + std::to_string(batch));
   if (rngs.size() < Z.cols())
     throw std::invalid_argument(problem + ": " + std::to_string(Z.cols()) + " columns but only " +
                                 std::to_string(rngs.size()) + " worker streams");

@@ -833,29 +833,29 @@ ResultsFile::~ResultsFile() {
 std::unique_ptr<ResultsFile> ResultsFile::open(const std::string& path) {
   quiet_hdf5();
   const std::string q = "'" + path + "'";
-  if (path.empty()) throw InputError("--out: the path is empty");
+  if (path.empty()) throw InputError(setting("recorder.out") + ": the path is empty");
   std::shared_ptr<FileState> fs;
 
   bool created = false;   // create the HDF5 file (the path is a new or empty file)
   bool made_here = false;  // this call made the (empty) file: remove it if creation fails
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) throw InputError("--out: cannot access " + q + ": " + std::strerror(errno));
+    if (errno != ENOENT) throw InputError(setting("recorder.out") + ": cannot access " + q + ": " + std::strerror(errno));
     // Create the file ourselves first: a clear reason when the directory is missing or not
     // writable, and O_EXCL so that a file appearing meanwhile is never truncated.
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST)
-      throw InputError("--out: cannot create " + q + ": " + std::strerror(errno));
+      throw InputError(setting("recorder.out") + ": cannot create " + q + ": " + std::strerror(errno));
     if (fd >= 0) {
       ::close(fd);
       created = made_here = true;
     }
   } else if (S_ISDIR(st.st_mode)) {
-    throw InputError("--out: " + q + " is a directory");
+    throw InputError(setting("recorder.out") + ": " + q + " is a directory");
   } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
     // An empty file (e.g. left by a process killed while creating it): nothing to lose.
     if (::access(path.c_str(), W_OK) != 0)
-      throw InputError("--out: cannot open " + q + " for writing: " + std::strerror(errno));
+      throw InputError(setting("recorder.out") + ": cannot open " + q + " for writing: " + std::strerror(errno));
     created = true;
   }
 
@@ -876,28 +876,28 @@ std::unique_ptr<ResultsFile> ResultsFile::open(const std::string& path) {
     }
   } else {
     if (::access(path.c_str(), R_OK | W_OK) != 0)
-      throw InputError("--out: cannot open " + q + " for writing: " + std::strerror(errno));
+      throw InputError(setting("recorder.out") + ": cannot open " + q + " for writing: " + std::strerror(errno));
     htri_t is_h5 = H5Fis_hdf5(path.c_str());
     if (is_h5 < 0)
-      throw InputError("--out: cannot read " + q + ": " + take_h5_error("H5Fis_hdf5 failed"));
-    if (is_h5 == 0) throw InputError("--out: " + q + " exists and is not an HDF5 file");
+      throw InputError(setting("recorder.out") + ": cannot read " + q + ": " + take_h5_error("H5Fis_hdf5 failed"));
+    if (is_h5 == 0) throw InputError(setting("recorder.out") + ": " + q + " exists and is not an HDF5 file");
     std::optional<H5::H5File> file;
     try {
       file.emplace(path, H5F_ACC_RDWR, H5::FileCreatPropList::DEFAULT, writer_fapl());
     } catch (const H5::Exception& e) {
       std::string d = detail(e);
       if (is_lock_error(d))
-        throw InputError("--out: " + q + " is in use by another process (HDF5 file lock: " + d +
+        throw InputError(setting("recorder.out") + ": " + q + " is in use by another process (HDF5 file lock: " + d +
                          ")");
-      throw InputError("--out: cannot open " + q + " as an HDF5 file: " + d);
+      throw InputError(setting("recorder.out") + ": cannot open " + q + " as an HDF5 file: " + d);
     }
     guarded(path, "opening the results file", [&] {
       auto v = read_attr_if_present(*file, "format_version");
       if (!v || !std::holds_alternative<std::int64_t>(*v))
-        throw InputError("--out: " + q + " is an HDF5 file but not a dposg results file");
+        throw InputError(setting("recorder.out") + ": " + q + " is an HDF5 file but not a dposg results file");
       auto version = std::get<std::int64_t>(*v);
       if (version > kFormatVersion)
-        throw InputError("--out: " + q + " has format_version " + std::to_string(version) +
+        throw InputError(setting("recorder.out") + ": " + q + " has format_version " + std::to_string(version) +
                          ", newer than this dposg (" + std::to_string(kFormatVersion) + ")");
       fs = std::make_shared<FileState>(
           path, *file, exists_link(*file, "runs") ? file->openGroup("runs") : file->createGroup("runs"));
@@ -960,7 +960,7 @@ void ResultsFile::remove_run(const std::string& run) {
 
 void require_valid_run_name(const std::string& run) {
   if (!valid_run_name(run))
-    throw InputError("--run-name: invalid run name '" + run +
+    throw InputError(setting("recorder.run_name") + ": invalid run name '" + run +
                      "' (use letters, digits and _ - . = , only)");
 }
 
@@ -969,7 +969,7 @@ std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run,
   require_valid_run_name(run);
   if (has_run(run))
     throw InputError("run '" + run + "' already exists in '" + path_ +
-                     "' (choose another --run-name, or --overwrite)");
+                     "' (choose another " + setting("recorder.run_name") + ", or " + setting("recorder.overwrite") + ")");
   return guarded_write(*impl_->fs, "creating run '" + run + "'", [&] {
     auto w = std::make_unique<RunWriter::Impl>(impl_->fs, run, impl_->fs->runs.createGroup(run));
     write_attr(w->group, "status", AttrValue(std::string("running")));
@@ -990,6 +990,25 @@ void ResultsFile::write_record(const std::string& section, const std::string& gr
     unlink_if_present(grp, name);
     H5::Group rec = grp.createGroup(name);
     for (const auto& [key, value] : attrs) write_attr(rec, key, value);
+    impl_->fs->flush_file();
+  });
+}
+
+void ResultsFile::replace_records(const std::string& section, const std::string& group,
+                                  const std::vector<Record>& records) {
+  for (const auto* part : {&section, &group})
+    if (!valid_run_name(*part)) throw std::runtime_error("invalid record name '" + *part + "'");
+  for (const auto& [name, attrs] : records)
+    if (!valid_run_name(name)) throw std::runtime_error("invalid record name '" + name + "'");
+  guarded_write(*impl_->fs, "writing /" + section + "/" + group, [&] {
+    H5::Group root = impl_->fs->file.openGroup("/");
+    H5::Group sec = exists_link(root, section) ? root.openGroup(section) : root.createGroup(section);
+    unlink_if_present(sec, group);
+    H5::Group grp = sec.createGroup(group);
+    for (const auto& [name, attrs] : records) {
+      H5::Group rec = grp.createGroup(name);
+      for (const auto& [key, value] : attrs) write_attr(rec, key, value);
+    }
     impl_->fs->flush_file();
   });
 }

@@ -62,6 +62,10 @@ class ResultsFile {
   // and flushes: results that are not runs, e.g. the verifier's table (/verify/<check>/<row>).
   void write_record(const std::string& section, const std::string& group, const std::string& name,
                     const std::vector<std::pair<std::string, AttrValue>>& attrs);
+  using Record = std::pair<std::string, std::vector<std::pair<std::string, AttrValue>>>;
+  // Replaces /<section>/<group> as a whole by `records`, in one flush: a rerun that yields fewer
+  // records (a check with fewer rows) leaves none of the old ones behind.
+  void replace_records(const std::string& section, const std::string& group, const std::vector<Record>& records);
   const std::string& path() const { return path_; }
 
   struct Impl;

@@ -176,27 +176,27 @@ class HostStepRule final : public StepRule {
 std::vector<std::string> step_rule_names() { return {"osg", "oadam", "extragradient", "gda"}; }
 
 std::unique_ptr<StepProgram> make_step_program(const StepRuleOptions& o) {
-  auto positive = [](double v, const char* opt) {
+  auto positive = [](double v, const std::string& opt) {
     if (!(v > 0.0) || !std::isfinite(v)) {
       std::ostringstream s;
       s << opt << ": must be a positive number, got " << v;
       throw InputError(s.str());
     }
   };
-  positive(o.step.eta_u, "--lr");
-  positive(o.step.eta_v, "--lr-v");
+  positive(o.step.eta_u, setting("step.eta_u"));
+  positive(o.step.eta_v, setting("step.eta_v"));
   if (o.name == "osg") return std::make_unique<Osg>(o.step);
   if (o.name == "extragradient") return std::make_unique<Extragradient>(o.step);
   if (o.name == "gda") return std::make_unique<Gda>(o.step);
   if (o.name == "oadam") {
-    if (!(o.beta1 >= 0.0 && o.beta1 < 1.0)) throw InputError("--beta1: must be in [0, 1)");
-    if (!(o.beta2 >= 0.0 && o.beta2 < 1.0)) throw InputError("--beta2: must be in [0, 1)");
-    positive(o.eps, "--eps");
+    if (!(o.beta1 >= 0.0 && o.beta1 < 1.0)) throw InputError(setting("step_rule.beta1") + ": must be in [0, 1)");
+    if (!(o.beta2 >= 0.0 && o.beta2 < 1.0)) throw InputError(setting("step_rule.beta2") + ": must be in [0, 1)");
+    positive(o.eps, setting("step_rule.eps"));
     return std::make_unique<OAdam>(o);
   }
   std::string known;
   for (const auto& n : step_rule_names()) known += (known.empty() ? "" : ", ") + n;
-  throw InputError("--step-rule: unknown step rule '" + o.name + "' (known: " + known + ")");
+  throw InputError(setting("step_rule.name") + ": unknown step rule '" + o.name + "' (known: " + known + ")");
 }
 
 std::unique_ptr<StepRule> make_step_rule(const StepRuleOptions& o) {

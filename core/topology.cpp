@@ -72,7 +72,7 @@ Topology single_topology() { return complete_topology(1); }
 Topology complete_topology(Index M) {
   if (M > kCompleteMaxWorkers) {
     std::ostringstream s;
-    s << "--workers: --topology complete stores its M^2 weights; at most " << kCompleteMaxWorkers << " workers, got "
+    s << setting("mixer.workers") << ": " << setting("mixer.topology") << " complete stores its M^2 weights; at most " << kCompleteMaxWorkers << " workers, got "
       << M;
     throw InputError(s.str());
   }
@@ -192,7 +192,7 @@ namespace {
 template <class T>
 std::vector<T> read_1d(const H5::H5File& file, const std::string& name, const H5::PredType& type,
                        const std::string& path) {
-  const std::string option = "--topology-file";
+  const std::string option = setting("mixer.topology_file");
   H5::DataSet ds = file.openDataSet(name);
   H5::DataSpace space = ds.getSpace();
   if (space.getSimpleExtentNdims() != 1)
@@ -210,7 +210,7 @@ std::vector<T> read_1d(const H5::H5File& file, const std::string& name, const H5
 // sparse solver (core/spectral.hpp).
 Topology topology_from_csr(const std::vector<std::int64_t>& indptr, const std::vector<std::int64_t>& indices,
                            const std::vector<double>& data, const std::string& path) {
-  const std::string option = "--topology-file";
+  const std::string option = setting("mixer.topology_file");
   auto fail = [&](const std::string& why) { throw InputError(option + ": '" + path + "': " + why); };
   if (indptr.size() < 2) fail("CSR 'indptr' needs M + 1 >= 2 entries");
   const Index M = static_cast<Index>(indptr.size()) - 1;
@@ -268,7 +268,7 @@ Topology topology_from_csr(const std::vector<std::int64_t>& indptr, const std::v
 }  // namespace
 
 Topology topology_from_file(const std::string& path) {
-  const std::string option = "--topology-file";
+  const std::string option = setting("mixer.topology_file");
   H5::Exception::dontPrint();
   Matrix W;
   try {

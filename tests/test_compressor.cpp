@@ -284,23 +284,23 @@ TEST_CASE("bad compressor options are InputErrors naming the option", "[compress
   };
   CompressorOptions o;
   o.name = "zip";
-  CHECK(msg(o, 10).find("--compressor") == 0);
+  CHECK(msg(o, 10).find("compressor.name") == 0);
   o.name = "top-k";
-  CHECK(msg(o, 10).find("--compress-k") == 0);  // neither k nor ratio
+  CHECK(msg(o, 10).find("compressor.k") == 0);  // neither k nor ratio
   o.k = 11;
-  CHECK(msg(o, 10).find("--compress-k") == 0);  // k > d
+  CHECK(msg(o, 10).find("compressor.k") == 0);  // k > d
   o.k = 0;
   o.ratio = 1.5;
-  CHECK(msg(o, 10).find("--compress-ratio") == 0);
+  CHECK(msg(o, 10).find("compressor.ratio") == 0);
   o.ratio = -0.1;
-  CHECK(msg(o, 10).find("--compress-ratio") == 0);
+  CHECK(msg(o, 10).find("compressor.ratio") == 0);
   o.name = "sign";
   o.ratio = 0.5;
-  CHECK(msg(o, 10).find("--compress-ratio") == 0);  // sign keeps no k
+  CHECK(msg(o, 10).find("compressor.ratio") == 0);  // sign keeps no k
   o = {};
   o.name = "qsgd";
   o.qsgd_levels = 0;
-  CHECK(msg(o, 10).find("--qsgd-levels") == 0);
+  CHECK(msg(o, 10).find("compressor.qsgd_levels") == 0);
 }
 
 TEST_CASE("error feedback: sum of sent messages + final memory = sum of inputs", "[compressor]") {

@@ -131,9 +131,9 @@ TEST_CASE("user W is validated", "[topology]") {
   rows(0, 0) += 0.2;
   rows(1, 1) += 0.2;
   CHECK_THROWS_WITH(topology_from_dense(rows, "--topology-file"), Catch::Contains("doubly stochastic"));
-  CHECK_THROWS_WITH(MixingSchedule("hypercube", 4, 0), Catch::Contains("--topology"));
-  CHECK_THROWS_WITH(MixingSchedule("ring", 0, 0), Catch::Contains("--workers"));
-  CHECK_THROWS_WITH(MixingSchedule("single", 3, 0), Catch::Contains("--workers 1"));
+  CHECK_THROWS_WITH(MixingSchedule("hypercube", 4, 0), Catch::Contains("mixer.topology"));
+  CHECK_THROWS_WITH(MixingSchedule("ring", 0, 0), Catch::Contains("mixer.workers"));
+  CHECK_THROWS_WITH(MixingSchedule("single", 3, 0), Catch::Contains("mixer.workers 1"));
 }
 
 TEST_CASE("bytes on the busiest node count every round's messages", "[mixer]") {

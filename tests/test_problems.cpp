@@ -362,7 +362,7 @@ TEST_CASE("problems: sample rejects batch < 1 with --batch", "[problems]") {
   auto p = dposg::make_problem(opts_for("bilinear"));
   Matrix Z = Matrix::Zero(20, 2), G;
   WorkerRngs rngs(1, 2);
-  CHECK_THROWS_WITH(p->sample(Z, 0, rngs, G), Catch::Contains("--batch"));
+  CHECK_THROWS_WITH(p->sample(Z, 0, rngs, G), Catch::Contains("problem.batch"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -509,7 +509,7 @@ TEST_CASE("recorder rejects bad inputs with InputError", "[recorder]") {
       ResultsFile::open(path);
       FAIL("no exception");
     } catch (const InputError& e) {
-      CHECK_THAT(e.what(), Catch::Contains(path) && Catch::Contains("--out"));
+      CHECK_THAT(e.what(), Catch::Contains(path) && Catch::Contains("recorder.out"));
     }
     CHECK_FALSE(fs::exists(path));
     CHECK_THROWS_AS(ResultsReader::open(path), InputError);
@@ -601,7 +601,7 @@ TEST_CASE("recorder rejects bad inputs with InputError", "[recorder]") {
         file->create_run(bad);
         FAIL("no exception for '" << bad << "'");
       } catch (const InputError& e) {
-        CHECK_THAT(e.what(), Catch::Contains("--run-name"));
+        CHECK_THAT(e.what(), Catch::Contains("recorder.run_name"));
       }
       CHECK_FALSE(file->has_run(bad));
       CHECK(file->run_status(bad).empty());

@@ -136,7 +136,7 @@ TEST_CASE("the deviation estimate reports its Monte-Carlo error, stays under Rem
 }
 
 TEST_CASE("complete W beyond its stored size is refused with one line naming --workers", "[spectral]") {
-  CHECK_THROWS_WITH(complete_topology(kCompleteMaxWorkers + 1), Catch::StartsWith("--workers: --topology complete"));
+  CHECK_THROWS_WITH(complete_topology(kCompleteMaxWorkers + 1), Catch::StartsWith("mixer.workers: mixer.topology complete"));
 }
 
 namespace {
@@ -183,7 +183,7 @@ TEST_CASE("a topology file may hold a sparse W (CSR), validated like a dense one
   asym.rows[0][1].second += 0.1;
   asym.rows[0][0].second -= 0.1;
   write_csr(temp_path("asym"), asym);
-  CHECK_THROWS_WITH(MixingSchedule("file", 6, 0, temp_path("asym")), Catch::Contains("--topology-file") &&
+  CHECK_THROWS_WITH(MixingSchedule("file", 6, 0, temp_path("asym")), Catch::Contains("mixer.topology_file") &&
                                                                          Catch::Contains("not symmetric"));
   Topology rows = ring_topology(6);
   rows.rows[2][0].second = 0.5;

@@ -178,12 +178,12 @@ TEST_CASE("Theorem 1 quantities against values computed independently", "[theore
 TEST_CASE("bad step-rule options are rejected naming the option", "[rules]") {
   StepRuleOptions so;
   so.name = "adam";
-  CHECK_THROWS_WITH(make_step_rule(so), Catch::Contains("--step-rule"));
+  CHECK_THROWS_WITH(make_step_rule(so), Catch::Contains("step_rule.name"));
   so.name = "osg";
   so.step.eta_u = 0;
-  CHECK_THROWS_WITH(make_step_rule(so), Catch::Contains("--lr"));
+  CHECK_THROWS_WITH(make_step_rule(so), Catch::Contains("step.eta_u"));
   so.step.eta_u = 0.1;
   so.name = "oadam";
   so.beta1 = 1.0;
-  CHECK_THROWS_WITH(make_step_rule(so), Catch::Contains("--beta1"));
+  CHECK_THROWS_WITH(make_step_rule(so), Catch::Contains("step_rule.beta1"));
 }
