@@ -3,6 +3,7 @@
 
 #include <H5Cpp.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <regex>
 #include <sstream>
@@ -26,7 +27,7 @@ std::vector<Row> run_one(const std::string& check, const Injection& inj = {}) {
 
 int failures(const std::vector<Row>& rows) {
   int n = 0;
-  for (const auto& r : rows) n += r.status == Status::fail;
+  for (const auto& r : rows) n += r.status == Status::fail && !r.control;
   return n;
 }
 
@@ -130,6 +131,27 @@ TEST_CASE("dposg verify --quick passes, prints the table and writes every row an
   CHECK(stored > 40);
 }
 
+TEST_CASE("a check's rows replace the ones of an earlier verify in the same file, stale rows and all", "[verify]") {
+  dposg::test::TempDir dir;
+  const std::string path = dir / "v.h5";
+  {
+    auto file = ResultsFile::open(path);
+    file->replace_records("verify", "lemma1", {{"row000", {{"status", std::string("PASS")}}},
+                                               {"row001", {{"status", std::string("PASS")}}},
+                                               {"row002", {{"status", std::string("FAIL")}}}});
+    file->replace_records("verify", "lemma3", {{"row000", {{"status", std::string("PASS")}}}});
+    file->replace_records("verify", "lemma1", {{"row000", {{"status", std::string("vacuous")}}}});
+  }
+  H5::Exception::dontPrint();
+  H5::H5File f(path, H5F_ACC_RDONLY);
+  CHECK(f.openGroup("verify/lemma1").getNumObjs() == 1);
+  CHECK(f.openGroup("verify/lemma3").getNumObjs() == 1);
+  std::string status;
+  const H5::Attribute a = f.openGroup("verify/lemma1/row000").openAttribute("status");
+  a.read(a.getStrType(), status);
+  CHECK(status == "vacuous");
+}
+
 bool has(const std::vector<Row>& rows, Status st, const std::string& claim_part) {
   for (const auto& r : rows)
     if (r.status == st && r.claim.find(claim_part) != std::string::npos) return true;
@@ -140,7 +162,17 @@ TEST_CASE("theorem1: the vacuous row says so, the informative row carries weight
   const auto rows = run_one("theorem1");
   CHECK(has(rows, Status::vacuous, "sum_k ||g(z̄_k)||^2 <= RHS"));
   CHECK(has(rows, Status::pass, "informative"));
-  CHECK(has(rows, Status::pass, "control: the informative row with a biased oracle"));
+  CHECK(has(rows, Status::fail, "control: the informative row with a biased oracle"));
+  std::FILE* sink = std::fopen("/dev/null", "w");
+  REQUIRE(sink != nullptr);
+  // The control's FAIL is what makes the table good; an unbiased "control" passes and spoils it.
+  CHECK(print_table(rows, sink));
+  Injection blunt;
+  blunt.control_bias_scale = 0.0;
+  const auto unbiased = run_one("theorem1", blunt);
+  CHECK(has(unbiased, Status::pass, "control: the informative row with a biased oracle"));
+  CHECK_FALSE(print_table(unbiased, sink));
+  std::fclose(sink);
   for (const auto& r : rows)
     if (r.claim.find("informative") != std::string::npos && r.claim.find("control") == std::string::npos)
       CHECK(r.expected < 0.05 * 30.7);  // RHS well below G^2 of star d = 10

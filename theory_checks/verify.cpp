@@ -22,7 +22,7 @@ const char* to_string(Status s) {
 }
 
 bool carries_weight(const Row& r) {
-  return !r.premise && (r.status == Status::pass || r.status == Status::fail || r.status == Status::refuted);
+  return !r.premise && !r.control && (r.status == Status::pass || r.status == Status::fail || r.status == Status::refuted);
 }
 
 Row make_row(const std::string& check, const std::string& claim, double measured, const std::string& relation,
@@ -173,21 +173,28 @@ std::vector<Row> run_checks(const Options& opt) {
     fn(ctx);
   }
   if (opt.out) {
-    int k = 0;
+    // Each check's rows replace its whole group: a rerun with fewer rows leaves no stale ones.
+    std::vector<std::string> order;
+    std::vector<std::vector<ResultsFile::Record>> groups;
     for (const auto& r : ctx.rows) {
+      auto at = std::find(order.begin(), order.end(), r.check);
+      if (at == order.end()) order.push_back(r.check), groups.emplace_back(), at = order.end() - 1;
+      auto& records = groups[static_cast<std::size_t>(at - order.begin())];
       char idx[32];
-      std::snprintf(idx, sizeof idx, "row%03d", k++);
-      opt.out->write_record("verify", r.check, idx,
-                            {{"claim", r.claim},
-                             {"measured", r.measured},
-                             {"relation", r.relation},
-                             {"expected", r.expected},
-                             {"margin", r.margin},
-                             {"margin_kind", r.margin_kind},
-                             {"status", std::string(to_string(r.status))},
-                             {"note", r.note},
-                             {"carries_weight", std::string(carries_weight(r) ? "yes" : (r.premise ? "premise" : "no"))}});
+      std::snprintf(idx, sizeof idx, "row%03zu", records.size());
+      records.push_back({idx,
+                         {{"claim", r.claim},
+                          {"measured", r.measured},
+                          {"relation", r.relation},
+                          {"expected", r.expected},
+                          {"margin", r.margin},
+                          {"margin_kind", r.margin_kind},
+                          {"status", std::string(to_string(r.status))},
+                          {"note", r.note},
+                          {"control", std::string(r.control ? "yes" : "no")},
+                          {"carries_weight", std::string(carries_weight(r) ? "yes" : (r.premise ? "premise" : "no"))}}});
     }
+    for (std::size_t i = 0; i < order.size(); ++i) opt.out->replace_records("verify", order[i], groups[i]);
   }
   return ctx.rows;
 }
@@ -196,15 +203,16 @@ bool print_table(const std::vector<Row>& rows, std::FILE* to) {
   bool ok = true;
   std::fprintf(to, "%-16s %-72s %12s %-4s %12s %-24s %-7s %s\n", "check", "claim", "measured", "", "bound/expected",
                "margin", "weight", "result");
-  std::vector<std::string> ran, weighed;
+  std::vector<std::string> ran, weighed, blind;
   for (const auto& r : rows) {
     char margin[64] = "";
     if (!std::isnan(r.margin)) std::snprintf(margin, sizeof margin, "%.3g %s", r.margin, r.margin_kind.c_str());
-    const char* weight = carries_weight(r) ? "yes" : (r.premise ? "premise" : "-");
+    const char* weight = carries_weight(r) ? "yes" : r.premise ? "premise" : r.control ? "control" : "-";
     std::fprintf(to, "%-16s %-72s %12.4e %-4s %12.4e %-24s %-7s %s%s%s\n", r.check.c_str(), r.claim.c_str(),
                  r.measured, r.relation.c_str(), r.expected, margin, weight, to_string(r.status),
                  r.note.empty() ? "" : "  ", r.note.c_str());
-    ok = ok && r.status != Status::fail;
+    ok = ok && (r.control ? r.status == Status::fail : r.status != Status::fail);
+    if (r.control && r.status != Status::fail) blind.push_back(r.check);
     if (std::find(ran.begin(), ran.end(), r.check) == ran.end()) ran.push_back(r.check);
     if (carries_weight(r) && std::find(weighed.begin(), weighed.end(), r.check) == weighed.end())
       weighed.push_back(r.check);
@@ -212,6 +220,8 @@ bool print_table(const std::vector<Row>& rows, std::FILE* to) {
   std::string idle;
   for (const auto& c : ran)
     if (std::find(weighed.begin(), weighed.end(), c) == weighed.end()) idle += (idle.empty() ? "" : ", ") + c;
+  for (const auto& c : blind)
+    std::fprintf(to, "\nthe negative control of %s did not FAIL: its comparison cannot detect a violation\n", c.c_str());
   if (!idle.empty()) {
     std::fprintf(to, "\nno row that could have failed (all vacuous, info or n/a): %s\n", idle.c_str());
     ok = false;

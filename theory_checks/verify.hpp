@@ -31,9 +31,13 @@ struct Row {
   Status status = Status::info;
   std::string note;
   bool premise = false;  // an Assumption 1 row: what a claim stands on, not the claim
+  // A negative control: the claim's own comparison on a deliberately broken instance, which must
+  // come out FAIL (it shows the comparison can); its FAIL does not fail the command, a PASS does.
+  bool control = false;
 };
 
-// A verdict that could have gone the other way: pass, fail or refuted on a row that is not a premise.
+// A verdict that could have gone the other way: pass, fail or refuted on a row that is neither a
+// premise nor a control.
 bool carries_weight(const Row& r);
 
 // Deliberate faults, so that tests can show each check fails when its claim is broken.
@@ -45,6 +49,7 @@ struct Injection {
   double stated_sigma_scale = 1.0; // Lemma 1's bound is fed sigma * scale
   std::string negative_control_problem = "forsaken";  // the problem expected to violate (iv)
   bool compression_without_error_feedback = false;  // the error-feedback runs of `compression` run without it
+  double control_bias_scale = 1.0;  // theorem1's control oracle is biased by this times sqrt(3 RHS) (0: unbiased)
 };
 
 enum class Size { quick, full };
@@ -73,8 +78,9 @@ const std::vector<CheckInfo>& checks();
 // Runs the selected checks; throws InputError for an unknown check name.
 std::vector<Row> run_checks(const Options& opt);
 
-// Prints the table; returns true when no row failed and every check that ran has a row that
-// carries weight (a check whose rows are all vacuous or informational validated nothing).
+// Prints the table; returns true when no row but a control failed, every control failed, and every
+// check that ran has a row that carries weight (a check whose rows are all vacuous or
+// informational validated nothing).
 bool print_table(const std::vector<Row>& rows, std::FILE* to);
 
 // ---- shared by the checks -------------------------------------------------------------------
