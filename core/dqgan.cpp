@@ -1,45 +1,83 @@
 #include "core/dqgan.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
+
+#include "core/array_ops.hpp"
 
 namespace dposg {
 namespace {
 
+// The server's optimistic step z <- z - eta (2 D_k - D_{k-1}) on ArrayOps (one column), with D the
+// averaged operator itself (OMD) or Adam's direction of that sequence: the same `adam` and `step`
+// operations the workers' rules are written against (core/step_rule.cpp), no arithmetic of its own.
+class ServerStep {
+ public:
+  ServerStep(const StepSize& s, bool adam, const AdamParams& p) : step_(s), adam_(adam), adam_params_(p) {}
+  void reset() { arrays_.reset(); }
+  // count: Adam's step count, the iteration (the server averages at every one).
+  void step(Vector& z, const Vector& g_hat, std::int64_t count) {
+    const Index d = z.size();
+    const bool first = !arrays_;
+    if (first) {
+      arrays_.emplace(d, 1);
+      z_ = arrays_->bind(zm_);
+      g_ = arrays_->bind(gm_);
+      m_ = arrays_->allocate();
+      v_ = arrays_->allocate();
+      dir_ = arrays_->allocate();
+      dir_prev_ = arrays_->allocate();
+      optimistic_ = arrays_->allocate();
+    }
+    ArrayOps& a = *arrays_;
+    zm_ = z;
+    gm_ = g_hat;
+    if (adam_)
+      a.adam(g_, m_, v_, dir_, count, adam_params_);
+    else
+      a.copy(dir_, g_);
+    if (first) a.copy(dir_prev_, dir_);  // D_{-1} = D_0: the first step is z_0 - eta D_0
+    // 2 D_k - D_{k-1} = -(D_{k-1} - 2 D_k), a step from D_{k-1} with eta = 2 (doubling is exact), so
+    // z - eta (2 D_k - D_{k-1}) is the step z - (-eta)(D_{k-1} - 2 D_k), rounded alike bit for bit.
+    a.step(optimistic_, dir_prev_, dir_, StepSize{2.0, 2.0, d});
+    a.step(z_, z_, optimistic_, StepSize{-step_.eta_u, -step_.eta_v, step_.dim_u});
+    a.copy(dir_prev_, dir_);
+    z = zm_.col(0);
+  }
+
+ private:
+  StepSize step_;
+  bool adam_;
+  AdamParams adam_params_;
+  std::optional<HostArrays> arrays_;
+  Matrix zm_, gm_;
+  Array z_ = -1, g_ = -1, m_ = -1, v_ = -1, dir_ = -1, dir_prev_ = -1, optimistic_ = -1;
+};
+
 class Dqgan final : public StepRule {
  public:
   explicit Dqgan(const DqganOptions& o)
-      : step_(o.server.step), adam_(o.server.name == "oadam"), adam_params_{o.server.beta1, o.server.beta2, o.server.eps},
+      : server_(o.server.step, o.server.name == "oadam", AdamParams{o.server.beta1, o.server.beta2, o.server.eps}),
         columns_(o.compressor, o.error_feedback, o.seed), link_(o.link ? o.link : std::make_shared<ServerLink>()) {}
   void set_link(std::shared_ptr<ServerLink> link) { link_ = std::move(link); }
   std::string name() const override { return "dqgan"; }
   int oracle_calls_per_iteration() const override { return 1; }
   void init(Matrix&, Matrix&, Oracle&) override {
     columns_.reset();
-    have_prev_ = false;
+    server_.reset();
     iteration_ = 0;
-    m_.resize(0);
-    v_.resize(0);
   }
   void step(Matrix& Z, Matrix& X, Oracle& oracle) override {
     ++iteration_;
     // Every column of X is the shared point z_k; column i of G is worker i's operator there.
     oracle(X, G_);
     columns_.compress(G_, iteration_, 0, sent_, link_->first_worker());
-    const Index d = X.rows();
     // On the server z is its copy of z_k (column 0 is worker 0's, all equal after the first
     // broadcast); elsewhere it is overwritten by the broadcast.
     Vector z = X.col(0);
-    if (link_->average_at_server(columns_.compressor(), columns_.messages(), sent_, g_hat_)) {
-      direction(g_hat_, dir_);
-      if (!have_prev_) dir_prev_ = dir_, have_prev_ = true;
-      const Index du = std::clamp<Index>(step_.dim_u, 0, d);
-      for (Index r = 0; r < d; ++r) {
-        const double eta = r < du ? step_.eta_u : step_.eta_v;
-        z[r] -= eta * (2.0 * dir_[r] - dir_prev_[r]);
-      }
-      dir_prev_ = dir_;
-    }
+    if (link_->average_at_server(columns_.compressor(), columns_.messages(), sent_, g_hat_))
+      server_.step(z, g_hat_, iteration_);
     link_->broadcast(z);
     X.colwise() = z;
     Z = X;
@@ -52,27 +90,11 @@ class Dqgan final : public StepRule {
   }
 
  private:
-  // The server's step direction from the averaged operator: ĝ itself (OMD), or Adam's
-  // m̂ / (sqrt(v̂) + eps) of the ĝ sequence (OAdam, Daskalakis et al. 2018).
-  void direction(const Vector& g, Vector& dir) {
-    if (!adam_) {
-      dir = g;
-      return;
-    }
-    if (m_.size() != g.size()) m_.setZero(g.size()), v_.setZero(g.size());
-    dir.resize(g.size());
-    adam_update(g.data(), m_.data(), v_.data(), dir.data(), g.size(), iteration_, adam_params_);
-  }
-
-  StepSize step_;
-  bool adam_;
-  AdamParams adam_params_;
-  Vector m_, v_, dir_, dir_prev_;
+  ServerStep server_;
   ColumnCompressor columns_;
   Matrix G_, sent_;
   std::shared_ptr<ServerLink> link_;
   Vector g_hat_;
-  bool have_prev_ = false;
   std::int64_t iteration_ = 0;
 };
 
