@@ -49,7 +49,7 @@ const std::vector<CheckInfo>& checks() {
       {"negative-control", "Negative control: Assumption 1(iv) violated, the theorem not claimed", "quick 0.1 s"},
       {"compression", "DQGAN: biased compressors with error feedback reach the uncompressed level; without, they stall", "quick 4.0 s"},
       {"lemma2", "Lemma 2: spread of the workers' stochastic gradients, printed bound vs corrected, M = 4..1024", "quick 1.0 s"},
-      {"t-needed", "the t-round bound measured: smallest t at which a ring's stationary ||g(z̄)||^2 is within 10% of CPOSG's, beside t_min", "quick 0.2 s, full 9.2 s"},
+      {"t-needed", "the t-round bound measured: smallest t at which a ring's stationary ||g(z̄)||^2 is within 10% of CPOSG's, beside t_min (and random rings in --full)", "quick 0.2 s, full 20 s"},
       {"lemma3", "Lemma 3: mean mu_k, printed bound vs corrected, M = 4..1024 (W = 11^T/M)", "quick 1.1 s"},
   };
   return list;
