@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/checkpoint.hpp"
+
 namespace dposg {
 namespace {
 
@@ -49,6 +51,24 @@ class Dqgan final : public StepRule {
   }
   double bytes_busiest_per_iteration(Index d, Index workers) const override {
     return std::max(dqgan_downlink_bytes(d, workers), dqgan_uplink_bytes(columns_.compressor()));
+  }
+  // G_, sent_, g_hat_ and dir_ are written before they are read in every step.
+  bool checkpointable() const override { return true; }
+  void save_state(StateArchive& a) const override {
+    a.put("rule/m", m_);
+    a.put("rule/v", v_);
+    a.put("rule/dir_prev", dir_prev_);
+    a.put("rule/error_memory", columns_.memory());
+    a.put_integer("rule/have_prev", have_prev_ ? 1 : 0);
+    a.put_integer("rule/iteration", iteration_);
+  }
+  void load_state(const StateArchive& a) override {
+    m_ = a.vector("rule/m");
+    v_ = a.vector("rule/v");
+    dir_prev_ = a.vector("rule/dir_prev");
+    columns_.set_memory(a.matrix("rule/error_memory"));
+    have_prev_ = a.integer("rule/have_prev") != 0;
+    iteration_ = a.integer("rule/iteration");
   }
 
  private:

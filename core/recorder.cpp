@@ -568,6 +568,25 @@ using recorder_detail::ProblemWriter;
 struct RunWriter::Impl {
   Impl(std::shared_ptr<FileState> f, std::string r, const H5::Group& g)
       : fs(std::move(f)), run(std::move(r)), group(g), metrics(group.createGroup("metrics")) {}
+  // An existing run's metrics, cut to their first `keep` rows (reopen_run).
+  Impl(std::shared_ptr<FileState> f, std::string r, const H5::Group& g, hsize_t keep)
+      : fs(std::move(f)), run(std::move(r)), group(g), metrics(group.openGroup("metrics")) {
+    for (const auto& name : metric_names_of(metrics)) {
+      H5::DataSet ds = metrics.openDataSet(name);
+      ds.extend(&keep);  // H5Dset_extent: shrinks as well
+      if (name == "iteration") {
+        iteration_ds = ds;
+        have_iteration = true;
+      } else {
+        Column c;
+        c.name = name;
+        c.ds = ds;
+        columns.push_back(std::move(c));
+        column_index.emplace(name, columns.size() - 1);
+      }
+    }
+    written = keep;
+  }
 
   std::shared_ptr<FileState> fs;  // first member: destroyed last, after every HDF5 object below
   std::string run;
@@ -974,6 +993,36 @@ std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run,
     auto w = std::make_unique<RunWriter::Impl>(impl_->fs, run, impl_->fs->runs.createGroup(run));
     write_attr(w->group, "status", AttrValue(std::string("running")));
     for (const auto& [name, value] : initial) write_attr(w->group, name, value);
+    w->flush(true);
+    return std::make_unique<RunWriter>(std::move(w));
+  });
+}
+
+std::unique_ptr<RunWriter> ResultsFile::reopen_run(const std::string& run, std::int64_t last_iteration) {
+  if (!has_run(run)) throw InputError("run '" + run + "' is not in '" + path_ + "'");
+  return guarded_write(*impl_->fs, "reopening run '" + run + "'", [&] {
+    H5::Group g = impl_->fs->runs.openGroup(run);
+    hsize_t keep = 0;
+    if (exists_link(g, "metrics")) {
+      H5::Group metrics = g.openGroup("metrics");
+      if (exists_link(metrics, "iteration")) {
+        H5::DataSet ds = metrics.openDataSet("iteration");
+        std::vector<std::int64_t> its(static_cast<std::size_t>(std::min<hsize_t>(length_1d(ds), rows_of(metrics))));
+        if (!its.empty()) {
+          hsize_t n = its.size(), start = 0;
+          H5::DataSpace file_space = ds.getSpace();
+          file_space.selectHyperslab(H5S_SELECT_SET, &n, &start);
+          H5::DataSpace mem_space(1, &n);
+          ds.read(its.data(), H5::PredType::NATIVE_INT64, mem_space, file_space);
+        }
+        while (keep < its.size() && its[keep] <= last_iteration) ++keep;
+      }
+    } else {
+      g.createGroup("metrics");
+    }
+    auto w = std::make_unique<RunWriter::Impl>(impl_->fs, run, g, keep);
+    write_attr(w->group, "status", AttrValue(std::string("running")));
+    remove_attr_if_present(w->group, "message");
     w->flush(true);
     return std::make_unique<RunWriter>(std::move(w));
   });

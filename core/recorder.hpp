@@ -58,6 +58,10 @@ class ResultsFile {
   // it). Throws InputError if it exists already.
   std::unique_ptr<RunWriter> create_run(const std::string& run,
                                         const std::vector<std::pair<std::string, AttrValue>>& initial = {});
+  // Continues /runs/<run> (dposg resume, core/checkpoint.hpp): the status back to "running", the
+  // message of its last end removed, and the metrics rows logged after `last_iteration` dropped
+  // (the resumed run logs them again). Throws InputError if the run is absent.
+  std::unique_ptr<RunWriter> reopen_run(const std::string& run, std::int64_t last_iteration);
   // Writes /<section>/<group>/<name> as a group of attributes (replacing one of the same name)
   // and flushes: results that are not runs, e.g. the verifier's table (/verify/<check>/<row>).
   void write_record(const std::string& section, const std::string& group, const std::string& name,
