@@ -33,7 +33,8 @@
 //
 // File locking: the writer keeps HDF5's default (exclusive flock while open), so two processes
 // cannot write one file; ResultsReader opens with file locking disabled so that `dposg info` can
-// look at a file while a sweep writes it. In one process, a file open in a ResultsFile can also
+// look at a file while a sweep writes it, and reads a consistent in-memory snapshot of it where
+// the writer publishes its flushes (core/live_file.hpp, FileState::live). In one process, a file open in a ResultsFile can also
 // be opened by a ResultsReader (HDF5 shares the open file), but not the other way round: HDF5
 // refuses to open read-write a file this process holds read-only.
 //
@@ -63,6 +64,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/live_file.hpp"
 
 namespace dposg {
 
@@ -393,7 +395,7 @@ namespace recorder_detail {
 // Where fallocate is not supported (some network file systems) only the fence remains.
 struct FileState {
   FileState(std::string p, const H5::H5File& f, const H5::Group& r)
-      : path(std::move(p)), file(f), runs(r) {
+      : path(std::move(p)), file(f), runs(r), live(path) {
     void* handle = nullptr;
     if (H5Fget_vfd_handle(file.getId(), H5P_DEFAULT, &handle) >= 0 && handle)
       fd = *static_cast<int*>(handle);
@@ -426,6 +428,9 @@ struct FileState {
   bool can_fallocate = true;
   std::string lost;   // set when fenced: the cause
   std::string lost_while;  // and the operation that failed
+  // Live readers' generation counter (core/live_file.hpp): odd from the first change handed to
+  // HDF5 after a flush until the next flush completes. Destroyed after the file is closed.
+  LiveMarker live;
 
   std::uint64_t eoa() const {
     haddr_t a = 0;
@@ -484,6 +489,7 @@ struct FileState {
     if (!lost.empty()) return;
     lost = cause.empty() ? "write failed" : cause;
     lost_while = what;
+    live.end_change();  // nothing more reaches the file: it stays as of its last flush
     if (fd >= 0) {
       const int sink = ::open("/dev/null", O_RDWR | O_CLOEXEC);
       if (sink >= 0) {
@@ -513,7 +519,9 @@ struct FileState {
 
   void flush_file() {
     ensure_room(0, "flushing");
+    live.begin_change();
     check(H5Fflush(file.getId(), H5F_SCOPE_GLOBAL), "H5Fflush");
+    live.end_change();
   }
 };
 
@@ -529,9 +537,11 @@ std::string os_cause(const std::string& h5_message) {
 
 // guarded() for everything that writes: a StorageError once the file is fenced, and any HDF5
 // failure fences it (whatever the cause, the cache may now hold what the disk does not).
+// `changes`: f hands HDF5 a change (false for appends, which only buffer rows until a flush).
 template <class F>
-auto guarded_write(FileState& fs, const std::string& what, F&& f) -> decltype(f()) {
+auto guarded_write(FileState& fs, const std::string& what, F&& f, bool changes = true) -> decltype(f()) {
   if (!fs.lost.empty()) throw StorageError(fs.lost_message(what));
+  if (changes) fs.live.begin_change();
   quiet_hdf5();
   try {
     return f();
@@ -691,6 +701,7 @@ struct RunWriter::Impl {
 
   void write_pending() {
     if (pending_iterations.empty()) return;
+    fs->live.begin_change();
     write_rows(iteration_ds, pending_iterations, H5::PredType::NATIVE_INT64);
     for (auto& c : columns) write_rows(c.ds, c.pending, H5::PredType::NATIVE_DOUBLE);
     written += pending_iterations.size();
@@ -728,6 +739,7 @@ struct RunWriter::Impl {
     const std::uint64_t need = fs->flush_bound();
     if (fs->reserved < fs->eoa() + need) return;
     try {
+      fs->live.begin_change();
       pending_iterations.clear();
       for (auto& c : columns) c.pending.clear();
       write_attr(group, "status", AttrValue(std::string("failed")));
@@ -808,10 +820,13 @@ void RunWriter::set_status(const std::string& status) {
 }
 
 void RunWriter::append(const MetricsRow& row) {
-  guarded_write(*impl_->fs, impl_->what("appending metrics"), [&] {
-    impl_->append(row);
-    impl_->flush(false);
-  });
+  guarded_write(
+      *impl_->fs, impl_->what("appending metrics"),
+      [&] {
+        impl_->append(row);
+        impl_->flush(false);
+      },
+      false);
 }
 
 void RunWriter::write_final(const std::string& name, const Matrix& m) {
@@ -833,7 +848,7 @@ void RunWriter::write_final(const std::string& name, const Vector& v) {
 InstanceWriter& RunWriter::problem_group() { return impl_->problem_writer; }
 
 void RunWriter::flush(bool force) {
-  guarded_write(*impl_->fs, impl_->what("flushing"), [&] { impl_->flush(force); });
+  guarded_write(*impl_->fs, impl_->what("flushing"), [&] { impl_->flush(force); }, force);
 }
 
 // =============================================================================================
@@ -1105,9 +1120,18 @@ std::unique_ptr<ResultsReader> ResultsReader::open(const std::string& path) {
     H5::FileAccPropList fapl;
     // No file lock: a reader may look at a file that a running sweep holds open for writing.
     check(H5Pset_file_locking(fapl.getId(), false, true), "H5Pset_file_locking");
+    // Another process writes it: read a consistent copy in memory (core/live_file.hpp), under a
+    // name that is no file (the core driver refuses an image named after an existing one).
+    std::string open_as = path;
+    if (const auto image = live_snapshot(path)) {
+      static int snapshots = 0;
+      open_as = path + ".snapshot-" + std::to_string(::getpid()) + "-" + std::to_string(++snapshots);
+      check(H5Pset_fapl_core(fapl.getId(), 1 << 20, false), "H5Pset_fapl_core");
+      check(H5Pset_file_image(fapl.getId(), const_cast<char*>(image->data()), image->size()), "H5Pset_file_image");
+    }
     try {
       impl = std::make_unique<Impl>(
-          path, H5::H5File(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl));
+          path, H5::H5File(open_as, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl));
     } catch (const H5::Exception& e) {
       // The file is open in this process already (a ResultsFile): HDF5 shares that open file
       // and insists on the same locking flag; no lock is taken for the shared open.

@@ -65,18 +65,6 @@ void require_identical(const std::string& a, const std::string& b, const std::st
   CHECK(x.size() == y.size());
 }
 
-// `dposg args` in dir as a child process of its own (not through a shell), stdout/stderr to files.
-pid_t spawn(const std::string& args, const TempDir& dir) {
-  const std::string cmd = "cd '" + dir.path.string() + "' && exec " + std::string(DPOSG_CLI) + " " + args +
-                          " >child-out.txt 2>child-err.txt </dev/null";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return pid;
-}
-
 // Waits until `path` exists or the child has exited (then false, its status in *status).
 bool wait_for_file(pid_t pid, const std::string& path, int* status) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -118,7 +106,7 @@ void check_resume(const Case& c, int sig) {
   INFO(c.what << ": " << full.err);
   REQUIRE(full.code == 0);
 
-  const pid_t pid = spawn("run " + opts + " --out part.h5 --checkpoint-every " + std::to_string(c.every), dir);
+  const pid_t pid = dposg::test::spawn_cli("run " + opts + " --out part.h5 --checkpoint-every " + std::to_string(c.every), dir);
   int status = 0;
   const bool started = wait_for_file(pid, dir / "part.h5.checkpoints/r.ckpt", &status);
   REQUIRE(started);  // else the run ended before its first checkpoint (or never wrote one)
@@ -180,7 +168,7 @@ TEST_CASE("kill -9 at any moment leaves the last checkpoint readable, and resume
   for (int delay_ms : {0, 2, 5, 13}) {
     INFO("killed " << delay_ms << " ms after the first checkpoint");
     const std::string part = "part" + std::to_string(delay_ms) + ".h5";
-    const pid_t pid = spawn("run " + opts + " --out " + part + " --checkpoint-every 7", dir);
+    const pid_t pid = dposg::test::spawn_cli("run " + opts + " --out " + part + " --checkpoint-every 7", dir);
     int status = 0;
     REQUIRE(wait_for_file(pid, dir / (part + ".checkpoints/r.ckpt"), &status));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
