@@ -1,11 +1,14 @@
 // dposg: decentralized parallel optimistic stochastic gradient testbed.
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/recorder.hpp"
 
 namespace {
 const char* kUsage =
@@ -47,6 +50,12 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "dposg " << command << ": error: " << e.what() << "\n";
+    if (dposg::results_file_poisoned()) {
+      // No atexit clean-up: HDF5 would try to close the file whose write failed (and may crash).
+      std::cerr.flush();
+      std::fflush(stdout);
+      std::_Exit(1);
+    }
     return 1;
   }
 }

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -102,8 +103,22 @@ void quiet_hdf5() {
 std::string take_h5_error(const std::string& fallback) {
   std::string msg = g_h5_error.empty() ? fallback : g_h5_error;
   g_h5_error.clear();
+  // An OS error comes as "file write failed: time = ...\n, filename = ..., error message = 'CAUSE',
+  // ..." (or "unable to lock file, errno = 11, error message = 'CAUSE'"): one line, "file write
+  // failed: CAUSE".
+  const std::string key = "error message = '";
+  if (const auto at = msg.find(key); at != std::string::npos) {
+    const auto end = msg.find('\'', at + key.size());
+    const std::string cause = msg.substr(at + key.size(), end == std::string::npos ? std::string::npos : end - at - key.size());
+    const auto what_end = msg.find_first_of(":,");  // "file write failed: time = ...", "unable to lock file, errno"
+    return (what_end != std::string::npos && what_end < at ? msg.substr(0, what_end) + ": " : std::string()) + cause;
+  }
+  std::replace(msg.begin(), msg.end(), '\n', ' ');
   return msg;
 }
+
+// Set once an HDF5 call that writes has failed (results_file_poisoned).
+std::atomic<bool> g_poisoned{false};
 
 std::string detail(const H5::Exception& e) {
   std::string fallback = e.getFuncName();
@@ -410,6 +425,15 @@ struct FileState {
     }
   }
   ~FileState() {
+    if (poisoned) {
+      // HDF5 1.10 can crash in H5Fclose after one of its writes failed half-way (EIO in the middle
+      // of a flush): the objects are left open (an extra reference, so that their destructors do
+      // not close them), the descriptor already points at /dev/null, and the CLI ends with _exit.
+      H5Iinc_ref(runs.getId());
+      H5Iinc_ref(file.getId());
+      release_tail();
+      return;
+    }
     try {
       runs.close();
       file.close();
@@ -426,6 +450,7 @@ struct FileState {
   std::uint64_t reserved = 0;  // [0, reserved) has its blocks allocated
   std::uint64_t size_on_open = 0;
   bool can_fallocate = true;
+  bool poisoned = false;  // an HDF5 write call failed: its state is not to be trusted
   std::string lost;   // set when fenced: the cause
   std::string lost_while;  // and the operation that failed
   // Live readers' generation counter (core/live_file.hpp): odd from the first change handed to
@@ -546,6 +571,8 @@ auto guarded_write(FileState& fs, const std::string& what, F&& f, bool changes =
   try {
     return f();
   } catch (const H5::Exception& e) {
+    fs.poisoned = true;
+    g_poisoned = true;
     fs.fail(os_cause(detail(e)), what);
   }
 }
@@ -904,6 +931,9 @@ std::unique_ptr<ResultsFile> ResultsFile::open(const std::string& path) {
         fs->flush_file();
       });
     } catch (...) {
+      // Writing the new file failed inside HDF5 (an I/O error): as in guarded_write.
+      g_poisoned = true;
+      if (fs) fs->poisoned = true;
       fs.reset();
       if (made_here) ::unlink(path.c_str());
       throw;
@@ -991,6 +1021,8 @@ void ResultsFile::remove_run(const std::string& run) {
     impl_->fs->flush_file();
   });
 }
+
+bool results_file_poisoned() { return g_poisoned.load(); }
 
 void require_valid_run_name(const std::string& run) {
   if (!valid_run_name(run))

@@ -40,6 +40,11 @@ class StorageError : public std::runtime_error {
   explicit StorageError(const std::string& what) : std::runtime_error(what) {}
 };
 
+// True once an HDF5 call writing a results file has failed in this process (an I/O error half-way
+// through a flush): HDF5's state may then be inconsistent and closing the library at exit can
+// crash, so a command ends with _exit after its one line (cli/main.cpp).
+bool results_file_poisoned();
+
 class ResultsFile {
  public:
   // Opens an existing results file for appending, or creates it. Throws InputError naming the

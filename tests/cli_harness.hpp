@@ -39,9 +39,10 @@ struct TempDir {
   std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
-inline CliResult run_cli(const std::string& args, const TempDir& dir) {
+// `env`: assignments put before the command ("NAME=value ... ").
+inline CliResult run_cli(const std::string& args, const TempDir& dir, const std::string& env = "") {
   const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = "cd '" + dir.path.string() + "' && " + std::string(DPOSG_CLI) + " " + args + " >'" + out +
+  const std::string cmd = "cd '" + dir.path.string() + "' && " + env + std::string(DPOSG_CLI) + " " + args + " >'" + out +
                           "' 2>'" + err + "' </dev/null";
   const int status = std::system(cmd.c_str());
   CliResult r;
