@@ -1,5 +1,7 @@
 // dposg: decentralized parallel optimistic stochastic gradient testbed.
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -7,6 +9,7 @@
 #include "app/option_names.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/recorder.hpp"
 
 namespace {
 const char* kUsage =
@@ -17,7 +20,8 @@ const char* kUsage =
     "  sweep      run a grid of experiments (options x seeds) into one HDF5 file, in parallel, resumable\n"
     "  plot       render PNG figures (gnuplot) of an HDF5 results file\n"
     "  verify     check the paper's claims (Theorem 1, Lemmas 1 and 3, Remark 2, Corollary 1, ...)\n"
-    "  info       summarise an HDF5 results file\n";
+    "  info       summarise an HDF5 results file\n"
+    "  resume     continue the interrupted runs of a results file from their checkpoints\n";
 }
 
 int main(int argc, char** argv) {
@@ -40,6 +44,7 @@ int main(int argc, char** argv) {
     if (command == "sweep") return dposg::cli::sweep_command(sub_argc, sub_argv);
     if (command == "plot") return dposg::cli::plot_command(sub_argc, sub_argv);
     if (command == "verify") return dposg::cli::verify_command(sub_argc, sub_argv);
+    if (command == "resume") return dposg::cli::resume_command(sub_argc, sub_argv);
     std::cerr << "dposg: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const dposg::InputError& e) {
@@ -47,6 +52,12 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "dposg " << command << ": error: " << e.what() << "\n";
+    if (dposg::results_file_poisoned()) {
+      // No atexit clean-up: HDF5 would try to close the file whose write failed (and may crash).
+      std::cerr.flush();
+      std::fflush(stdout);
+      std::_Exit(1);
+    }
     return 1;
   }
 }

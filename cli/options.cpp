@@ -161,6 +161,8 @@ std::string printable(const std::string& s) {
 
 }  // namespace
 
+void check_numbers(const po::parsed_options& parsed, const po::variables_map& vm) { check_number_texts(parsed, vm); }
+
 bool parse(int argc, const char* const argv[], const po::options_description& desc, const std::string& usage,
            po::positional_options_description* positional, std::set<std::string>* given) {
   std::string config;

@@ -36,6 +36,10 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o);
 bool parse(int argc, const char* const argv[], const po::options_description& desc, const std::string& usage,
            po::positional_options_description* positional = nullptr, std::set<std::string>* given = nullptr);
 
+// Every number of `parsed` as written: decimal, non-negative for unsigned options (InputError
+// naming the option); for a command that parses by hand (sweep).
+void check_numbers(const po::parsed_options& parsed, const po::variables_map& vm);
+
 // Refuses (InputError, one line) an option given for a problem, rule or algorithm it does not
 // apply to: what `dposg run` would otherwise ignore in silence.
 void check_applicable(const ExperimentConfig& c, const std::set<std::string>& given);

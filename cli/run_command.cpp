@@ -6,6 +6,8 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "cli/progress.hpp"
+#include "cli/resume.hpp"
+#include "core/checkpoint.hpp"
 #include "core/error.hpp"
 #include "app/experiment.hpp"
 #include "app/placement.hpp"
@@ -85,7 +87,9 @@ class FirstRow final : public Observer {
 
 }  // namespace
 
-int run_command(int argc, const char* const argv[]) {
+int run_command(int argc, const char* const argv[]) { return run_or_resume(argc, argv, nullptr); }
+
+int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume) {
   ExperimentConfig config;
   OutputOptions output;
   auto desc = run_options(config, output);
@@ -106,16 +110,29 @@ int run_command(int argc, const char* const argv[]) {
        "--device cuda and a GPU per rank), auto (nccl where it can be used, else mpi). DQGAN's server "
        "link stays on MPI");
   desc.add(where);
+  CheckpointOptions checkpoints;
+  desc.add(checkpoint_options(checkpoints));
   std::set<std::string> given;
   if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.", nullptr,
              &given))
     return 0;
   check_applicable(config, given);
+  check_checkpoint_options(checkpoints);
+  if (resume) {
+    // The run as it was started, in the file it was written to (wherever that is now).
+    config.run_name = resume->run;
+    output.out = resume->file;
+    output.overwrite = false;
+  }
   // Before the file is opened (and perhaps created): bad input leaves nothing on disk.
   if (!config.run_name.empty()) require_valid_run_name(config.run_name);
   PlacedExperiment placed = place_experiment(config, placement);
   Experiment& e = placed.experiment;
   const std::unique_ptr<MpiSession>& mpi = placed.mpi;
+  const std::string no_checkpoints = checkpoints_unsupported(e, mpi != nullptr);
+  if (!no_checkpoints.empty() && (given.count("checkpoint-every") || given.count("checkpoint-seconds")))
+    throw InputError(std::string("--") + (given.count("checkpoint-every") ? "checkpoint-every" : "checkpoint-seconds") +
+                     ": checkpoints are not available for " + no_checkpoints);
   // Rank 0 alone writes the file and prints; the others compute their workers' part.
   const bool writes = placed.writes();
   std::unique_ptr<ResultsFile> file;
@@ -131,7 +148,7 @@ int run_command(int argc, const char* const argv[]) {
           e.run_name = free_run_name(*file, e.run_name);
         }
       }
-      writer = file->create_run(e.run_name);
+      writer = resume ? file->reopen_run(e.run_name, resume->iteration) : file->create_run(e.run_name);
     } catch (const std::exception& err) {
       // The other ranks are already in the run, waiting for this one in its first collective
       // call: returning would leave them spinning and this rank in MPI_Finalize. One line, then
@@ -147,9 +164,23 @@ int run_command(int argc, const char* const argv[]) {
   Progress progress(config.iters, writes && !output.quiet && isatty(STDERR_FILENO));
   FirstRow first;
   if (writer) write_placement_attributes(placed, placement, *writer);
+  std::unique_ptr<CheckpointFile> sink;
+  if (writer && no_checkpoints.empty()) {
+    sink = make_checkpoint_file(output.out, e.run_name, argc, argv, resume, [&] { writer->flush(true); });
+    e.driver.checkpoints = sink.get();
+    e.driver.checkpoint_every = checkpoints.every;
+    e.driver.checkpoint_seconds = checkpoints.seconds;
+    if (resume) {
+      e.driver.resume_from = &resume->state;
+      writer->set_attr("resumed_at_iteration", resume->iteration);
+    }
+    install_stop_handlers();
+  }
   const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress});
   if (writer && net.enabled()) writer->set_attr("net_emulated_s", emulated_network_seconds());
   writer.reset();
+  // A finished or diverged run has no use for its checkpoint; an interrupted or failed one keeps it.
+  if (sink && (out.status == RunStatus::finished || out.status == RunStatus::diverged)) sink->discard();
   if (writes && !output.quiet) print_summary(e, out, output.out, first.row);
   if (mpi && out.status == RunStatus::failed) {
     // The other ranks may be waiting for this one: end the job (they stop, and rank 0 records
@@ -157,6 +188,7 @@ int run_command(int argc, const char* const argv[]) {
     std::fprintf(stderr, "dposg: rank %d: run failed: %s\n", mpi->rank(), out.message.c_str());
     mpi->abort(1);
   }
+  if (out.status == RunStatus::interrupted) return exit_code_for_signal(out.stop_signal);
   return out.status == RunStatus::finished ? 0 : 1;
 }
 

@@ -75,6 +75,9 @@ struct Source {
 Source collect(const po::parsed_options& parsed, const po::options_description& run_desc, const std::string& where) {
   Source s;
   for (const auto& o : parsed.options) {
+    // Without a positional description Boost keeps a stray argument ("dposg sweep extra") unnamed.
+    if (o.string_key.empty() && o.position_key >= 0 && !o.value.empty())
+      throw InputError("unexpected argument '" + o.value.front() + "' (options start with --)");
     if (o.unregistered || o.string_key.empty()) continue;
     if (o.string_key == "grid") {
       for (const auto& v : o.value) s.axes.push_back(parse_grid_axis(v, where + "grid"));
@@ -306,6 +309,12 @@ int sweep_command(int argc, const char* const argv[]) {
       } catch (const po::error& e) {
         throw InputError("--grid: " + std::string(e.what()));
       }
+      // As `dposg run` checks its options: numbers as written, options that do not apply.
+      check_numbers(parsed, pvm);
+      std::set<std::string> given;
+      for (const auto& [k, v] : pvm)
+        if (!v.defaulted()) given.insert(k);
+      check_applicable(run.config, given);
       std::string key;
       for (const auto& [k, v] : pvm)
         if (!kOutputOnly.count(k)) key += k + "=" + value_text(v.value()) + "\n";

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/checkpoint.hpp"
+
 namespace dposg {
 
 CompressedGossipMixer::CompressedGossipMixer(MixingSchedule schedule, std::shared_ptr<const Compressor> c,
@@ -27,6 +29,17 @@ void CompressedGossipMixer::mix(Matrix& X, int rounds, std::int64_t iteration) c
       for (const auto& [j, w] : topo.rows[static_cast<std::size_t>(i)])
         if (j != i) X.col(i) += (gamma_ * w) * (xhat_.col(j) - xhat_.col(i));
   }
+}
+
+// x̂ is empty until the first round (set to zero there); diff_ and q_ are scratch.
+void CompressedGossipMixer::save_state(StateArchive& a, const std::string& prefix) const {
+  a.put(prefix + "xhat", xhat_);
+  a.put(prefix + "memory", columns_.memory());
+}
+
+void CompressedGossipMixer::load_state(const StateArchive& a, const std::string& prefix) const {
+  xhat_ = a.matrix(prefix + "xhat");
+  columns_.set_memory(a.matrix(prefix + "memory"));
 }
 
 double CompressedGossipMixer::bytes_busiest_per_iteration(Index, int rounds) const {

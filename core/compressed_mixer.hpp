@@ -29,6 +29,9 @@ class CompressedGossipMixer final : public Mixer {
   void mix(Matrix& X, int rounds, std::int64_t iteration) const override;
   double bytes_busiest_per_iteration(Index d, int rounds) const override;
   const Matrix& public_copies() const { return xhat_; }
+  bool checkpointable() const override { return true; }
+  void save_state(StateArchive& a, const std::string& prefix) const override;
+  void load_state(const StateArchive& a, const std::string& prefix) const override;
 
  private:
   MixingSchedule schedule_;

@@ -141,6 +141,7 @@ class ColumnCompressor {
   const std::vector<CompressedVector>& messages() const { return scratch_; }
   void reset() { memory_.resize(0, 0); }
   const Matrix& memory() const { return memory_; }
+  void set_memory(const Matrix& m) { memory_ = m; }  // a checkpoint's (empty: not yet used)
   const Compressor& compressor() const { return *c_; }
   bool error_feedback() const { return error_feedback_; }
 

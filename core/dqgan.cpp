@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/array_ops.hpp"
+#include "core/checkpoint.hpp"
 
 namespace dposg {
 namespace {
@@ -15,43 +16,69 @@ namespace {
 class ServerStep {
  public:
   ServerStep(const StepSize& s, bool adam, const AdamParams& p) : step_(s), adam_(adam), adam_params_(p) {}
-  void reset() { arrays_.reset(); }
+  void reset() {
+    arrays_.reset();
+    have_prev_ = false;
+  }
   // count: Adam's step count, the iteration (the server averages at every one).
   void step(Vector& z, const Vector& g_hat, std::int64_t count) {
-    const Index d = z.size();
-    const bool first = !arrays_;
-    if (first) {
-      arrays_.emplace(d, 1);
-      z_ = arrays_->bind(zm_);
-      g_ = arrays_->bind(gm_);
-      m_ = arrays_->allocate();
-      v_ = arrays_->allocate();
-      dir_ = arrays_->allocate();
-      dir_prev_ = arrays_->allocate();
-      optimistic_ = arrays_->allocate();
-    }
-    ArrayOps& a = *arrays_;
+    ArrayOps& a = arrays(z.size());
     zm_ = z;
     gm_ = g_hat;
     if (adam_)
       a.adam(g_, m_, v_, dir_, count, adam_params_);
     else
       a.copy(dir_, g_);
-    if (first) a.copy(dir_prev_, dir_);  // D_{-1} = D_0: the first step is z_0 - eta D_0
+    if (!have_prev_) a.copy(dir_prev_, dir_), have_prev_ = true;  // D_{-1} = D_0: the first step is z_0 - eta D_0
     // 2 D_k - D_{k-1} = -(D_{k-1} - 2 D_k), a step from D_{k-1} with eta = 2 (doubling is exact), so
     // z - eta (2 D_k - D_{k-1}) is the step z - (-eta)(D_{k-1} - 2 D_k), rounded alike bit for bit.
-    a.step(optimistic_, dir_prev_, dir_, StepSize{2.0, 2.0, d});
+    a.step(optimistic_, dir_prev_, dir_, StepSize{2.0, 2.0, z.size()});
     a.step(z_, z_, optimistic_, StepSize{-step_.eta_u, -step_.eta_v, step_.dim_u});
     a.copy(dir_prev_, dir_);
     z = zm_.col(0);
+  }
+  // Adam's moments and the previous direction: empty until the first server step (and on the
+  // ranks that are not the server).
+  void save(StateArchive& s) const {
+    const bool held = arrays_.has_value();
+    s.put("rule/m", held ? mm_ : Matrix());
+    s.put("rule/v", held ? vm_ : Matrix());
+    s.put("rule/dir_prev", held ? dir_prev_m_ : Matrix());
+    s.put_integer("rule/have_prev", have_prev_ ? 1 : 0);
+  }
+  void load(const StateArchive& s) {
+    reset();
+    have_prev_ = s.integer("rule/have_prev") != 0;
+    const Matrix& dir_prev = s.matrix("rule/dir_prev");
+    if (!have_prev_ || dir_prev.size() == 0) return;
+    arrays(dir_prev.rows());
+    mm_ = s.matrix("rule/m");
+    vm_ = s.matrix("rule/v");
+    dir_prev_m_ = dir_prev;
   }
 
  private:
   StepSize step_;
   bool adam_;
   AdamParams adam_params_;
+  HostArrays& arrays(Index d) {
+    if (!arrays_) {
+      arrays_.emplace(d, 1);
+      z_ = arrays_->bind(zm_);
+      g_ = arrays_->bind(gm_);
+      mm_ = vm_ = dir_prev_m_ = Matrix::Zero(d, 1);
+      m_ = arrays_->bind(mm_);
+      v_ = arrays_->bind(vm_);
+      dir_prev_ = arrays_->bind(dir_prev_m_);
+      dir_ = arrays_->allocate();
+      optimistic_ = arrays_->allocate();
+    }
+    return *arrays_;
+  }
+
   std::optional<HostArrays> arrays_;
-  Matrix zm_, gm_;
+  bool have_prev_ = false;
+  Matrix zm_, gm_, mm_, vm_, dir_prev_m_;  // the state a checkpoint holds, bound as arrays
   Array z_ = -1, g_ = -1, m_ = -1, v_ = -1, dir_ = -1, dir_prev_ = -1, optimistic_ = -1;
 };
 
@@ -87,6 +114,18 @@ class Dqgan final : public StepRule {
   }
   double bytes_busiest_per_iteration(Index d, Index workers) const override {
     return std::max(dqgan_downlink_bytes(d, workers), dqgan_uplink_bytes(columns_.compressor()));
+  }
+  // G_, sent_, g_hat_ and the server's direction are written before they are read in every step.
+  bool checkpointable() const override { return true; }
+  void save_state(StateArchive& a) const override {
+    server_.save(a);
+    a.put("rule/error_memory", columns_.memory());
+    a.put_integer("rule/iteration", iteration_);
+  }
+  void load_state(const StateArchive& a) override {
+    server_.load(a);
+    columns_.set_memory(a.matrix("rule/error_memory"));
+    iteration_ = a.integer("rule/iteration");
   }
 
  private:

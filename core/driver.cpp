@@ -1,6 +1,7 @@
 #include "core/driver.hpp"
 
 #include <cmath>
+#include <csignal>
 #include <exception>
 #include <string>
 #include <unordered_set>
@@ -13,6 +14,7 @@ const char* to_string(RunStatus s) {
     case RunStatus::finished: return "finished";
     case RunStatus::diverged: return "diverged";
     case RunStatus::failed: return "failed";
+    case RunStatus::interrupted: return "interrupted";
   }
   return "failed";
 }
@@ -84,7 +86,11 @@ class HostEngine final : public IterationEngine {
  public:
   HostEngine(const Problem& problem, const Mixer& mixer, StepRule& rule, const DriverOptions& opts, Index first_worker,
              Index local_workers)
-      : mixer_(mixer), rule_(rule), opts_(opts), oracle_(problem, opts.batch, opts.seed, local_workers, first_worker) {}
+      : mixer_(mixer),
+        rule_(rule),
+        opts_(opts),
+        first_worker_(first_worker),
+        oracle_(problem, opts.batch, opts.seed, local_workers, first_worker) {}
   void init(const Matrix& Z0) override {
     Z_ = Z0;
     X_ = Z0;
@@ -110,11 +116,30 @@ class HostEngine final : public IterationEngine {
   const Matrix& z() override { return Z_; }
   const Matrix& x() override { return X_; }
   std::int64_t oracle_calls() const override { return oracle_.calls(); }
+  // X_local_ and X_prev_ are copies of X_ made in every overlapped iteration.
+  bool checkpointable() const override { return rule_.checkpointable() && mixer_.checkpointable(); }
+  void save_state(StateArchive& a) const override {
+    a.put("engine/z", Z_);
+    a.put("engine/x", X_);
+    a.put_real("engine/comm_s", comm_);
+    oracle_.save_state(a, first_worker_);
+    rule_.save_state(a);
+    mixer_.save_state(a, "mixer/");
+  }
+  void load_state(const StateArchive& a) override {
+    a.restore("engine/z", Z_);
+    a.restore("engine/x", X_);
+    comm_ = a.real("engine/comm_s");
+    oracle_.load_state(a, first_worker_);
+    rule_.load_state(a);
+    mixer_.load_state(a, "mixer/");
+  }
 
  private:
   const Mixer& mixer_;
   StepRule& rule_;
   const DriverOptions& opts_;
+  Index first_worker_;
   // Columns are workers first_worker ..., so each draws from its own stream wherever it lives.
   ProblemOracle oracle_;
   Matrix Z_, X_;
@@ -152,6 +177,8 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   IterationEngine& engine = given_engine ? *given_engine : host;
 
   double eval_seconds = 0.0;  // spent in evaluate(), so that timings can leave it out
+  double wall_before = 0.0;   // a resumed run's wall time before its checkpoint
+  auto wall = [&] { return wall_before + clock.seconds(); };
   // A logged metric that is Inf, or NaN after it was finite, is divergence (as NaN/Inf iterates
   // are): NaN alone is how a metric says "not available" (dist_to_solution without a known
   // solution), so NaN from the first row on is not. Returns the metric's name, "" if none.
@@ -170,15 +197,15 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   std::string diverged_metric;
   auto log_row = [&](std::int64_t k) {
     MetricsRow row;
-    const double eval_start = clock.seconds();
+    const double eval_start = wall();
     evaluator.evaluate(engine.z(), k, row);
-    eval_seconds += clock.seconds() - eval_start;
+    eval_seconds += wall() - eval_start;
     const double iterations = static_cast<double>(k);
     row.set("bytes_busiest", mixer.bytes_busiest_sent().value_or(mixer_bytes_per_iter * iterations) +
                                  rule.bytes_busiest_sent().value_or(rule_bytes_per_iter * iterations));
     if (const auto up = rule.worker_bytes_per_iteration()) row.set("bytes_uplink", *up * iterations);
     row.set("oracle_calls", static_cast<double>(engine.oracle_calls()));
-    row.set("wall_time_s", clock.seconds());
+    row.set("wall_time_s", wall());
     row.set("eval_time_s", eval_seconds);
     // DGDA-VR's split: time in the exchange (MPI) or the mixer (simulator), and the rest of the
     // iterations' time, evaluations left out.
@@ -201,10 +228,53 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
     return bad == 0.0;
   };
 
+  // Checkpoints: the driver's own state beside the engine's. Every process takes the same decision
+  // (a checkpoint or a stop on one rank alone would leave the others in a collective call).
+  CheckpointSink* const sink = opts.checkpoints;
+  double last_checkpoint = 0.0;
+  auto save_checkpoint = [&](std::int64_t k) {
+    StateArchive a;
+    a.put_integer("driver/iteration", k);
+    a.put_real("driver/wall_time_s", wall());
+    a.put_real("driver/eval_time_s", eval_seconds);
+    std::string finite;
+    for (const auto& name : finite_before) finite += name + "\n";
+    a.put_text("driver/finite_metrics", finite);
+    engine.save_state(a);
+    sink->save(k, a);
+    last_checkpoint = clock.seconds();
+  };
+  // 0: go on; 1: a checkpoint; 2: a checkpoint and stop.
+  auto checkpoint_due = [&](std::int64_t k) {
+    if (!sink || k == opts.iters) return 0;
+    double flags[2] = {stop_signal() != 0 ? 1.0 : 0.0,
+                       (opts.checkpoint_every > 0 && k % opts.checkpoint_every == 0) ||
+                               (opts.checkpoint_seconds > 0 && clock.seconds() - last_checkpoint >= opts.checkpoint_seconds)
+                           ? 1.0
+                           : 0.0};
+    if (part.distributed()) part.sum(flags, 2);
+    return flags[0] > 0 ? 2 : flags[1] > 0 ? 1 : 0;
+  };
+
   try {
+    if (sink && !engine.checkpointable())
+      throw std::logic_error("checkpoints were asked of a run whose engine, rule or mixer cannot be checkpointed");
     engine.init(Z0);
-    if (!log_row(0)) metric_diverged(0);
-    for (std::int64_t k = 1; k <= opts.iters && out.status == RunStatus::running; ++k) {
+    std::int64_t k0 = 0;
+    if (opts.resume_from) {
+      const StateArchive& from = *opts.resume_from;
+      engine.load_state(from);
+      k0 = from.integer("driver/iteration");
+      wall_before = from.real("driver/wall_time_s");
+      eval_seconds = from.real("driver/eval_time_s");
+      const std::string& finite = from.text("driver/finite_metrics");
+      for (std::size_t at = 0, end; (end = finite.find('\n', at)) != std::string::npos; at = end + 1)
+        finite_before.insert(finite.substr(at, end - at));
+      out.iterations_done = k0;
+    } else if (!log_row(0)) {
+      metric_diverged(0);
+    }
+    for (std::int64_t k = k0 + 1; k <= opts.iters && out.status == RunStatus::running; ++k) {
       engine.iterate(k);
       out.iterations_done = k;
       const bool log_now = (k % opts.log_every == 0) || k == opts.iters;
@@ -216,6 +286,15 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
       if (log_now && !log_row(k)) {
         metric_diverged(k);
         break;
+      }
+      if (const int due = checkpoint_due(k)) {
+        save_checkpoint(k);
+        if (due == 2) {
+          out.status = RunStatus::interrupted;
+          out.stop_signal = stop_signal();
+          out.message = std::string("interrupted by ") + (out.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                        " at iteration " + std::to_string(k) + " (checkpoint written; dposg resume continues it)";
+        }
       }
     }
     if (out.status == RunStatus::running) out.status = RunStatus::finished;

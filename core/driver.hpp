@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checkpoint.hpp"
 #include "core/metrics.hpp"
 #include "core/mixer.hpp"
 #include "core/problem.hpp"
@@ -14,7 +15,8 @@
 
 namespace dposg {
 
-enum class RunStatus { running, finished, diverged, failed };
+// interrupted: stopped by SIGTERM or SIGINT after a last checkpoint (`dposg resume` continues it).
+enum class RunStatus { running, finished, diverged, failed, interrupted };
 const char* to_string(RunStatus s);
 
 struct DriverOptions {
@@ -32,6 +34,16 @@ struct DriverOptions {
   //   Z_k = X_{k-1} - eta g(Z_{k-1}),  X_k = X_{k-1} W^t - eta g(Z_k)
   // (D-PSGD's form x_{k+1} = W x_k - eta g(x_k), applied to DPOSG). Theorem 1 does not cover it.
   bool overlap = false;
+  // Checkpoints (core/checkpoint.hpp), handed to `checkpoints` (null: none): every
+  // checkpoint_every iterations (0: not by count), after checkpoint_seconds of wall time since the
+  // last one (0: not by time), and at the first iteration after a stop was requested (SIGTERM,
+  // SIGINT), which ends the run `interrupted`. Without a sink a stop request is not looked at.
+  CheckpointSink* checkpoints = nullptr;
+  std::int64_t checkpoint_every = 0;
+  double checkpoint_seconds = 0.0;
+  // The state of a checkpoint to continue from (null: start at iteration 0). Iteration k's state
+  // continues with iteration k + 1, and the rows logged up to k are not logged again.
+  const StateArchive* resume_from = nullptr;
 };
 
 struct RunOutcome {
@@ -40,7 +52,8 @@ struct RunOutcome {
   MetricsRow last;
   Vector z_bar;  // empty when a distributed run failed (no collective call after a failure)
   std::vector<std::pair<std::string, Matrix>> final_outputs;  // Problem::final_outputs at z_bar
-  std::string message;  // why it diverged or failed
+  std::string message;  // why it diverged, failed or was interrupted
+  int stop_signal = 0;  // interrupted: the signal
 };
 
 // Where the worker columns live. The simulator holds all M of them in one matrix (this default);
@@ -79,6 +92,15 @@ class ProblemOracle final : public Oracle {
     problem_.sample(Z, batch_, rngs_, G);
   }
   std::int64_t calls() const override { return calls_; }
+  // Every stream's position and the count, under oracle/ (checkpoints).
+  void save_state(StateArchive& a, Index first_worker) const {
+    a.put_integer("oracle/calls", calls_);
+    for (Index i = 0; i < rngs_.size(); ++i) a.put_rng("oracle/rng/" + std::to_string(first_worker + i), rngs_[i]);
+  }
+  void load_state(const StateArchive& a, Index first_worker) {
+    calls_ = a.integer("oracle/calls");
+    for (Index i = 0; i < rngs_.size(); ++i) a.get_rng("oracle/rng/" + std::to_string(first_worker + i), rngs_[i]);
+  }
   // Both points draw from copies of the same stream state: a problem's samples do not depend on
   // the point they are taken at, so A and B see the same samples.
   void same_samples(const Matrix& A, const Matrix& B, Matrix& GA, Matrix& GB) override {
@@ -118,6 +140,12 @@ class IterationEngine {
   // Seconds spent communicating so far (the Mixer's calls); an engine that cannot tell them apart
   // from its computation says 0.
   virtual double comm_seconds() const { return 0.0; }
+  // Checkpoints: everything iterate() depends on (iterates, the rule's and mixer's state, the
+  // streams), saved after an iteration and restored after init. An engine that does not override
+  // these cannot be checkpointed.
+  virtual bool checkpointable() const { return false; }
+  virtual void save_state(StateArchive&) const {}
+  virtual void load_state(const StateArchive&) {}
 };
 
 // Metrics of DESIGN.md §3 for the worker matrix Z (everything but bytes and wall time). With a

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/checkpoint.hpp"
 #include "core/error.hpp"
 
 namespace dposg {
@@ -78,6 +79,24 @@ class GradientTracking final : public StepRule {
   }
   std::optional<double> bytes_busiest_sent() const override { return bytes_; }
   double comm_seconds() const override { return comm_; }
+  // V_prev_, G_, G_prev_, X_prev_ and stacked_ are written before they are read in every step.
+  bool checkpointable() const override { return mixer_->checkpointable(); }
+  void save_state(StateArchive& a) const override {
+    a.put("rule/v", V_);
+    a.put("rule/y", Y_);
+    a.put_integer("rule/k", k_);
+    a.put_real("rule/bytes", bytes_);
+    a.put_real("rule/comm_s", comm_);
+    mixer_->save_state(a, "rule/mixer/");
+  }
+  void load_state(const StateArchive& a) override {
+    a.restore("rule/v", V_);
+    a.restore("rule/y", Y_);
+    k_ = a.integer("rule/k");
+    bytes_ = a.real("rule/bytes");
+    comm_ = a.real("rule/comm_s");
+    mixer_->load_state(a, "rule/mixer/");
+  }
 
  private:
   GradientTrackingOptions o_;

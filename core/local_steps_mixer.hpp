@@ -6,6 +6,7 @@
 // averaging the start, which is a no-op for a common start (doubly stochastic W).
 #include <memory>
 
+#include "core/checkpoint.hpp"
 #include "core/mixer.hpp"
 
 namespace dposg {
@@ -33,6 +34,15 @@ class LocalStepsMixer final : public Mixer {
   std::optional<double> bytes_busiest_sent() const override {
     if (auto inner = inner_->bytes_busiest_sent()) return inner;
     return sent_;
+  }
+  bool checkpointable() const override { return inner_->checkpointable(); }
+  void save_state(StateArchive& a, const std::string& prefix) const override {
+    a.put_real(prefix + "sent", sent_);
+    inner_->save_state(a, prefix + "inner/");
+  }
+  void load_state(const StateArchive& a, const std::string& prefix) const override {
+    sent_ = a.real(prefix + "sent");
+    inner_->load_state(a, prefix + "inner/");
   }
 
  private:

@@ -18,6 +18,8 @@
 
 namespace dposg {
 
+class StateArchive;  // core/checkpoint.hpp
+
 std::vector<std::string> topology_names();
 
 // E||W_t ... W_1 - 11^T/M||_2 over draws of the random rounds (Remark 2), with the standard error of
@@ -101,6 +103,12 @@ class Mixer {
   // Cumulative bytes the busiest node has sent so far, for a mixer that counts what it sends
   // (a distributed one, whose messages vary with the drawn W); nullopt: rounds x the figure above.
   virtual std::optional<double> bytes_busiest_sent() const { return std::nullopt; }
+  // Checkpoints (core/checkpoint.hpp), as StepRule's: a mixer with state (CHOCO's public copies, a
+  // byte count) saves it under `prefix` and restores it after the run's init. Const, like mix: the
+  // state is the communication layer's. A mixer that does not override these cannot be checkpointed.
+  virtual bool checkpointable() const { return false; }
+  virtual void save_state(StateArchive&, const std::string& /*prefix*/) const {}
+  virtual void load_state(const StateArchive&, const std::string& /*prefix*/) const {}
 };
 
 // In-process gossip: sparse neighbour sums, applied to cache-sized blocks of rows so that all
@@ -110,6 +118,8 @@ class CpuMixer final : public Mixer {
   explicit CpuMixer(MixingSchedule schedule) : schedule_(std::move(schedule)) {}
   const MixingSchedule& schedule() const override { return schedule_; }
   void mix(Matrix& X, int rounds, std::int64_t iteration) const override;
+  // Random rounds are drawn from (seed, iteration, round) alone: nothing to save.
+  bool checkpointable() const override { return true; }
 
  private:
   MixingSchedule schedule_;

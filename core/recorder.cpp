@@ -33,7 +33,8 @@
 //
 // File locking: the writer keeps HDF5's default (exclusive flock while open), so two processes
 // cannot write one file; ResultsReader opens with file locking disabled so that `dposg info` can
-// look at a file while a sweep writes it. In one process, a file open in a ResultsFile can also
+// look at a file while a sweep writes it, and reads a consistent in-memory snapshot of it where
+// the writer publishes its flushes (core/live_file.hpp, FileState::live). In one process, a file open in a ResultsFile can also
 // be opened by a ResultsReader (HDF5 shares the open file), but not the other way round: HDF5
 // refuses to open read-write a file this process holds read-only.
 //
@@ -49,6 +50,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -63,6 +65,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/live_file.hpp"
 
 namespace dposg {
 
@@ -100,8 +103,22 @@ void quiet_hdf5() {
 std::string take_h5_error(const std::string& fallback) {
   std::string msg = g_h5_error.empty() ? fallback : g_h5_error;
   g_h5_error.clear();
+  // An OS error comes as "file write failed: time = ...\n, filename = ..., error message = 'CAUSE',
+  // ..." (or "unable to lock file, errno = 11, error message = 'CAUSE'"): one line, "file write
+  // failed: CAUSE".
+  const std::string key = "error message = '";
+  if (const auto at = msg.find(key); at != std::string::npos) {
+    const auto end = msg.find('\'', at + key.size());
+    const std::string cause = msg.substr(at + key.size(), end == std::string::npos ? std::string::npos : end - at - key.size());
+    const auto what_end = msg.find_first_of(":,");  // "file write failed: time = ...", "unable to lock file, errno"
+    return (what_end != std::string::npos && what_end < at ? msg.substr(0, what_end) + ": " : std::string()) + cause;
+  }
+  std::replace(msg.begin(), msg.end(), '\n', ' ');
   return msg;
 }
+
+// Set once an HDF5 call that writes has failed (results_file_poisoned).
+std::atomic<bool> g_poisoned{false};
 
 std::string detail(const H5::Exception& e) {
   std::string fallback = e.getFuncName();
@@ -393,7 +410,7 @@ namespace recorder_detail {
 // Where fallocate is not supported (some network file systems) only the fence remains.
 struct FileState {
   FileState(std::string p, const H5::H5File& f, const H5::Group& r)
-      : path(std::move(p)), file(f), runs(r) {
+      : path(std::move(p)), file(f), runs(r), live(path) {
     void* handle = nullptr;
     if (H5Fget_vfd_handle(file.getId(), H5P_DEFAULT, &handle) >= 0 && handle)
       fd = *static_cast<int*>(handle);
@@ -408,6 +425,15 @@ struct FileState {
     }
   }
   ~FileState() {
+    if (poisoned) {
+      // HDF5 1.10 can crash in H5Fclose after one of its writes failed half-way (EIO in the middle
+      // of a flush): the objects are left open (an extra reference, so that their destructors do
+      // not close them), the descriptor already points at /dev/null, and the CLI ends with _exit.
+      H5Iinc_ref(runs.getId());
+      H5Iinc_ref(file.getId());
+      release_tail();
+      return;
+    }
     try {
       runs.close();
       file.close();
@@ -424,8 +450,12 @@ struct FileState {
   std::uint64_t reserved = 0;  // [0, reserved) has its blocks allocated
   std::uint64_t size_on_open = 0;
   bool can_fallocate = true;
+  bool poisoned = false;  // an HDF5 write call failed: its state is not to be trusted
   std::string lost;   // set when fenced: the cause
   std::string lost_while;  // and the operation that failed
+  // Live readers' generation counter (core/live_file.hpp): odd from the first change handed to
+  // HDF5 after a flush until the next flush completes. Destroyed after the file is closed.
+  LiveMarker live;
 
   std::uint64_t eoa() const {
     haddr_t a = 0;
@@ -484,6 +514,7 @@ struct FileState {
     if (!lost.empty()) return;
     lost = cause.empty() ? "write failed" : cause;
     lost_while = what;
+    live.end_change();  // nothing more reaches the file: it stays as of its last flush
     if (fd >= 0) {
       const int sink = ::open("/dev/null", O_RDWR | O_CLOEXEC);
       if (sink >= 0) {
@@ -513,7 +544,9 @@ struct FileState {
 
   void flush_file() {
     ensure_room(0, "flushing");
+    live.begin_change();
     check(H5Fflush(file.getId(), H5F_SCOPE_GLOBAL), "H5Fflush");
+    live.end_change();
   }
 };
 
@@ -529,13 +562,17 @@ std::string os_cause(const std::string& h5_message) {
 
 // guarded() for everything that writes: a StorageError once the file is fenced, and any HDF5
 // failure fences it (whatever the cause, the cache may now hold what the disk does not).
+// `changes`: f hands HDF5 a change (false for appends, which only buffer rows until a flush).
 template <class F>
-auto guarded_write(FileState& fs, const std::string& what, F&& f) -> decltype(f()) {
+auto guarded_write(FileState& fs, const std::string& what, F&& f, bool changes = true) -> decltype(f()) {
   if (!fs.lost.empty()) throw StorageError(fs.lost_message(what));
+  if (changes) fs.live.begin_change();
   quiet_hdf5();
   try {
     return f();
   } catch (const H5::Exception& e) {
+    fs.poisoned = true;
+    g_poisoned = true;
     fs.fail(os_cause(detail(e)), what);
   }
 }
@@ -568,6 +605,25 @@ using recorder_detail::ProblemWriter;
 struct RunWriter::Impl {
   Impl(std::shared_ptr<FileState> f, std::string r, const H5::Group& g)
       : fs(std::move(f)), run(std::move(r)), group(g), metrics(group.createGroup("metrics")) {}
+  // An existing run's metrics, cut to their first `keep` rows (reopen_run).
+  Impl(std::shared_ptr<FileState> f, std::string r, const H5::Group& g, hsize_t keep)
+      : fs(std::move(f)), run(std::move(r)), group(g), metrics(group.openGroup("metrics")) {
+    for (const auto& name : metric_names_of(metrics)) {
+      H5::DataSet ds = metrics.openDataSet(name);
+      ds.extend(&keep);  // H5Dset_extent: shrinks as well
+      if (name == "iteration") {
+        iteration_ds = ds;
+        have_iteration = true;
+      } else {
+        Column c;
+        c.name = name;
+        c.ds = ds;
+        columns.push_back(std::move(c));
+        column_index.emplace(name, columns.size() - 1);
+      }
+    }
+    written = keep;
+  }
 
   std::shared_ptr<FileState> fs;  // first member: destroyed last, after every HDF5 object below
   std::string run;
@@ -672,6 +728,7 @@ struct RunWriter::Impl {
 
   void write_pending() {
     if (pending_iterations.empty()) return;
+    fs->live.begin_change();
     write_rows(iteration_ds, pending_iterations, H5::PredType::NATIVE_INT64);
     for (auto& c : columns) write_rows(c.ds, c.pending, H5::PredType::NATIVE_DOUBLE);
     written += pending_iterations.size();
@@ -709,6 +766,7 @@ struct RunWriter::Impl {
     const std::uint64_t need = fs->flush_bound();
     if (fs->reserved < fs->eoa() + need) return;
     try {
+      fs->live.begin_change();
       pending_iterations.clear();
       for (auto& c : columns) c.pending.clear();
       write_attr(group, "status", AttrValue(std::string("failed")));
@@ -789,10 +847,13 @@ void RunWriter::set_status(const std::string& status) {
 }
 
 void RunWriter::append(const MetricsRow& row) {
-  guarded_write(*impl_->fs, impl_->what("appending metrics"), [&] {
-    impl_->append(row);
-    impl_->flush(false);
-  });
+  guarded_write(
+      *impl_->fs, impl_->what("appending metrics"),
+      [&] {
+        impl_->append(row);
+        impl_->flush(false);
+      },
+      false);
 }
 
 void RunWriter::write_final(const std::string& name, const Matrix& m) {
@@ -814,7 +875,7 @@ void RunWriter::write_final(const std::string& name, const Vector& v) {
 InstanceWriter& RunWriter::problem_group() { return impl_->problem_writer; }
 
 void RunWriter::flush(bool force) {
-  guarded_write(*impl_->fs, impl_->what("flushing"), [&] { impl_->flush(force); });
+  guarded_write(*impl_->fs, impl_->what("flushing"), [&] { impl_->flush(force); }, force);
 }
 
 // =============================================================================================
@@ -870,6 +931,9 @@ std::unique_ptr<ResultsFile> ResultsFile::open(const std::string& path) {
         fs->flush_file();
       });
     } catch (...) {
+      // Writing the new file failed inside HDF5 (an I/O error): as in guarded_write.
+      g_poisoned = true;
+      if (fs) fs->poisoned = true;
       fs.reset();
       if (made_here) ::unlink(path.c_str());
       throw;
@@ -958,6 +1022,8 @@ void ResultsFile::remove_run(const std::string& run) {
   });
 }
 
+bool results_file_poisoned() { return g_poisoned.load(); }
+
 void require_valid_run_name(const std::string& run) {
   if (!valid_run_name(run))
     throw InputError(setting("recorder.run_name") + ": invalid run name '" + run +
@@ -974,6 +1040,36 @@ std::unique_ptr<RunWriter> ResultsFile::create_run(const std::string& run,
     auto w = std::make_unique<RunWriter::Impl>(impl_->fs, run, impl_->fs->runs.createGroup(run));
     write_attr(w->group, "status", AttrValue(std::string("running")));
     for (const auto& [name, value] : initial) write_attr(w->group, name, value);
+    w->flush(true);
+    return std::make_unique<RunWriter>(std::move(w));
+  });
+}
+
+std::unique_ptr<RunWriter> ResultsFile::reopen_run(const std::string& run, std::int64_t last_iteration) {
+  if (!has_run(run)) throw InputError("run '" + run + "' is not in '" + path_ + "'");
+  return guarded_write(*impl_->fs, "reopening run '" + run + "'", [&] {
+    H5::Group g = impl_->fs->runs.openGroup(run);
+    hsize_t keep = 0;
+    if (exists_link(g, "metrics")) {
+      H5::Group metrics = g.openGroup("metrics");
+      if (exists_link(metrics, "iteration")) {
+        H5::DataSet ds = metrics.openDataSet("iteration");
+        std::vector<std::int64_t> its(static_cast<std::size_t>(std::min<hsize_t>(length_1d(ds), rows_of(metrics))));
+        if (!its.empty()) {
+          hsize_t n = its.size(), start = 0;
+          H5::DataSpace file_space = ds.getSpace();
+          file_space.selectHyperslab(H5S_SELECT_SET, &n, &start);
+          H5::DataSpace mem_space(1, &n);
+          ds.read(its.data(), H5::PredType::NATIVE_INT64, mem_space, file_space);
+        }
+        while (keep < its.size() && its[keep] <= last_iteration) ++keep;
+      }
+    } else {
+      g.createGroup("metrics");
+    }
+    auto w = std::make_unique<RunWriter::Impl>(impl_->fs, run, g, keep);
+    write_attr(w->group, "status", AttrValue(std::string("running")));
+    remove_attr_if_present(w->group, "message");
     w->flush(true);
     return std::make_unique<RunWriter>(std::move(w));
   });
@@ -1075,9 +1171,18 @@ std::unique_ptr<ResultsReader> ResultsReader::open(const std::string& path) {
     H5::FileAccPropList fapl;
     // No file lock: a reader may look at a file that a running sweep holds open for writing.
     check(H5Pset_file_locking(fapl.getId(), false, true), "H5Pset_file_locking");
+    // Another process writes it: read a consistent copy in memory (core/live_file.hpp), under a
+    // name that is no file (the core driver refuses an image named after an existing one).
+    std::string open_as = path;
+    if (const auto image = live_snapshot(path)) {
+      static int snapshots = 0;
+      open_as = path + ".snapshot-" + std::to_string(::getpid()) + "-" + std::to_string(++snapshots);
+      check(H5Pset_fapl_core(fapl.getId(), 1 << 20, false), "H5Pset_fapl_core");
+      check(H5Pset_file_image(fapl.getId(), const_cast<char*>(image->data()), image->size()), "H5Pset_file_image");
+    }
     try {
       impl = std::make_unique<Impl>(
-          path, H5::H5File(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl));
+          path, H5::H5File(open_as, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl));
     } catch (const H5::Exception& e) {
       // The file is open in this process already (a ResultsFile): HDF5 shares that open file
       // and insists on the same locking flag; no lock is taken for the shared open.

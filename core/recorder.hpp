@@ -40,6 +40,11 @@ class StorageError : public std::runtime_error {
   explicit StorageError(const std::string& what) : std::runtime_error(what) {}
 };
 
+// True once an HDF5 call writing a results file has failed in this process (an I/O error half-way
+// through a flush): HDF5's state may then be inconsistent and closing the library at exit can
+// crash, so a command ends with _exit after its one line (cli/main.cpp).
+bool results_file_poisoned();
+
 class ResultsFile {
  public:
   // Opens an existing results file for appending, or creates it. Throws InputError naming the
@@ -58,6 +63,10 @@ class ResultsFile {
   // it). Throws InputError if it exists already.
   std::unique_ptr<RunWriter> create_run(const std::string& run,
                                         const std::vector<std::pair<std::string, AttrValue>>& initial = {});
+  // Continues /runs/<run> (dposg resume, core/checkpoint.hpp): the status back to "running", the
+  // message of its last end removed, and the metrics rows logged after `last_iteration` dropped
+  // (the resumed run logs them again). Throws InputError if the run is absent.
+  std::unique_ptr<RunWriter> reopen_run(const std::string& run, std::int64_t last_iteration);
   // Writes /<section>/<group>/<name> as a group of attributes (replacing one of the same name)
   // and flushes: results that are not runs, e.g. the verifier's table (/verify/<check>/<row>).
   void write_record(const std::string& section, const std::string& group, const std::string& name,

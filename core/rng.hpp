@@ -47,6 +47,7 @@ class WorkerRngs {
       streams_.push_back(make_rng(seed, StreamPurpose::worker, static_cast<std::uint64_t>(first + i)));
   }
   Rng& operator[](Index local) { return streams_[static_cast<std::size_t>(local)]; }
+  const Rng& operator[](Index local) const { return streams_[static_cast<std::size_t>(local)]; }
   Index size() const { return static_cast<Index>(streams_.size()); }
 
  private:

@@ -12,6 +12,7 @@ class SilentMixer final : public Mixer {
   const MixingSchedule& schedule() const override { return schedule_; }
   void mix(Matrix&, int, std::int64_t) const override {}
   double bytes_busiest_per_iteration(Index, int) const override { return 0.0; }
+  bool checkpointable() const override { return true; }
 
  private:
   MixingSchedule schedule_;

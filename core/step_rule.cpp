@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/array_ops.hpp"
+#include "core/checkpoint.hpp"
 #include "core/error.hpp"
 #include "core/parallel_ranges.hpp"
 
@@ -95,6 +96,7 @@ class OAdam final : public StepProgram {
   std::vector<std::pair<std::string, Array>> state() const override {
     return {{"m", m_}, {"v", v_}, {"g", g_}, {"dir_prev", dir_prev_}};
   }
+  std::vector<std::pair<std::string, std::int64_t*>> counters() override { return {{"count", &count_}}; }
 
  private:
   StepSize step_;
@@ -163,6 +165,23 @@ class HostStepRule final : public StepRule {
     arrays_->rebind(x_, X);
     arrays_->use_oracle(oracle);
     program_->step(*arrays_, z_, x_);
+  }
+  bool checkpointable() const override { return true; }
+  void save_state(StateArchive& a) const override {
+    if (!arrays_) throw std::logic_error("StepRule::save_state before init");
+    Matrix buffer;
+    for (const auto& [name, array] : program_->state()) a.put("rule/" + name, arrays_->read(array, buffer));
+    for (const auto& [name, value] : program_->counters()) a.put_integer("rule/" + name, *value);
+  }
+  void load_state(const StateArchive& a) override {
+    if (!arrays_) throw std::logic_error("StepRule::load_state before init");
+    Matrix buffer;
+    for (const auto& [name, array] : program_->state()) {
+      buffer = arrays_->read(array, buffer);
+      a.restore("rule/" + name, buffer);
+      arrays_->assign(array, buffer);
+    }
+    for (const auto& [name, value] : program_->counters()) *value = a.integer("rule/" + name);
   }
 
  private:

@@ -17,6 +17,8 @@
 
 namespace dposg {
 
+class StateArchive;  // core/checkpoint.hpp
+
 // A fresh stochastic operator for every column of Z, each call with new samples.
 class Oracle {
  public:
@@ -76,6 +78,12 @@ class StepRule {
   virtual std::optional<double> bytes_busiest_sent() const { return std::nullopt; }
   // Seconds the rule has spent in its own communication so far (0: it has none).
   virtual double comm_seconds() const { return 0.0; }
+  // Checkpoints (core/checkpoint.hpp): a rule that can be checkpointed says so, saves its per-run
+  // state after an iteration and restores it after init on a run of the same options, so that the
+  // run continues bit for bit. A rule that does not override these cannot be checkpointed.
+  virtual bool checkpointable() const { return false; }
+  virtual void save_state(StateArchive&) const {}
+  virtual void load_state(const StateArchive&) {}
 };
 
 // A handle to a d x M worker array of an ArrayOps (core/array_ops.hpp).
@@ -96,6 +104,8 @@ class StepProgram {
   virtual void step(ArrayOps& a, Array Z, Array X) = 0;
   // The state arrays by name, valid after init: what a test compares against the recurrence.
   virtual std::vector<std::pair<std::string, Array>> state() const = 0;
+  // Its scalar state by name (Adam's step count), for checkpoints.
+  virtual std::vector<std::pair<std::string, std::int64_t*>> counters() { return {}; }
 };
 
 // osg | oadam | extragradient | gda, validated (InputError naming the option).

@@ -39,8 +39,64 @@ def _py(value):
     return value
 
 
+def _live_marker(path):
+    """(pid, generation) of the writer publishing `path`.live (core/live_file.hpp), or None."""
+    try:
+        with open(path + ".live", "rb") as f:
+            raw = f.read(24)
+    except OSError:
+        return None
+    if len(raw) != 24 or raw[:8] != b"DPOSGLIV":
+        return None
+    return int.from_bytes(raw[8:16], "little", signed=True), int.from_bytes(raw[16:24], "little")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
+
+
+def live_snapshot(path, wait_s=10.0):
+    """The bytes of a consistent snapshot of `path` while a dposg process writes it, else None.
+
+    The writer keeps a generation counter in `path`.live, odd while it changes the file and even
+    once a flush has completed (a seqlock; HDF5 1.10's SWMR cannot serve a writer that creates
+    groups and attributes as it goes). The file is copied while the counter is even and unchanged
+    across the copy: the file as of the writer's last flush.
+    """
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        before = _live_marker(path)
+        if before is None or before[0] == os.getpid() or not _alive(before[0]):
+            return None
+        if before[1] % 2 == 0:
+            with open(path, "rb") as f:
+                data = f.read()
+            after = _live_marker(path)
+            if after is None:
+                return None  # the writer closed the file: read it directly
+            if after[1] == before[1]:
+                return data
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.002)
+
+
 def _open(path):
-    # No file lock: a sweep may be writing the file while we look.
+    # A file that a run or sweep is writing: a consistent copy in memory (live_snapshot).
+    data = live_snapshot(path)
+    if data is not None:
+        import io
+
+        return h5py.File(io.BytesIO(data), "r")
+    # No file lock: a writer killed mid-run, or another reader, may hold the file.
     try:
         return h5py.File(path, "r", locking=False)
     except TypeError:  # h5py < 3.5 has no `locking`

@@ -39,9 +39,10 @@ struct TempDir {
   std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
-inline CliResult run_cli(const std::string& args, const TempDir& dir) {
+// `env`: assignments put before the command ("NAME=value ... ").
+inline CliResult run_cli(const std::string& args, const TempDir& dir, const std::string& env = "") {
   const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = "cd '" + dir.path.string() + "' && " + std::string(DPOSG_CLI) + " " + args + " >'" + out +
+  const std::string cmd = "cd '" + dir.path.string() + "' && " + env + std::string(DPOSG_CLI) + " " + args + " >'" + out +
                           "' 2>'" + err + "' </dev/null";
   const int status = std::system(cmd.c_str());
   CliResult r;
@@ -51,6 +52,20 @@ inline CliResult run_cli(const std::string& args, const TempDir& dir) {
   std::filesystem::remove(out);
   std::filesystem::remove(err);
   return r;
+}
+
+// `dposg args` in dir as a child process that is dposg itself (the shell execs it), so that a
+// signal sent to the returned pid reaches dposg; stdout and stderr go to child-out.txt and
+// child-err.txt in dir.
+inline pid_t spawn_cli(const std::string& args, const TempDir& dir) {
+  const std::string cmd = "cd '" + dir.path.string() + "' && exec " + std::string(DPOSG_CLI) + " " + args +
+                          " >child-out.txt 2>child-err.txt </dev/null";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
 }
 
 }  // namespace dposg::test

@@ -1,0 +1,43 @@
+#pragma once
+// Checkpoints on the command line: the options of `dposg run`, what a checkpoint records of the
+// command that started the run, and the run set-up shared by `dposg run` and `dposg resume`.
+#include <boost/program_options.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "app/experiment.hpp"
+#include "core/checkpoint.hpp"
+
+namespace dposg::cli {
+
+struct CheckpointOptions {
+  std::int64_t every = 0;       // iterations between checkpoints; 0: not by count
+  double seconds = 300.0;       // wall-clock seconds between checkpoints; 0: not by time
+};
+boost::program_options::options_description checkpoint_options(CheckpointOptions& o);
+void check_checkpoint_options(const CheckpointOptions& o);  // InputError naming the option
+
+// Why a run of `e` cannot be checkpointed ("" when it can): what --checkpoint-every is refused for.
+std::string checkpoints_unsupported(const Experiment& e, bool mpi);
+
+// Where `dposg resume` continues a run: its file, its name, and the state of its last checkpoint.
+struct ResumePoint {
+  std::string file;
+  std::string run;
+  std::int64_t iteration = 0;
+  StateArchive state;
+};
+
+// The sink of a run started by `run` with argv[1..argc) (on resume: the options it was started
+// with, which the checkpoint keeps): each checkpoint records those options, the text of its
+// --config file and the working directory, so that resume rebuilds the same run.
+std::unique_ptr<CheckpointFile> make_checkpoint_file(const std::string& results, const std::string& run, int argc,
+                                                     const char* const argv[], const ResumePoint* resume,
+                                                     std::function<void()> flush_rows);
+
+// `dposg run` with argv (argv[0] = "run"), or its continuation from `resume`.
+int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume);
+
+}  // namespace dposg::cli

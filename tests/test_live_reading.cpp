@@ -1,0 +1,147 @@
+// ctest-label: integration
+// Live reading (core/live_file.hpp): while a `dposg run` child appends a row every iteration and
+// flushes four times a second, readers in other processes (this test through ResultsReader,
+// `dposg info`, notebooks/dposg_results.py) get consistent snapshots: every metric as long as
+// `iteration`, the rows exactly 0, 1, 2, ... (log-every 1), no NaN fill, never fewer rows than the
+// read before.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli_harness.hpp"
+#include "core/live_file.hpp"
+#include "core/recorder.hpp"
+
+namespace fs = std::filesystem;
+using dposg::test::run_cli;
+using dposg::test::TempDir;
+
+namespace {
+
+dposg::test::CliResult run_in(const std::string& command, const TempDir& dir) {
+  const std::string out = dir / "cmd-out.txt", err = dir / "cmd-err.txt";
+  const int status = std::system(("cd '" + dir.path.string() + "' && " + command + " >'" + out + "' 2>'" + err + "'").c_str());
+  dposg::test::CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = dposg::test::slurp(out);
+  r.err = dposg::test::slurp(err);
+  return r;
+}
+
+bool python_has_h5py() { return std::system("/usr/bin/python3 -c 'import h5py, pandas' >/dev/null 2>&1") == 0; }
+
+}  // namespace
+
+TEST_CASE("readers in other processes see consistent snapshots of a file that a run is writing", "[live]") {
+  TempDir dir;
+  const std::string file = dir / "live.h5";
+  const pid_t pid = dposg::test::spawn_cli("run --iters 400000 --log-every 1 --out live.h5 --run-name r --quiet --threads 1", dir);
+  // Until the run has rows on disk.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::int64_t rows = 0;
+  while (rows == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!fs::exists(dposg::live_marker_path(file))) continue;
+    try {
+      rows = dposg::ResultsReader::open(file)->summary("r").rows;
+    } catch (const std::exception&) {
+    }
+  }
+  REQUIRE(rows > 0);
+  REQUIRE(fs::exists(dposg::live_marker_path(file)));
+  REQUIRE(dposg::live_snapshot(file).has_value());
+
+  int reads = 0, grew = 0;
+  std::int64_t before = 0;
+  const auto stop = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::chrono::steady_clock::now() < stop) {
+    const auto reader = dposg::ResultsReader::open(file);  // throws on any inconsistency it meets
+    const auto summary = reader->summary("r");
+    const auto its = reader->iterations("r");
+    const auto g = reader->metric("r", "grad_norm_sq");
+    const auto c = reader->metric("r", "consensus_error");
+    REQUIRE(static_cast<std::int64_t>(its.size()) == summary.rows);
+    REQUIRE(g.size() == its.size());
+    REQUIRE(c.size() == its.size());
+    std::size_t first_bad = its.size();
+    for (std::size_t i = 0; i < its.size() && first_bad == its.size(); ++i)
+      if (its[i] != static_cast<std::int64_t>(i) || !std::isfinite(g[i]) || !std::isfinite(c[i])) first_bad = i;
+    INFO("row " << first_bad << " of " << its.size());
+    REQUIRE(first_bad == its.size());
+    REQUIRE(summary.rows >= before);
+    grew += summary.rows > before;
+    before = summary.rows;
+    ++reads;
+  }
+  CHECK(reads > 5);
+  CHECK(grew > 2);  // the run went on writing while we read
+
+  // Another process: dposg info, a few times.
+  for (int i = 0; i < 3; ++i) {
+    const auto info = run_cli("info live.h5 --csv", dir);
+    INFO(info.err);
+    CHECK(info.code == 0);
+    CHECK(info.err.empty());
+    CHECK(info.out.find("\nr,running,") != std::string::npos);
+  }
+  // And the notebooks' helper, where Python has h5py.
+  if (python_has_h5py()) {
+    const std::string script = dir / "read.py";
+    {
+      std::ofstream py(script);
+      py << "import sys; sys.path.insert(0, '" << DPOSG_SOURCE_DIR << "/notebooks')\n"
+         << "import numpy as np, dposg_results as d\n"
+         << "assert d.live_snapshot('live.h5') is not None, 'no live writer seen'\n"
+         << "for _ in range(5):\n"
+         << "    m = d.metrics('r', 'live.h5')\n"
+         << "    assert len(m) > 0 and (m.index.to_numpy() == np.arange(len(m))).all(), 'rows'\n"
+         << "    assert np.isfinite(m['grad_norm_sq'].to_numpy()).all(), 'fill'\n"
+         << "print('ok')\n";
+    }
+    const auto py = run_in("/usr/bin/python3 read.py", dir);
+    INFO(py.err);
+    CHECK(py.code == 0);
+    CHECK(py.out == "ok\n");
+  } else {
+    WARN("/usr/bin/python3 has no h5py/pandas: the Python helper is not checked here");
+  }
+
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  // The writer closed the file: the marker is gone and readers read the file itself.
+  CHECK_FALSE(fs::exists(dposg::live_marker_path(file)));
+  CHECK_FALSE(dposg::live_snapshot(file).has_value());
+  CHECK(dposg::ResultsReader::open(file)->summary("r").status == "interrupted");
+}
+
+TEST_CASE("a marker left by a killed writer is ignored", "[live]") {
+  TempDir dir;
+  const std::string file = dir / "k.h5";
+  REQUIRE(run_cli("run --iters 20 --out k.h5 --run-name r --quiet", dir).code == 0);
+  {
+    // A marker of a process that has exited (this test's own child), odd: it never flushed again.
+    const pid_t child = ::fork();
+    if (child == 0) {
+      dposg::LiveMarker m(file);
+      m.begin_change();
+      ::_exit(0);  // no destructor: the marker stays, as after a kill -9
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+  }
+  REQUIRE(fs::exists(dposg::live_marker_path(file)));
+  CHECK_FALSE(dposg::live_snapshot(file, 0.5).has_value());
+  CHECK(dposg::ResultsReader::open(file)->summary("r").status == "finished");
+  CHECK(run_cli("info k.h5", dir).code == 0);
+}
