@@ -302,8 +302,8 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   ProblemOptions po = c.problem;
   po.seed = c.seed;
   e.problem = make_problem(po);
-  MixingSchedule schedule(c.topology, c.workers, c.seed, c.topology_file);
-  e.rho_t = schedule.is_random() ? schedule.mean_product_deviation(c.rounds, c.deviation_draws)
+  MixingSchedule schedule(c.topology, c.workers, c.seed, c.topology_file, c.edge_prob);
+  e.rho_t = schedule.is_time_varying() ? schedule.mean_product_deviation(c.rounds, c.deviation_draws)
                                  : std::pow(schedule.rho(), c.rounds);
   const double rho = schedule.rho();
 
@@ -418,6 +418,23 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   return e;
 }
 
+namespace {
+// What only the graphs of core/graphs.hpp have (written for them alone: other runs' files are unchanged).
+void write_graph_attributes(const MixingSchedule& sched, int rounds, RunWriter& w) {
+  if (sched.kind() == "erdos-renyi") {
+    w.set_attr("edge_prob", sched.edge_prob());
+    w.set_attr("graph_redraws", static_cast<std::int64_t>(sched.graph_attempt()));
+  }
+  if (sched.kind() == "one-peer-exponential") {
+    const DeviationEstimate est = sched.product_deviation_estimate(rounds, 0);
+    w.set_attr("rho_t_method", est.method);
+    w.set_attr("rho_t_max", est.max);
+    w.set_attr("w_eigenvalues_omitted", std::string("W_g is a directed circulant (not symmetric): rho = max_g ||W_g - "
+                                                    "11^T/M||_2 from its singular values"));
+  }
+}
+}  // namespace
+
 void write_run_attributes(const Experiment& e, RunWriter& w) {
   const auto& c = e.config;
   write_problem_attributes(c.problem, *e.problem, w);
@@ -450,14 +467,15 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   // Written only where the dense solver was not used, so that every small-M file keeps its attributes.
   if (sched.base_spectrum().method != "dense") {
     w.set_attr("spectrum_method", sched.base_spectrum().method);
-    if (!sched.base_spectrum().full)
+    if (!sched.base_spectrum().full && sched.kind() != "one-peer-exponential")
       w.set_attr("w_eigenvalues_omitted", std::string("the spectrum is stored for M <= ") +
                                               std::to_string(kStoredSpectrumMaxWorkers) +
                                               "; rho is exact (" + sched.base_spectrum().method + ")");
   }
   w.set_attr("rho_t", e.rho_t);
-  w.set_attr("rho_t_kind", sched.is_random() ? std::string("measured E||W_t...W_1 - 11^T/M||_2")
-                                             : std::string("rho^t"));
+  w.set_attr("rho_t_kind", sched.is_time_varying() ? std::string("measured E||W_t...W_1 - 11^T/M||_2")
+                                                   : std::string("rho^t"));
+  write_graph_attributes(sched, e.config.rounds, w);
   if (sched.is_random() && sched.workers() > kDenseDeviationMaxWorkers) {
     const DeviationEstimate est = sched.product_deviation_estimate(e.config.rounds, e.config.deviation_draws);
     w.set_attr("rho_t_std_error", est.std_error);

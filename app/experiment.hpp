@@ -29,6 +29,7 @@ struct NetworkConfig {
   Index workers = 8;
   std::string topology = "ring";
   std::string topology_file;
+  double edge_prob = 0.0;     // erdos-renyi's p; 0: 2 ln(M)/M (core/graphs.hpp)
   int rounds = 2;
   int deviation_draws = 200;  // Monte-Carlo draws of E||W_t...W_1 - J|| for random mixing
 };

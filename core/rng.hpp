@@ -28,6 +28,7 @@ enum class StreamPurpose : std::uint64_t {
   init = 4,         // random initial points
   evaluation = 5,   // large-batch estimates of g where no exact operator exists
   compression = 6,  // randomized compressors, keyed by (channel, worker, iteration)
+  graph = 7,        // random graphs (erdos-renyi), keyed by the redraw
 };
 
 inline std::uint64_t derive_seed(std::uint64_t seed, StreamPurpose purpose, std::uint64_t k = 0) {

@@ -2,6 +2,8 @@
 
 #include <Spectra/SymEigsSolver.h>
 
+#include "core/graphs.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -126,6 +128,7 @@ std::optional<Vector> closed_form_spectrum(const std::string& kind, Index M) {
     // (both neighbours the same node, weight 2/3) needs no special case.
     return descending(circulant_spectrum({{0, 1.0 / 3}, {1, 1.0 / 3}, {M - 1, 1.0 / 3}}, M));
   }
+  if (kind == "star") return star_spectrum(M);  // core/graphs.hpp: W = I - L/M
   if (kind == "exponential") {
     std::set<Index> set;
     for (Index h = 1; h < M; h *= 2) {
