@@ -70,6 +70,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   algo.add_options()
       ("topology-file", po::value(&c.topology_file)->default_value(c.topology_file),
        "HDF5 file with dataset W (M x M, symmetric, doubly stochastic) for --topology file")
+      ("topology-v", po::value(&c.topology_v)->default_value(c.topology_v),
+       "the v (max) player's graph, any --topology but file; empty = --topology for both")
       ("edge-prob", po::value(&c.edge_prob)->default_value(c.edge_prob),
        "--topology erdos-renyi: edge probability p of G(M, p), in (0, 1]; 0 = 2 ln(M)/M (a disconnected draw is redrawn from the seed)")
       ("rounds", po::value(&c.rounds)->default_value(c.rounds), "t, gossip rounds per iteration")

@@ -69,9 +69,25 @@ class DeviceArrays final : public ArrayOps {
 
  private:
   void set_mixing(const Topology& W) {
-    const Matrix dense = W.dense();
-    device_->set_mixing(dense.data());
+    if (schedule_.is_complete() || M_ <= kDenseMixingMaxWorkers) {
+      const Matrix dense = W.dense();
+      device_->set_mixing(dense.data());
+      return;
+    }
+    offsets_.assign(1, 0);
+    cols_.clear();
+    weights_.clear();
+    for (const auto& row : W.rows) {
+      for (const auto& [j, w] : row) {
+        cols_.push_back(static_cast<long long>(j));
+        weights_.push_back(w);
+      }
+      offsets_.push_back(static_cast<long long>(cols_.size()));
+    }
+    device_->set_mixing_sparse(offsets_.data(), cols_.data(), weights_.data());
   }
+  std::vector<long long> offsets_, cols_;
+  std::vector<double> weights_;
 
   const GanProblem& p_;
   MixingSchedule schedule_;
