@@ -269,6 +269,26 @@ TEST_CASE("baselines: every algorithm runs on every topology from the CLI", "[ba
   }
 }
 
+TEST_CASE("topology-v: every algorithm with a second graph for v; refusals name the option", "[baselines]") {
+  TempDir dir;
+  for (const std::string algo : {"dposg", "gt-gda", "local-sgda"}) {
+    INFO(algo);
+    const auto r = run_cli("run --problem bilinear --dim 6 --noise 0.1 --iters 20 --lr 0.02 --quiet --workers 6 "
+                           "--topology ring --topology-v one-peer-exponential --algorithm " + algo +
+                               " --out r.h5 --overwrite",
+                           dir);
+    CHECK(r.code == 0);
+    CHECK(r.err.empty());
+  }
+  for (const std::string bad : {"--topology-v file", "--topology-v hypercube", "--topology-v ring --compressor sign"}) {
+    INFO(bad);
+    const auto r = run_cli("run --problem bilinear --dim 6 --iters 2 --quiet --workers 6 " + bad + " --out r.h5 --overwrite",
+                           dir);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("--topology-v") != std::string::npos);
+  }
+}
+
 TEST_CASE("baselines: options that do not apply are refused with exit 2", "[baselines]") {
   TempDir dir;
   const std::string base = "run --problem bilinear --dim 4 --iters 5 --quiet --out r.h5 ";

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/graphs.hpp"
 #include "core/mixer.hpp"
+#include "core/player_split_mixer.hpp"
 #include "core/spectral.hpp"
 
 using namespace dposg;
@@ -223,4 +224,25 @@ TEST_CASE("one-peer-exponential: exact averaging after log2 M rounds for M a pow
   }
   // Not a power of two: tau rounds leave a deviation.
   CHECK(one_peer_product_deviation(12, 0, one_peer_period(12)) > 1e-3);
+}
+
+TEST_CASE("topology-v: u rows gossip on one W, v rows on another (PlayerSplitMixer)", "[graphs]") {
+  const Index M = 8, d = 5, du = 2;
+  const MixingSchedule su("ring", M, 0), sv("one-peer-exponential", M, 0);
+  PlayerSplitMixer split(std::make_unique<CpuMixer>(su), std::make_unique<CpuMixer>(sv), d, du);
+  // An iterate stacked on a tracker (2d rows), as the gradient-tracking rules mix them.
+  Matrix X = Matrix::Random(2 * d, M), Y = X;
+  split.mix(X, 3, 4);
+  for (int r = 0; r < 3; ++r) {
+    const Matrix Wu = su.at(4, r).dense(), Wv = sv.at(4, r).dense();
+    Matrix next = Y;
+    for (Index row = 0; row < 2 * d; ++row) {
+      const Matrix& W = row % d < du ? Wu : Wv;
+      next.row(row) = (W * Y.row(row).transpose()).transpose();
+    }
+    Y = next;
+  }
+  CHECK((X - Y).cwiseAbs().maxCoeff() < 1e-15);
+  CHECK(split.bytes_busiest_per_iteration(2 * d, 3) ==
+        2 * (su.bytes_busiest_per_iteration(du, 3) + sv.bytes_busiest_per_iteration(d - du, 3)));
 }

@@ -89,5 +89,8 @@ TEST_CASE("mpi: the graphs of issue #18 over 2 ranks equal the in-process run", 
   // CHOCO keeps public copies of its neighbours: one-peer's change every round.
   check_equivalent(base + "--topology one-peer-exponential --compressor top-k --compress-ratio 0.5", false);
   check_equivalent(base + "--topology one-peer-exponential --algorithm dseg --local-steps 2", false);
+  // Two graphs, one per player (two exchanges per round under MPI).
+  check_equivalent(base + "--topology ring --topology-v one-peer-exponential", false);
+  check_equivalent(base + "--topology star --topology-v grid --algorithm gt-gda", false);
 }
 #endif

@@ -12,14 +12,17 @@
 namespace dposg::verify {
 namespace {
 
-// ||W_{g0+t-1} ... W_{g0} - 11^T/M||_2 from the dense W_g that the schedule hands the mixers.
-double dense_deviation(const MixingSchedule& s, std::int64_t g0, int t) {
+// W_{g0+t-1} ... W_{g0} - 11^T/M from the dense W_g that the schedule hands the mixers.
+Matrix dense_product_minus_J(const MixingSchedule& s, std::int64_t g0, int t) {
   const Index M = s.workers();
   Matrix P = Matrix::Identity(M, M);
   // Iteration g0's round r is g = g0 + r (core/mixer.hpp).
   for (int r = 0; r < t; ++r) P = s.at(g0, r).dense() * P;
   P.array() -= 1.0 / static_cast<double>(M);
-  return P.jacobiSvd().singularValues()(0);
+  return P;
+}
+double dense_deviation(const MixingSchedule& s, std::int64_t g0, int t) {
+  return dense_product_minus_J(s, g0, t).jacobiSvd().singularValues()(0);
 }
 
 }  // namespace
@@ -34,27 +37,28 @@ void check_one_peer(Context& ctx) {
     const int tau = one_peer_period(M);
     // Every phase: an iteration may start anywhere in the period.
     for (int g0 = 0; g0 < tau; ++g0) {
-      const double dev = dense_deviation(s, g0, tau);
+      // The Frobenius norm bounds the spectral one from above (and costs no SVD at M = 1024).
+      const double dev = dense_product_minus_J(s, g0, tau).norm();
       if (dev >= worst) worst = dev, worst_M = M;
     }
   }
   ctx.add(make_row(check,
                    "one-peer exponential, M = 2^k <= " + std::to_string(top) +
-                       ": max over M and phases ||W_{g+tau-1}..W_g - 11^T/M||_2 (dense product), tau = log2 M",
+                       ": max over M and phases ||W_{g+tau-1}..W_g - 11^T/M||_F (>= ||.||_2; dense product), tau = log2 M",
                    worst, "<=", 1e-12, worst <= 1e-12 ? Status::pass : Status::fail,
                    "exact averaging after log2 M rounds; worst at M = " + std::to_string(worst_M)));
 
   // The closed form max_j prod_g |cos(pi j h_g / M)| that the runs record, against the dense SVD,
   // on sizes that are not powers of two (where the products do not vanish).
   double diff = 0;
-  for (Index M : {3, 5, 6, 12, 24, 100}) {
+  for (Index M : {3, 5, 6, 12, 24, 40}) {
     const MixingSchedule s("one-peer-exponential", M, 0);
     const int tau = one_peer_period(M);
     for (int t = 1; t <= tau + 2; ++t)
       for (int g0 = 0; g0 < tau; ++g0)
         diff = std::max(diff, std::abs(s.product_deviation(t, g0) - dense_deviation(s, g0, t)));
   }
-  ctx.add(make_row(check, "one-peer exponential, M in {3, 5, 6, 12, 24, 100}, t <= tau + 2: max |closed form - dense SVD|",
+  ctx.add(make_row(check, "one-peer exponential, M in {3, 5, 6, 12, 24, 40}, t <= tau + 2: max |closed form - dense SVD|",
                    diff, "<=", 1e-10, diff <= 1e-10 ? Status::pass : Status::fail));
 
   // Not a power of two, tau rounds do not average: the claim is the powers of two's alone.
