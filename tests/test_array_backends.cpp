@@ -8,6 +8,7 @@
 #include "array_backend_checks.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "gan/cuda/resident_device.hpp"
@@ -21,6 +22,7 @@ using namespace dposg::gan::cuda;
 // add_difference_element and narrow_element per element, the operator through the float CPU path.
 class ReferenceDevice final : public ResidentDevice {
  public:
+  static inline int sparse_mixes = 0;  // rounds mixed by neighbours (the gather), over all devices
   void reserve(const GanPlan& plan) override {
     plan_ = plan;
     n_ = static_cast<std::size_t>(plan.dim * plan.workers);
@@ -49,6 +51,7 @@ class ReferenceDevice final : public ResidentDevice {
     std::vector<double> y(n_, 0.0);
     const std::vector<double>& X = at(x);
     if (sparse_) {
+      ++sparse_mixes;
       // The gather kernel's per-element function, element by element as the kernel's threads run it.
       for (long long i = 0; i < M; ++i)
         for (long long r = 0; r < d; ++r)
@@ -143,6 +146,11 @@ TEMPLATE_TEST_CASE("mixing by neighbours above M = 64 (the resident engine's gat
                    "[arrays][mixing]", HostDouble, DeviceReference) {
   // M = 70 > kDenseMixingMaxWorkers: DeviceArrays hands the device W by rows (set_mixing_sparse).
   for (const char* topology : {"ring", "random-ring", "one-peer-exponential", "grid", "star"}) {
-    SECTION(topology) { check_mixing<TestType>(topology, 70); }
+    SECTION(topology) {
+      const int before = ReferenceDevice::sparse_mixes;
+      check_mixing<TestType>(topology, 70);
+      // The device was handed W by rows: 3 iterations of 3 rounds went through the gather.
+      if constexpr (std::is_same_v<TestType, DeviceReference>) CHECK(ReferenceDevice::sparse_mixes - before == 9);
+    }
   }
 }
