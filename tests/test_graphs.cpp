@@ -4,7 +4,11 @@
 // SVD, the path graph's closed form, and the edge statistics of G(M, p).
 #include <catch2/catch.hpp>
 
+#include <H5Cpp.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 #include <random>
 
@@ -245,4 +249,20 @@ TEST_CASE("topology-v: u rows gossip on one W, v rows on another (PlayerSplitMix
   CHECK((X - Y).cwiseAbs().maxCoeff() < 1e-15);
   CHECK(split.bytes_busiest_per_iteration(2 * d, 3) ==
         2 * (su.bytes_busiest_per_iteration(du, 3) + sv.bytes_busiest_per_iteration(d - du, 3)));
+}
+
+TEST_CASE("a dense --topology-file above M = 8192 is refused before it is read, naming the CSR form", "[graphs]") {
+  const std::string path = "/tmp/dposg-test-graphs-dense-" + std::to_string(::getpid()) + ".h5";
+  {
+    // Declared 8193 x 8193 but never written (chunked, allocated late): only its shape is read.
+    H5::H5File f(path, H5F_ACC_TRUNC);
+    hsize_t dims[2] = {8193, 8193}, chunk[2] = {64, 64};
+    H5::DSetCreatPropList plist;
+    plist.setChunk(2, chunk);
+    f.createDataSet("W", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(2, dims), plist);
+  }
+  CHECK_THROWS_WITH(MixingSchedule("file", 8193, 0, path),
+                    Catch::StartsWith("--topology-file:") && Catch::Contains("8193x8193") &&
+                        Catch::Contains("indptr, indices, data"));
+  std::remove(path.c_str());
 }
