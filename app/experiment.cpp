@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/gradient_tracking.hpp"
 #include "core/local_steps_mixer.hpp"
+#include "core/player_split_mixer.hpp"
 #include "core/spectral.hpp"
 #include "gan/cuda/resident_engine.hpp"
 
@@ -256,6 +257,23 @@ std::unique_ptr<Mixer> make_mixer(MixingSchedule schedule, const CommunicationCo
   return exact;
 }
 
+namespace {
+// The v player's schedule (--topology-v), its errors naming --topology-v.
+MixingSchedule topology_v_schedule(const ExperimentConfig& c) {
+  if (c.topology_v == "file")
+    throw InputError("--topology-v: 'file' is not supported (--topology-file is the u player's W)");
+  if (c.compressed() || c.algorithm == "dqgan")
+    throw InputError("--topology-v: needs uncompressed gossip (--compressor none) and a gossip algorithm, not dqgan");
+  try {
+    return MixingSchedule(c.topology_v, c.workers, c.seed, "", c.edge_prob);
+  } catch (const InputError& err) {
+    std::string what = err.what();
+    if (what.rfind("--topology:", 0) == 0) what = "--topology-v:" + what.substr(11);
+    throw InputError(what);
+  }
+}
+}  // namespace
+
 std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemConstants& k) {
   if (!std::isfinite(k.L) || !std::isfinite(k.G) || !std::isfinite(k.sigma))
     return "the problem's L, sigma or G is unknown";
@@ -302,10 +320,20 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   ProblemOptions po = c.problem;
   po.seed = c.seed;
   e.problem = make_problem(po);
-  MixingSchedule schedule(c.topology, c.workers, c.seed, c.topology_file);
-  e.rho_t = schedule.is_random() ? schedule.mean_product_deviation(c.rounds, c.deviation_draws)
-                                 : std::pow(schedule.rho(), c.rounds);
-  const double rho = schedule.rho();
+  MixingSchedule schedule(c.topology, c.workers, c.seed, c.topology_file, c.edge_prob);
+  auto rho_t_of = [&](const MixingSchedule& s) {
+    return s.is_time_varying() ? s.mean_product_deviation(c.rounds, c.deviation_draws) : std::pow(s.rho(), c.rounds);
+  };
+  e.rho_t = rho_t_of(schedule);
+  double rho = schedule.rho();
+  std::optional<MixingSchedule> schedule_v;
+  if (!c.topology_v.empty()) {
+    schedule_v = topology_v_schedule(c);
+    e.rho_v = schedule_v->rho();
+    e.rho_t_v = rho_t_of(*schedule_v);
+    rho = std::max(rho, e.rho_v);
+    e.rho_t = std::max(e.rho_t, e.rho_t_v);
+  }
 
   const Index d = e.problem->dim();
   const ProblemConstants k = e.problem->constants();
@@ -381,12 +409,18 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
     resident_refused = gan::cuda::resident_unsupported(*e.problem, so, e.driver, c.algorithm, c.compressed());
     if (resident_refused.empty() && c.local_steps != 1)
       resident_refused = "--engine: 'resident' gossips every iteration; --local-steps runs on the host engine";
+    if (resident_refused.empty() && !c.topology_v.empty())
+      resident_refused = "--engine: 'resident' mixes with one W; --topology-v runs on the host engine";
     if (c.engine == "resident" && !resident_refused.empty()) throw InputError(resident_refused);
   }
   Index first = 0;
   if (transport) first = check_distribution(c, *transport);
   if (overrides.schedule) schedule = *overrides.schedule;
   e.mixer = make_mixer(std::move(schedule), c, e.compressor, c.seed, transport);
+  if (schedule_v)
+    e.mixer = std::make_unique<PlayerSplitMixer>(std::move(e.mixer),
+                                                 make_mixer(std::move(*schedule_v), c, e.compressor, c.seed, transport),
+                                                 d, e.problem->dim_u());
   if (is_gradient_tracking(c.algorithm)) {
     // The rule communicates (iterate and tracker in one exchange) over the run's mixer; the
     // driver's mixes nothing.
@@ -417,6 +451,23 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   e.run_name = c.run_name.empty() ? default_run_name(c) : c.run_name;
   return e;
 }
+
+namespace {
+// What only the graphs of core/graphs.hpp have (written for them alone: other runs' files are unchanged).
+void write_graph_attributes(const MixingSchedule& sched, int rounds, RunWriter& w) {
+  if (sched.kind() == "erdos-renyi") {
+    w.set_attr("edge_prob", sched.edge_prob());
+    w.set_attr("graph_redraws", static_cast<std::int64_t>(sched.graph_attempt()));
+  }
+  if (sched.kind() == "one-peer-exponential") {
+    const DeviationEstimate est = sched.product_deviation_estimate(rounds, 0);
+    w.set_attr("rho_t_method", est.method);
+    w.set_attr("rho_t_max", est.max);
+    w.set_attr("w_eigenvalues_omitted", std::string("W_g is a directed circulant (not symmetric): rho = max_g ||W_g - "
+                                                    "11^T/M||_2 from its singular values"));
+  }
+}
+}  // namespace
 
 void write_run_attributes(const Experiment& e, RunWriter& w) {
   const auto& c = e.config;
@@ -450,14 +501,21 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   // Written only where the dense solver was not used, so that every small-M file keeps its attributes.
   if (sched.base_spectrum().method != "dense") {
     w.set_attr("spectrum_method", sched.base_spectrum().method);
-    if (!sched.base_spectrum().full)
+    if (!sched.base_spectrum().full && sched.kind() != "one-peer-exponential")
       w.set_attr("w_eigenvalues_omitted", std::string("the spectrum is stored for M <= ") +
                                               std::to_string(kStoredSpectrumMaxWorkers) +
                                               "; rho is exact (" + sched.base_spectrum().method + ")");
   }
   w.set_attr("rho_t", e.rho_t);
-  w.set_attr("rho_t_kind", sched.is_random() ? std::string("measured E||W_t...W_1 - 11^T/M||_2")
-                                             : std::string("rho^t"));
+  w.set_attr("rho_t_kind", sched.is_time_varying() ? std::string("measured E||W_t...W_1 - 11^T/M||_2")
+                                                   : std::string("rho^t"));
+  write_graph_attributes(sched, e.config.rounds, w);
+  if (!c.topology_v.empty()) {
+    w.set_attr("topology_v", c.topology_v);
+    w.set_attr("rho_v", e.rho_v);
+    w.set_attr("rho_t_v", e.rho_t_v);
+    w.set_attr("rho_t_players", std::string("rho_t = max(rho_t(--topology), rho_t_v(--topology-v))"));
+  }
   if (sched.is_random() && sched.workers() > kDenseDeviationMaxWorkers) {
     const DeviationEstimate est = sched.product_deviation_estimate(e.config.rounds, e.config.deviation_draws);
     w.set_attr("rho_t_std_error", est.std_error);

@@ -29,6 +29,8 @@ struct NetworkConfig {
   Index workers = 8;
   std::string topology = "ring";
   std::string topology_file;
+  double edge_prob = 0.0;     // erdos-renyi's p; 0: 2 ln(M)/M (core/graphs.hpp)
+  std::string topology_v;     // the v player's graph (core/player_split_mixer.hpp); empty: --topology
   int rounds = 2;
   int deviation_draws = 200;  // Monte-Carlo draws of E||W_t...W_1 - J|| for random mixing
 };
@@ -118,6 +120,8 @@ struct Experiment {
   DriverOptions driver;
   StepSize step;
   double rho_t = 0;  // rho^t, or the measured product deviation for random mixing
+  // --topology-v: the v player's rho and rho_t (rho_t above is then the larger of the two players').
+  double rho_v = 0, rho_t_v = 0;
   TheoremQuantities theorem;
   Matrix Z0;
   std::string run_name;

@@ -70,6 +70,10 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
   algo.add_options()
       ("topology-file", po::value(&c.topology_file)->default_value(c.topology_file),
        "HDF5 file with dataset W (M x M, symmetric, doubly stochastic) for --topology file")
+      ("topology-v", po::value(&c.topology_v)->default_value(c.topology_v),
+       "the v (max) player's graph, any --topology but file; empty = --topology for both")
+      ("edge-prob", po::value(&c.edge_prob)->default_value(c.edge_prob),
+       "--topology erdos-renyi: edge probability p of G(M, p), in (0, 1]; 0 = 2 ln(M)/M (a disconnected draw is redrawn from the seed)")
       ("rounds", po::value(&c.rounds)->default_value(c.rounds), "t, gossip rounds per iteration")
       ("step-rule", po::value(&c.step_rule)->default_value(c.step_rule), choices(step_rule_names()).c_str())
       ("lr", po::value(&c.lr)->default_value(c.lr), "step size eta (u and v), or 'theorem' for Theorem 1's eta_max")
@@ -230,6 +234,7 @@ void check_applicable(const ExperimentConfig& c, const std::set<std::string>& gi
   };
   const Rule rules[] = {
       {"topology-file", c.topology == "file", "--topology file (got --topology " + c.topology + ")"},
+      {"edge-prob", c.topology == "erdos-renyi", "--topology erdos-renyi (got --topology " + c.topology + ")"},
       {"gan-downscale", c.problem.name == "gan-fashion", "--problem gan-fashion (got " + c.problem.name + ")"},
       {"gan-classifier", c.problem.name == "gan-fashion", "--problem gan-fashion (got " + c.problem.name + ")"},
       {"eps", c.step_rule == "oadam", "--step-rule oadam (got " + c.step_rule + ")"},

@@ -47,7 +47,7 @@ void print_summary(const Experiment& e, const RunOutcome& out, const std::string
   } else {
     std::printf("  %lld workers, %s, t = %d, rho = %.6f, %s = %.4g; %s, eta_u = %.4g, eta_v = %.4g, m = %lld\n",
                 static_cast<long long>(c.workers), c.topology.c_str(), c.rounds, sched.rho(),
-                sched.is_random() ? "E||W_t..W_1 - J||" : "rho^t", e.rho_t, c.step_rule.c_str(), e.step.eta_u,
+                sched.is_time_varying() ? "E||W_t..W_1 - J||" : "rho^t", e.rho_t, c.step_rule.c_str(), e.step.eta_u,
                 e.step.eta_v, static_cast<long long>(c.batch));
   }
   auto line = [&](const char* name) {

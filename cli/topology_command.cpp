@@ -14,6 +14,7 @@ int topology_command(int argc, const char* const argv[]) {
   std::string kind = "ring", file;
   Index workers = 8;
   int rounds = 1, draws = 1000;
+  double edge_prob = 0.0;
   std::uint64_t seed = 0;
   po::options_description desc("Topology");
   add_topology_option(desc, kind);
@@ -21,18 +22,22 @@ int topology_command(int argc, const char* const argv[]) {
       ("workers", po::value(&workers)->default_value(workers), "M")
       ("topology-file", po::value(&file)->default_value(file), "HDF5 file with dataset W, for --topology file")
       ("rounds", po::value(&rounds)->default_value(rounds), "t: print rho^t (or E||W_t..W_1 - J|| for random-ring) for 1..t")
+      ("edge-prob", po::value(&edge_prob)->default_value(edge_prob), "--topology erdos-renyi: p; 0 = 2 ln(M)/M")
       ("draws", po::value(&draws)->default_value(draws), "Monte-Carlo draws for random-ring")
       ("seed", po::value(&seed)->default_value(seed), "seed of random-ring draws");
   if (!parse(argc, argv, desc, "usage: dposg topology [options]\nPrints W's spectrum, rho and rho^t.")) return 0;
   if (rounds < 0) throw InputError("--rounds: must be >= 0, got " + std::to_string(rounds));
   if (draws < 2) throw InputError("--draws: must be >= 2, got " + std::to_string(draws));
 
-  const MixingSchedule s(kind, workers, seed, file);
+  const MixingSchedule s(kind, workers, seed, file, edge_prob);
   const Spectrum& sp = s.base_spectrum();
   std::printf("topology %s, M = %lld, max degree %lld\n", kind.c_str(), static_cast<long long>(workers),
               static_cast<long long>(s.base().max_degree()));
+  if (kind == "erdos-renyi")
+    std::printf("G(M, p) with p = %.6g, Metropolis weights, connected at draw %d\n", s.edge_prob(), s.graph_attempt());
+  const bool one_peer = kind == "one-peer-exponential";
   if (workers <= 12) {
-    std::printf("W =\n");
+    std::printf(one_peer ? "W_0 (round g averages i with i + 2^(g mod tau)) =\n" : "W =\n");
     const Matrix W = s.base().dense();
     for (Index i = 0; i < workers; ++i) {
       std::printf("  ");
@@ -40,7 +45,8 @@ int topology_command(int argc, const char* const argv[]) {
       std::printf("\n");
     }
   }
-  std::printf("eigenvalues (descending):");
+  if (one_peer) std::printf("(W_g is not symmetric: no real spectrum; rho below is max_g ||W_g - J||_2)\n");
+  else std::printf("eigenvalues (descending):");
   const Index n = sp.eigenvalues.size();
   for (Index i = 0; i < n; ++i) {
     if (n > 16 && i == 8) {
@@ -49,9 +55,10 @@ int topology_command(int argc, const char* const argv[]) {
     }
     std::printf(" %.6f", sp.eigenvalues[i]);
   }
-  if (!sp.full) std::printf(" (not stored above M = %lld)", static_cast<long long>(kStoredSpectrumMaxWorkers));
-  std::printf("\n");
-  std::printf("rho = max(|lambda_2|, |lambda_M|) = %.12f (%s)%s\n", sp.rho,
+  if (!sp.full && !one_peer) std::printf(" (not stored above M = %lld)", static_cast<long long>(kStoredSpectrumMaxWorkers));
+  if (!one_peer) std::printf("\n");
+  std::printf(one_peer ? "rho = max_g ||W_g - J||_2          = %.12f (%s)%s\n"
+                       : "rho = max(|lambda_2|, |lambda_M|) = %.12f (%s)%s\n", sp.rho,
               sp.method == "dense" ? "eigen-solver" : sp.method.c_str(),
               s.is_random() ? ", the same for every drawn ring" : "");
   if (auto cf = closed_form_rho(kind == "random-ring" ? "ring" : kind, workers)) {
@@ -63,7 +70,11 @@ int topology_command(int argc, const char* const argv[]) {
   }
   std::printf("spectral_gap = 1 - rho = %.12f\n", 1.0 - sp.rho);
   for (int t = 1; t <= rounds; ++t) {
-    if (s.is_random()) {
+    if (one_peer) {
+      const DeviationEstimate e = s.product_deviation_estimate(t, draws);
+      std::printf("t = %2d: ||W_{g+t-1}..W_g - J||_2 = %.6e mean, %.6e max over the %d phases (closed form)\n", t,
+                  e.mean, e.max, e.draws);
+    } else if (s.is_random()) {
       // Above kDenseDeviationMaxWorkers the draws stop once the mean is known to 1e-3 (core/mixer.hpp).
       const DeviationEstimate e = s.product_deviation_estimate(t, draws);
       std::printf("t = %2d: E||W_t..W_1 - J||_2 = %.6f +- %.6f (95%%, %d draws, %s), bound sqrt(M-1)/sqrt(3)^t = %.6f, "

@@ -17,14 +17,22 @@ class LocalStepsMixer final : public Mixer {
       : inner_(std::move(inner)), H_(local_steps) {}
   const MixingSchedule& schedule() const override { return inner_->schedule(); }
   bool communicates(std::int64_t iteration) const { return (iteration - 1) % H_ == 0; }
+  // The inner mixer sees iteration k, except on one-peer-exponential, whose rounds k + r would
+  // repeat the same phase every time when H is a multiple of its period (one disconnected W_g for
+  // ever): there it sees the exchange's count, 1, 2, 3, ..., so the phases still cycle. (Random
+  // rings draw from k itself, as they always have.)
+  std::int64_t inner_iteration(std::int64_t iteration) const {
+    const auto& s = inner_->schedule();
+    return s.is_time_varying() && !s.is_random() ? (iteration - 1) / H_ + 1 : iteration;
+  }
   void mix(Matrix& X, int rounds, std::int64_t iteration) const override {
     if (!communicates(iteration)) return;
-    inner_->mix(X, rounds, iteration);
+    inner_->mix(X, rounds, inner_iteration(iteration));
     sent_ += inner_->bytes_busiest_per_iteration(X.rows(), rounds);
   }
   void mix_while(Matrix& X, int rounds, std::int64_t iteration, const std::function<void()>& work) const override {
     if (!communicates(iteration)) return work();
-    inner_->mix_while(X, rounds, iteration, work);
+    inner_->mix_while(X, rounds, inner_iteration(iteration), work);
     sent_ += inner_->bytes_busiest_per_iteration(X.rows(), rounds);
   }
   // The average over H iterations: one exchange per H.

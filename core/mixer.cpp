@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "core/error.hpp"
+#include "core/graphs.hpp"
 #include "core/rng.hpp"
 #include "core/spectral.hpp"
 
@@ -40,10 +41,12 @@ constexpr std::int64_t kDeviationDrawOffset = std::int64_t{1} << 52;
 }  // namespace
 
 std::vector<std::string> topology_names() {
-  return {"single", "complete", "ring", "torus", "exponential", "random-ring", "file"};
+  return {"single", "complete", "ring", "torus", "exponential", "random-ring", "file",
+          "star", "grid", "erdos-renyi", "one-peer-exponential"};
 }
 
-MixingSchedule::MixingSchedule(const std::string& kind, Index workers, std::uint64_t seed, const std::string& file)
+MixingSchedule::MixingSchedule(const std::string& kind, Index workers, std::uint64_t seed, const std::string& file,
+                               double edge_prob)
     : kind_(kind), workers_(workers), seed_(seed) {
   if (workers < 1) {
     std::ostringstream s;
@@ -65,6 +68,24 @@ MixingSchedule::MixingSchedule(const std::string& kind, Index workers, std::uint
     base_ = torus_topology(workers);
   } else if (kind == "exponential") {
     base_ = exponential_topology(workers);
+  } else if (kind == "star") {
+    base_ = star_topology(workers);
+  } else if (kind == "grid") {
+    base_ = grid_topology(workers);
+  } else if (kind == "erdos-renyi") {
+    edge_prob_ = edge_prob == 0.0 ? default_edge_prob(workers) : edge_prob;  // outside (0, 1]: refused there
+    ErdosRenyiGraph g = erdos_renyi_topology(workers, edge_prob_, seed);
+    base_ = std::move(g.W);
+    graph_attempt_ = g.attempt;
+  } else if (kind == "one-peer-exponential") {
+    base_ = one_peer_topology(workers, one_peer_distance(workers, 0));
+    // W_g is not symmetric: its rho is ||W_g - 11^T/M||_2 from the singular values (core/graphs.hpp),
+    // and it has no real spectrum to store.
+    spectrum_.rho = one_peer_rho(workers);
+    spectrum_.full = workers == 1;
+    spectrum_.eigenvalues = workers == 1 ? Vector::Ones(1) : Vector();
+    spectrum_.method = "closed form (singular values of each round's circulant W_g)";
+    return;
   } else if (kind == "file") {
     if (file.empty()) throw InputError(setting("mixer.topology_file") + ": required with " + setting("mixer.topology") + " file");
     base_ = topology_from_file(file);
@@ -79,7 +100,8 @@ MixingSchedule::MixingSchedule(const std::string& kind, Index workers, std::uint
     for (const auto& n : topology_names()) known += (known.empty() ? "" : ", ") + n;
     throw InputError(setting("mixer.topology") + ": unknown topology '" + kind + "' (known: " + known + ")");
   }
-  // The built-in kinds' W is known in closed form (core/spectral.hpp); a file's is not.
+  // The circulants' and the star's W are known in closed form (core/spectral.hpp); the grid's,
+  // an Erdos-Renyi graph's and a file's are not.
   spectrum_ = spectrum_for(kind == "random-ring" ? "ring" : kind, base_);
 }
 
@@ -95,6 +117,7 @@ std::vector<Index> MixingSchedule::round_permutation(std::int64_t iteration, int
 }
 
 Topology MixingSchedule::at(std::int64_t iteration, int round) const {
+  if (kind_ == "one-peer-exponential") return one_peer_topology(workers_, one_peer_distance(workers_, iteration + round));
   if (!is_random()) return base_;
   return permuted_ring_topology(round_permutation(iteration, round));
 }
@@ -102,6 +125,8 @@ Topology MixingSchedule::at(std::int64_t iteration, int round) const {
 double MixingSchedule::product_deviation(int rounds, std::int64_t draw) const {
   const Index M = workers_;
   const int effective = effective_rounds(rounds);
+  // One-peer: draw = the phase g0 of the iteration's first round (exact, by its closed form).
+  if (kind_ == "one-peer-exponential") return one_peer_product_deviation(M, draw, effective);
   if (M <= kDenseDeviationMaxWorkers) {
     Matrix P = Matrix::Identity(M, M);
     for (int r = 0; r < effective; ++r) P = P * at(kDeviationDrawOffset + draw, r).dense();
@@ -147,6 +172,18 @@ double MixingSchedule::product_deviation(int rounds, std::int64_t draw) const {
 }
 
 DeviationEstimate MixingSchedule::product_deviation_estimate(int rounds, int draws) const {
+  if (kind_ == "one-peer-exponential") {
+    // Iteration k starts at round g = k, so over the run the phases g mod tau are equally frequent
+    // (up to the last partial period): the exact mean over them, no Monte Carlo.
+    const int tau = one_peer_period(workers_);
+    DeviationEstimate e{0.0, 0.0, tau, "closed form, mean over the " + std::to_string(tau) + " phases"};
+    for (int g = 0; g < tau; ++g) {
+      const double v = product_deviation(rounds, g);
+      e.mean += v / tau;
+      e.max = std::max(e.max, v);
+    }
+    return e;
+  }
   if (!is_random()) return {product_deviation(rounds, 0), 0.0, 1, workers_ <= kDenseDeviationMaxWorkers ? "dense" : "rho^t"};
   // Sweeps build the same schedule for every run: the estimate depends only on these.
   using Key = std::tuple<std::string, Index, std::uint64_t, int, int>;
@@ -158,7 +195,7 @@ DeviationEstimate MixingSchedule::product_deviation_estimate(int rounds, int dra
     if (auto it = cache.find(key); it != cache.end()) return it->second;
   }
   const bool dense = workers_ <= kDenseDeviationMaxWorkers;
-  double sum = 0.0, sq = 0.0;
+  double sum = 0.0, sq = 0.0, largest = 0.0;
   int k = 0;
   // Large M: draws in batches of kMinDeviationDraws, the draws of a batch on all threads (each is
   // one Lanczos solve), until the mean's standard error is below 1e-3 of it: the draws concentrate
@@ -171,6 +208,7 @@ DeviationEstimate MixingSchedule::product_deviation_estimate(int rounds, int dra
 #pragma omp parallel for schedule(dynamic, 1) if (!dense)
     for (int b = 0; b < n_batch; ++b) v[static_cast<std::size_t>(b)] = product_deviation(rounds, k + b);
     for (int b = 0; b < n_batch; ++b) {
+      largest = std::max(largest, v[static_cast<std::size_t>(b)]);
       sum += v[static_cast<std::size_t>(b)];
       sq += v[static_cast<std::size_t>(b)] * v[static_cast<std::size_t>(b)];
     }
@@ -182,7 +220,7 @@ DeviationEstimate MixingSchedule::product_deviation_estimate(int rounds, int dra
   }
   const double n = k, mean = sum / n;
   DeviationEstimate e{mean, k > 1 ? std::sqrt(std::max(0.0, sq / n - mean * mean) / (n - 1)) : 0.0, k,
-                      dense ? "dense" : "Lanczos"};
+                      dense ? "dense" : "Lanczos", largest};
   std::lock_guard<std::mutex> g(lock);
   cache.emplace(key, e);
   return e;
@@ -190,7 +228,7 @@ DeviationEstimate MixingSchedule::product_deviation_estimate(int rounds, int dra
 
 double MixingSchedule::mean_product_deviation(int rounds, int draws) const {
   // The dense path of the estimate sums every draw in draw order, as every file so far records.
-  return is_random() ? product_deviation_estimate(rounds, draws).mean : product_deviation(rounds, 0);
+  return is_time_varying() ? product_deviation_estimate(rounds, draws).mean : product_deviation(rounds, 0);
 }
 
 double MixingSchedule::bytes_busiest_per_iteration(Index d, int rounds) const {
@@ -330,12 +368,12 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   if (rounds <= 0 || M == 1 || d == 0) return;
   const bool complete = schedule_.is_complete();
   std::vector<Topology> drawn;
-  if (schedule_.is_random()) {
+  if (schedule_.is_time_varying()) {
     drawn.reserve(static_cast<std::size_t>(rounds));
     for (int r = 0; r < rounds; ++r) drawn.push_back(schedule_.at(iteration, r));
   }
   auto round_topology = [&](int r) -> const Topology& {
-    return schedule_.is_random() ? drawn[static_cast<std::size_t>(r)] : schedule_.base();
+    return schedule_.is_time_varying() ? drawn[static_cast<std::size_t>(r)] : schedule_.base();
   };
   // Small matrices are mixed on one thread: waking a team costs more than the work.
   const bool parallel = d * M * schedule_.effective_rounds(rounds) >= kParallelMinWork;

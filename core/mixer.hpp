@@ -30,6 +30,7 @@ struct DeviationEstimate {
   double std_error = 0.0;
   int draws = 0;
   std::string method;
+  double max = 0.0;  // the largest draw (one-peer-exponential: the worst phase of its period)
 };
 // The dense SVD of the product for M at or below this; above, Lanczos on neighbour products.
 inline constexpr Index kDenseDeviationMaxWorkers = 128;
@@ -39,15 +40,23 @@ inline constexpr int kMinDeviationDraws = 4;
 
 class MixingSchedule {
  public:
-  // kind: single | complete | ring | torus | exponential | random-ring | file.
-  // Throws InputError naming --topology, --workers or --topology-file on bad input.
-  MixingSchedule(const std::string& kind, Index workers, std::uint64_t seed, const std::string& file = "");
+  // kind: one of topology_names() (core/graphs.hpp for star, grid, erdos-renyi, one-peer-exponential).
+  // edge_prob: erdos-renyi's p (0: default_edge_prob(M)). Throws InputError naming --topology,
+  // --workers, --topology-file or --edge-prob on bad input.
+  MixingSchedule(const std::string& kind, Index workers, std::uint64_t seed, const std::string& file = "",
+                 double edge_prob = 0.0);
   // A fixed W given directly (already validated by the caller), reported under `label`.
   MixingSchedule(Topology W, std::string label);
 
   const std::string& kind() const { return kind_; }
   Index workers() const { return workers_; }
   bool is_random() const { return kind_ == "random-ring"; }
+  // W differs between rounds (random-ring; one-peer-exponential, whose round g of iteration k is
+  // g = k + r: each iteration starts one step further along the period, so every phase recurs).
+  bool is_time_varying() const { return is_random() || kind_ == "one-peer-exponential"; }
+  // erdos-renyi: the p used and the draw that was connected (0: the first).
+  double edge_prob() const { return edge_prob_; }
+  int graph_attempt() const { return graph_attempt_; }
   // W = 11^T/M: one round already reaches exact consensus, so rounds beyond the first are skipped
   // (and not counted as communication).
   bool is_complete() const { return kind_ == "complete" && workers_ > 1; }
@@ -55,7 +64,8 @@ class MixingSchedule {
   // mixer and engine counts and applies rounds through this).
   int effective_rounds(int t) const { return is_complete() ? std::min(t, 1) : t; }
 
-  // The fixed W (for random-ring: the ring in natural order, whose spectrum every drawn ring shares).
+  // The fixed W (for random-ring: the ring in natural order, whose spectrum every drawn ring shares;
+  // for one-peer-exponential: round 0's W).
   const Topology& base() const { return base_; }
   Topology at(std::int64_t iteration, int round) const;
   const Spectrum& base_spectrum() const { return spectrum_; }
@@ -77,6 +87,8 @@ class MixingSchedule {
   std::string kind_;
   Index workers_;
   std::uint64_t seed_;
+  double edge_prob_ = 0.0;
+  int graph_attempt_ = 0;
   Topology base_;
   Spectrum spectrum_;
 };

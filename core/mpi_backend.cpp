@@ -361,7 +361,7 @@ class MpiMixer final : public Mixer {
       return;
     }
     for (int r = 0; r < rounds; ++r) {
-      if (schedule_.is_random()) {
+      if (schedule_.is_time_varying()) {
         round(schedule_.at(iteration, r), X);
       } else {
         round(schedule_.base(), X);
@@ -418,7 +418,7 @@ class MpiMixer final : public Mixer {
     const Index d = X.rows();
     const Index first = static_cast<Index>(rank_) * block_;
     RoundPlan* plan = nullptr;
-    if (schedule_.is_random()) {
+    if (schedule_.is_time_varying()) {
       drawn_plan_ = plan_for(W);
       plan = &drawn_plan_;
     } else {
@@ -501,7 +501,7 @@ class MpiCompressedMixer final : public Mixer {
                      int rank, int ranks, NetworkEmulation net)
       : schedule_(std::move(schedule)), gamma_(gamma), columns_(c, false, seed), compressor_(std::move(c)),
         rank_(rank), ranks_(ranks), block_(schedule_.workers() / ranks), first_(static_cast<Index>(rank) * block_),
-        everyone_(schedule_.is_complete() || schedule_.is_random()), sent_(static_cast<std::size_t>(ranks), 0.0),
+        everyone_(schedule_.is_complete() || schedule_.is_time_varying()), sent_(static_cast<std::size_t>(ranks), 0.0),
         net_(net) {
     if (!everyone_) plan_ = exchange_plan(schedule_.base(), rank_, ranks_, block_);
     // Where worker j's public copy is kept here (-1: not kept).

@@ -29,7 +29,7 @@ inline constexpr Index kDenseComplementMaxWorkers = 64;
 inline constexpr Index kStoredSpectrumMaxWorkers = 4096;
 
 // The closed-form spectrum, descending, of the fixed W of `kind` (single, complete, ring,
-// exponential, torus); nullopt for kinds without one (file).
+// exponential, torus, star); nullopt for kinds without one (file, grid, erdos-renyi).
 std::optional<Vector> closed_form_spectrum(const std::string& kind, Index M);
 
 // rho of a symmetric doubly stochastic W by Lanczos on W - 11^T/M (O(nnz) per product).

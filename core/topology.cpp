@@ -286,6 +286,11 @@ Topology topology_from_file(const std::string& path) {
       throw InputError(option + ": dataset 'W' in '" + path + "' is not 2-D");
     hsize_t dims[2];
     space.getSimpleExtentDims(dims);
+    // A dense W is M^2 doubles and its checks M^2 steps; large W come as CSR (same validation, O(nnz)).
+    if (dims[0] > static_cast<hsize_t>(kDenseFileMaxWorkers) || dims[1] > static_cast<hsize_t>(kDenseFileMaxWorkers))
+      throw InputError(option + ": dataset 'W' in '" + path + "' is " + std::to_string(dims[0]) + "x" +
+                       std::to_string(dims[1]) + "; a dense W is read for M <= " + std::to_string(kDenseFileMaxWorkers) +
+                       ", above that give W as CSR datasets indptr, indices, data");
     // HDF5 stores row-major; read into a row-major buffer, then copy.
     std::vector<double> buf(dims[0] * dims[1]);
     ds.read(buf.data(), H5::PredType::NATIVE_DOUBLE);

@@ -35,7 +35,9 @@ Topology permuted_ring_topology(const std::vector<Index>& perm);
 // Validates a user W: square, symmetric, non-negative, rows summing to 1, rho < 1. Throws
 // InputError naming `option` and the first violation found.
 Topology topology_from_dense(const Matrix& W, const std::string& option);
-// Reads dataset "W" (M x M) from an HDF5 file and validates it.
+// Reads dataset "W" (M x M, M <= kDenseFileMaxWorkers) or CSR datasets indptr/indices/data from an
+// HDF5 file and validates it.
+inline constexpr Index kDenseFileMaxWorkers = 8192;
 Topology topology_from_file(const std::string& path);
 
 struct Spectrum {

@@ -218,9 +218,8 @@ void check_rule(const std::string& name) {
 // X <- X W_{k,1} ... W_{k,t} on backend B's arrays against x_i = sum_j W_ij x_j with W built here
 // (ring, complete: by hand; random-ring: the schedule's draw of each round, multiplied here).
 template <class B>
-void check_mixing(const std::string& topology) {
+void check_mixing(const std::string& topology, Index M = 5) {
   const auto problem = tiny_gan(B::device);
-  const Index M = 5;
   const int rounds = 3;
   DriverOptions opts;
   opts.batch = 4;
@@ -256,7 +255,7 @@ void check_mixing(const std::string& topology) {
       X = Y;
     }
     Matrix buffer;
-    INFO(B::device << " " << topology << " iteration " << k);
+    INFO(B::device << " " << topology << " M = " << M << " iteration " << k);
     check_close("X", ops->read(x, buffer), X, B::tol_mix);
   }
 }

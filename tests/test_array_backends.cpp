@@ -8,6 +8,7 @@
 #include "array_backend_checks.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "gan/cuda/resident_device.hpp"
@@ -21,6 +22,7 @@ using namespace dposg::gan::cuda;
 // add_difference_element and narrow_element per element, the operator through the float CPU path.
 class ReferenceDevice final : public ResidentDevice {
  public:
+  static inline int sparse_mixes = 0;  // rounds mixed by neighbours (the gather), over all devices
   void reserve(const GanPlan& plan) override {
     plan_ = plan;
     n_ = static_cast<std::size_t>(plan.dim * plan.workers);
@@ -35,11 +37,28 @@ class ReferenceDevice final : public ResidentDevice {
   void download(DeviceArray a, double* host) override { std::copy_n(at(a).data(), n_, host); }
   void set_mixing(const double* W) override {
     W_.assign(W, W + static_cast<std::size_t>(plan_.workers * plan_.workers));
+    sparse_ = false;
+  }
+  void set_mixing_sparse(const long long* offsets, const long long* cols, const double* weights) override {
+    const long long M = plan_.workers;
+    offsets_.assign(offsets, offsets + M + 1);
+    cols_.assign(cols, cols + offsets[M]);
+    weights_.assign(weights, weights + offsets[M]);
+    sparse_ = true;
   }
   void mix(DeviceArray x) override {
     const long long d = plan_.dim, M = plan_.workers;
     std::vector<double> y(n_, 0.0);
     const std::vector<double>& X = at(x);
+    if (sparse_) {
+      ++sparse_mixes;
+      // The gather kernel's per-element function, element by element as the kernel's threads run it.
+      for (long long i = 0; i < M; ++i)
+        for (long long r = 0; r < d; ++r)
+          y[i * d + r] = gather_element(X.data(), d, r, offsets_[i], offsets_[i + 1], cols_.data(), weights_.data());
+      at(x) = y;
+      return;
+    }
     for (long long i = 0; i < M; ++i)
       for (long long j = 0; j < M; ++j)
         for (long long r = 0; r < d; ++r) y[i * d + r] += W_[i + j * M] * X[j * d + r];
@@ -71,6 +90,9 @@ class ReferenceDevice final : public ResidentDevice {
   std::size_t n_ = 0;
   std::vector<std::vector<double>> arrays_;
   std::vector<double> W_;
+  bool sparse_ = false;
+  std::vector<long long> offsets_, cols_;
+  std::vector<double> weights_;
   std::vector<float> arena_;
 };
 
@@ -117,5 +139,18 @@ TEMPLATE_TEST_CASE("mixing on the CPU backends: x_i = sum_j W_ij x_j per round",
                    HostFloatTwin, DeviceReference) {
   for (const char* topology : {"ring", "complete", "random-ring"}) {
     SECTION(topology) { check_mixing<TestType>(topology); }
+  }
+}
+
+TEMPLATE_TEST_CASE("mixing by neighbours above M = 64 (the resident engine's gather): x_i = sum_j W_ij x_j",
+                   "[arrays][mixing]", HostDouble, DeviceReference) {
+  // M = 70 > kDenseMixingMaxWorkers: DeviceArrays hands the device W by rows (set_mixing_sparse).
+  for (const char* topology : {"ring", "random-ring", "one-peer-exponential", "grid", "star"}) {
+    SECTION(topology) {
+      const int before = ReferenceDevice::sparse_mixes;
+      check_mixing<TestType>(topology, 70);
+      // The device was handed W by rows: 3 iterations of 3 rounds went through the gather.
+      if constexpr (std::is_same_v<TestType, DeviceReference>) CHECK(ReferenceDevice::sparse_mixes - before == 9);
+    }
   }
 }

@@ -56,6 +56,13 @@ TEST_CASE("mixing on the GPU arrays: x_i = sum_j W_ij x_j per round", "[arrays][
   }
 }
 
+TEST_CASE("mixing by neighbours on the GPU (the gather kernel, M = 70): x_i = sum_j W_ij x_j", "[arrays][mixing][cuda]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  for (const char* topology : {"ring", "random-ring", "one-peer-exponential", "grid", "star"}) {
+    SECTION(topology) { check_mixing<Cuda>(topology, 70); }
+  }
+}
+
 int main(int argc, char* argv[]) {
   const int failed = Catch::Session().run(argc, argv);
   if (failed != 0) return 1;

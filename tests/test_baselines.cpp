@@ -9,6 +9,7 @@
 
 #include "app/experiment.hpp"
 #include "cli_harness.hpp"
+#include "w_file.hpp"
 #include "core/driver.hpp"
 #include "core/gradient_tracking.hpp"
 #include "core/local_steps_mixer.hpp"
@@ -247,18 +248,44 @@ TEST_CASE("local steps: one worker is the single-machine method whatever H", "[b
 
 TEST_CASE("baselines: every algorithm runs on every topology from the CLI", "[baselines]") {
   TempDir dir;
+  Matrix path = Matrix::Zero(6, 6);
+  for (Index i = 0; i + 1 < 6; ++i) path(i, i + 1) = path(i + 1, i) = 1.0 / 3.0;
+  for (Index i = 0; i < 6; ++i) path(i, i) = 1.0 - path.row(i).sum();
+  test::write_dense_w_file(dir / "w.h5", path);
   for (const std::string algo : {"gt-gda", "dm-hsgd", "dgda-vr", "dseg", "local-sgda"}) {
     for (const auto& topo : topology_names()) {
-      if (topo == "file") continue;  // needs a W file; the ring's W through it is the ring
       const std::string workers = topo == "single" ? "1" : "6";
       const std::string h = (algo == "dseg" || algo == "local-sgda") ? " --local-steps 2" : "";
+      // file: a W that is not one of the built-in graphs (a path with Metropolis weights).
+      const std::string file = topo == "file" ? " --topology-file " + dir / "w.h5" : "";
       INFO(algo << " on " << topo);
       const auto r = run_cli("run --problem bilinear --dim 6 --noise 0.1 --iters 20 --lr 0.02 --quiet --algorithm " +
-                                 algo + h + " --workers " + workers + " --topology " + topo + " --out r.h5 --overwrite",
+                                 algo + h + " --workers " + workers + " --topology " + topo + file +
+                                 " --out r.h5 --overwrite",
                              dir);
       CHECK(r.code == 0);
       CHECK(r.err.empty());
     }
+  }
+}
+
+TEST_CASE("topology-v: every algorithm with a second graph for v; refusals name the option", "[baselines]") {
+  TempDir dir;
+  for (const std::string algo : {"dposg", "gt-gda", "local-sgda"}) {
+    INFO(algo);
+    const auto r = run_cli("run --problem bilinear --dim 6 --noise 0.1 --iters 20 --lr 0.02 --quiet --workers 6 "
+                           "--topology ring --topology-v one-peer-exponential --algorithm " + algo +
+                               " --out r.h5 --overwrite",
+                           dir);
+    CHECK(r.code == 0);
+    CHECK(r.err.empty());
+  }
+  for (const std::string bad : {"--topology-v file", "--topology-v hypercube", "--topology-v ring --compressor sign"}) {
+    INFO(bad);
+    const auto r = run_cli("run --problem bilinear --dim 6 --iters 2 --quiet --workers 6 " + bad + " --out r.h5 --overwrite",
+                           dir);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("--topology-v") != std::string::npos);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli_harness.hpp"
+#include "w_file.hpp"
 #include "core/recorder.hpp"
 
 using namespace dposg;
@@ -44,14 +45,7 @@ double attr_double(const RunSummary& s, const std::string& name) {
 
 int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
-void write_W(const std::string& path, const Matrix& W) {
-  H5::H5File f(path, H5F_ACC_TRUNC);
-  hsize_t dims[2] = {static_cast<hsize_t>(W.rows()), static_cast<hsize_t>(W.cols())};
-  H5::DataSpace space(2, dims);
-  auto ds = f.createDataSet("W", H5::PredType::NATIVE_DOUBLE, space);
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rm = W;
-  ds.write(rm.data(), H5::PredType::NATIVE_DOUBLE);
-}
+void write_W(const std::string& path, const Matrix& W) { test::write_dense_w_file(path, W); }
 
 }  // namespace
 

@@ -104,7 +104,7 @@ TEST_CASE("dposg verify --quick passes, prints the table and writes every row an
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   CHECK(r.out.find("PASS:") != std::string::npos);
-  const std::regex row_re(R"((theorem1|t-rounds|t-needed|lemma1|lemma2|lemma3|remark2|corollary1|special-cases|negative-control|compression) .*(PASS|FAIL|info|n/a|vacuous|REFUTED))");
+  const std::regex row_re(R"((theorem1|t-rounds|t-needed|lemma1|lemma2|lemma3|remark2|corollary1|special-cases|negative-control|compression|one-peer) .*(PASS|FAIL|info|n/a|vacuous|REFUTED))");
   int table_rows = 0;
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);) table_rows += std::regex_search(line, row_re);

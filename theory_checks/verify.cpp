@@ -51,6 +51,7 @@ const std::vector<CheckInfo>& checks() {
       {"lemma2", "Lemma 2: spread of the workers' stochastic gradients, printed bound vs corrected, M = 4..1024", "quick 1.0 s"},
       {"t-needed", "the t-round bound measured: smallest t at which a ring's stationary ||g(z̄)||^2 is within 10% of CPOSG's, beside t_min (and random rings in --full)", "quick 0.2 s, full 20 s"},
       {"lemma3", "Lemma 3: mean mu_k, printed bound vs corrected, M = 4..1024 (W = 11^T/M)", "quick 1.1 s"},
+      {"one-peer", "one-peer exponential (BlueFog): exact averaging after log2 M rounds for M = 2^k; closed form vs dense", "quick 1.1 s (CPU)"},
   };
   return list;
 }
@@ -155,7 +156,7 @@ std::vector<Row> run_checks(const Options& opt) {
       {"corollary1", check_corollary1},   {"special-cases", check_special_cases},
       {"negative-control", check_negative_control}, {"compression", check_compression},
       {"lemma2", check_lemma2},           {"lemma3", check_lemma3},
-      {"t-needed", check_t_needed},
+      {"t-needed", check_t_needed},       {"one-peer", check_one_peer},
   };
   for (const auto& name : opt.only) {
     bool known = false;

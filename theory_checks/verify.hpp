@@ -151,5 +151,6 @@ void check_compression(Context& ctx);
 void check_lemma2(Context& ctx);
 void check_lemma3(Context& ctx);
 void check_t_needed(Context& ctx);
+void check_one_peer(Context& ctx);
 
 }  // namespace dposg::verify

@@ -141,6 +141,15 @@ __global__ void step_kernel(double* out, const double* base, const double* dir, 
   DPOSG_GRID_STRIDE(k, n) out[k] = step_element(base[k], dir[k], k % d, s);
 }
 
+// One gossip round by neighbours: element k = (worker i, row r) of y = x W^T from row i of W (CSR).
+__global__ void gather_kernel(double* y, const double* x, long long d, long long n, const long long* offsets,
+                              const long long* cols, const double* weights) {
+  DPOSG_GRID_STRIDE(k, n) {
+    const long long i = k / d;
+    y[k] = gather_element(x, d, k - i * d, offsets[i], offsets[i + 1], cols, weights);
+  }
+}
+
 __global__ void adam_kernel(const double* g, double* m, double* v, double* dir, long long n, AdamConstants a) {
   DPOSG_GRID_STRIDE(k, n) {
     double mk = m[k], vk = v[k];
@@ -332,6 +341,9 @@ class CudaResidentDevice final : public ResidentDevice {
       if (p) cudaFree(p);
     if (scratch_) cudaFree(scratch_);
     if (W_) cudaFree(W_);
+    if (offsets_) cudaFree(offsets_);
+    if (cols_) cudaFree(cols_);
+    if (weights_) cudaFree(weights_);
     if (arena_) cudaFree(arena_);
     if (host_batches_) cudaFreeHost(host_batches_);
     if (uploaded_) cudaEventDestroy(uploaded_);
@@ -354,9 +366,8 @@ class CudaResidentDevice final : public ResidentDevice {
     if (scratch_) check(cudaFree(scratch_), "cudaFree");
     scratch_ = nullptr;
     check(cudaMalloc(&scratch_, bytes), "cudaMalloc (mixing)");
-    if (W_) check(cudaFree(W_), "cudaFree");
-    W_ = nullptr;
-    check(cudaMalloc(&W_, static_cast<std::size_t>(M_ * M_) * sizeof(double)), "cudaMalloc (W)");
+    // W's storage comes with the first set_mixing / set_mixing_sparse: a dense W at M = 10^6 would be 8 TB.
+    release_mixing();
     if (arena_) check(cudaFree(arena_), "cudaFree");
     arena_ = nullptr;
     check(cudaMalloc(&arena_, workspace_floats(plan) * sizeof(float)), "cudaMalloc (arena)");
@@ -385,12 +396,43 @@ class CudaResidentDevice final : public ResidentDevice {
   }
   void set_mixing(const double* W) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
+    if (!W_) check(cudaMalloc(&W_, static_cast<std::size_t>(M_ * M_) * sizeof(double)), "cudaMalloc (W)");
+    sparse_ = false;
     check(cudaMemcpyAsync(W_, W, static_cast<std::size_t>(M_ * M_) * sizeof(double), cudaMemcpyHostToDevice, stream_),
           "cudaMemcpyAsync (W)");
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // W is the caller's temporary
   }
+  void set_mixing_sparse(const long long* offsets, const long long* cols, const double* weights) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    const long long nnz = offsets[M_];
+    if (nnz > nnz_capacity_) {
+      if (cols_) check(cudaFree(cols_), "cudaFree");
+      if (weights_) check(cudaFree(weights_), "cudaFree");
+      cols_ = nullptr;
+      weights_ = nullptr;
+      check(cudaMalloc(&cols_, static_cast<std::size_t>(nnz) * sizeof(long long)), "cudaMalloc (W columns)");
+      check(cudaMalloc(&weights_, static_cast<std::size_t>(nnz) * sizeof(double)), "cudaMalloc (W weights)");
+      nnz_capacity_ = nnz;
+    }
+    if (!offsets_) check(cudaMalloc(&offsets_, static_cast<std::size_t>(M_ + 1) * sizeof(long long)), "cudaMalloc (W rows)");
+    check(cudaMemcpyAsync(offsets_, offsets, static_cast<std::size_t>(M_ + 1) * sizeof(long long),
+                          cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (W rows)");
+    check(cudaMemcpyAsync(cols_, cols, static_cast<std::size_t>(nnz) * sizeof(long long), cudaMemcpyHostToDevice,
+                          stream_), "cudaMemcpyAsync (W columns)");
+    check(cudaMemcpyAsync(weights_, weights, static_cast<std::size_t>(nnz) * sizeof(double), cudaMemcpyHostToDevice,
+                          stream_), "cudaMemcpyAsync (W weights)");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");  // the caller's buffers
+    sparse_ = true;
+  }
   void mix(DeviceArray x) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
+    if (sparse_) {
+      const long long n = d_ * M_;
+      gather_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(scratch_, slot(x), d_, n, offsets_, cols_, weights_);
+      check(cudaGetLastError(), "gather_kernel");
+      std::swap(arrays_.at(static_cast<std::size_t>(x)), scratch_);
+      return;
+    }
     const double one = 1.0, zero = 0.0;
     const int d = static_cast<int>(d_), M = static_cast<int>(M_);
     check(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, d, M, M, &one, slot(x), d, W_, M, &zero, scratch_, d),
@@ -447,6 +489,16 @@ class CudaResidentDevice final : public ResidentDevice {
  private:
   double* slot(DeviceArray a) const { return arrays_.at(static_cast<std::size_t>(a)); }
   std::size_t bytes() const { return static_cast<std::size_t>(d_ * M_) * sizeof(double); }
+  void release_mixing() {
+    for (void* p : {static_cast<void*>(W_), static_cast<void*>(offsets_), static_cast<void*>(cols_),
+                    static_cast<void*>(weights_)})
+      if (p) check(cudaFree(p), "cudaFree");
+    W_ = nullptr;
+    offsets_ = cols_ = nullptr;
+    weights_ = nullptr;
+    nnz_capacity_ = 0;
+    sparse_ = false;
+  }
 
   int device_;
   cudaStream_t stream_ = nullptr;
@@ -455,7 +507,13 @@ class CudaResidentDevice final : public ResidentDevice {
   long long d_ = 0, M_ = 0;
   std::vector<double*> arrays_;  // by DeviceArray
   double* scratch_ = nullptr;  // x W^T lands here, then trades places with x
-  double* W_ = nullptr;
+  double* W_ = nullptr;  // dense W (M <= kDenseMixingMaxWorkers, complete)
+  // W by rows for the gather (set_mixing_sparse), and which of the two mix() uses.
+  long long* offsets_ = nullptr;
+  long long* cols_ = nullptr;
+  double* weights_ = nullptr;
+  long long nnz_capacity_ = 0;
+  bool sparse_ = false;
   float* arena_ = nullptr;  // the operator's inputs and workspace (carve_workspace)
   float* host_batches_ = nullptr;  // pinned: input_layout's [real, total)
   std::size_t batch_floats_ = 0;

@@ -49,6 +49,27 @@ DPOSG_HD inline float narrow_element(double z, long long row, long long dim_u, d
 // One element of the overlapped iteration's X + (X_local - X_prev) (core/driver.cpp, HostEngine).
 DPOSG_HD inline double add_difference_element(double x, double a, double b) { return x + (a - b); }
 
+// The gossip round by neighbours (issue #20: a dense W is M^2 doubles, 8 TB at M = 10^6): row r of
+// worker i's column of x W^T is sum_e W_e x[col_e][r] over row i's entries e in [begin, end), added
+// left to right as CpuMixer adds them (core/mixer.cpp), each product and sum rounded on its own
+// (no fused multiply-add on the device), so the gather equals the host's gossip bit for bit.
+DPOSG_HD inline double gather_element(const double* x, long long d, long long r, long long begin, long long end,
+                                      const long long* cols, const double* weights) {
+#ifdef __CUDA_ARCH__
+  double s = __dmul_rn(weights[begin], x[cols[begin] * d + r]);
+  for (long long e = begin + 1; e < end; ++e) s = __dadd_rn(s, __dmul_rn(weights[e], x[cols[e] * d + r]));
+#else
+  double s = weights[begin] * x[cols[begin] * d + r];
+  for (long long e = begin + 1; e < end; ++e) s = s + weights[e] * x[cols[e] * d + r];
+#endif
+  return s;
+}
+
+// Above this M the resident engine mixes by neighbours (set_mixing_sparse), at or below it with
+// the dense W (set_mixing: one Dgemm, the faster for small M); complete always dense (M^2 entries
+// either way).
+inline constexpr long long kDenseMixingMaxWorkers = 64;
+
 class ResidentDevice {
  public:
   virtual ~ResidentDevice() = default;
@@ -61,7 +82,11 @@ class ResidentDevice {
   virtual void download(DeviceArray a, double* host) = 0;
   // W (M x M, column-major) for the following mix() calls.
   virtual void set_mixing(const double* W) = 0;
-  // x <- x W^T, i.e. x_i <- sum_j W(i, j) x_j (the gossip round of CpuMixer).
+  // W by rows (CSR: row i's entries are cols/weights [offsets[i], offsets[i+1]), columns increasing)
+  // for the following mix() calls, which then gather (gather_element) instead of the dense product.
+  virtual void set_mixing_sparse(const long long* offsets, const long long* cols, const double* weights) = 0;
+  // x <- x W^T, i.e. x_i <- sum_j W(i, j) x_j (the gossip round of CpuMixer), with the W of the last
+  // set_mixing or set_mixing_sparse.
   virtual void mix(DeviceArray x) = 0;
   // out <- base - eta dir, elementwise (out may be base).
   virtual void step(DeviceArray out, DeviceArray base, DeviceArray dir, const StepEtas& s) = 0;

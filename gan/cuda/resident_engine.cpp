@@ -24,7 +24,7 @@ class DeviceArrays final : public ArrayOps {
       : p_(p), schedule_(std::move(schedule)), device_(std::move(device)), d_(p.dim()), M_(schedule_.workers()),
         plan_(plan_for(p, opts.batch, M_)), rngs_(opts.seed, M_, 0), clip_(operator_clip(p)) {
     device_->reserve(plan_);
-    if (!schedule_.is_random() && M_ > 1) set_mixing(schedule_.base());
+    if (!schedule_.is_time_varying() && M_ > 1) set_mixing(schedule_.base());
   }
 
   Index rows() const override { return d_; }
@@ -62,16 +62,32 @@ class DeviceArrays final : public ArrayOps {
     if (M_ == 1) return;
     const int applied = schedule_.effective_rounds(rounds);
     for (int r = 0; r < applied; ++r) {
-      if (schedule_.is_random()) set_mixing(schedule_.at(iteration, r));
+      if (schedule_.is_time_varying()) set_mixing(schedule_.at(iteration, r));
       device_->mix(x);
     }
   }
 
  private:
   void set_mixing(const Topology& W) {
-    const Matrix dense = W.dense();
-    device_->set_mixing(dense.data());
+    if (schedule_.is_complete() || M_ <= kDenseMixingMaxWorkers) {
+      const Matrix dense = W.dense();
+      device_->set_mixing(dense.data());
+      return;
+    }
+    offsets_.assign(1, 0);
+    cols_.clear();
+    weights_.clear();
+    for (const auto& row : W.rows) {
+      for (const auto& [j, w] : row) {
+        cols_.push_back(static_cast<long long>(j));
+        weights_.push_back(w);
+      }
+      offsets_.push_back(static_cast<long long>(cols_.size()));
+    }
+    device_->set_mixing_sparse(offsets_.data(), cols_.data(), weights_.data());
   }
+  std::vector<long long> offsets_, cols_;
+  std::vector<double> weights_;
 
   const GanProblem& p_;
   MixingSchedule schedule_;
