@@ -9,7 +9,7 @@ namespace dposg::app {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 25> kOptions = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 27> kOptions = {{
     {"mixer.workers", "--workers"},
     {"mixer.topology", "--topology"},
     {"mixer.topology_file", "--topology-file"},
@@ -35,6 +35,8 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 25> kOptions
     {"net.bandwidth", "--net-bandwidth"},
     {"engine.backend", "--backend"},
     {"engine.exchange", "--exchange"},
+    {"mixer.edge_prob", "--edge-prob"},
+    {"mixer.seed", "--seed"},
 }};
 
 std::string spelling(std::string_view key) { return option_for(key); }

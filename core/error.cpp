@@ -7,14 +7,14 @@ namespace dposg {
 
 namespace {
 
-constexpr std::array<std::string_view, 25> kKeys = {
+constexpr std::array<std::string_view, 27> kKeys = {
     "mixer.workers",       "mixer.topology",       "mixer.topology_file",  "step.eta_u",
     "step.eta_v",          "step_rule.name",       "step_rule.beta1",      "step_rule.beta2",
     "step_rule.eps",       "compressor.name",      "compressor.k",         "compressor.ratio",
     "compressor.qsgd_levels", "algorithm.name",    "algorithm.momentum",   "algorithm.large_batch",
     "algorithm.vr_period", "problem.batch",        "recorder.out",         "recorder.run_name",
     "recorder.overwrite",  "net.latency",          "net.bandwidth",        "engine.backend",
-    "engine.exchange"};
+    "engine.exchange",     "mixer.edge_prob",      "mixer.seed"};
 
 SettingSpelling g_spelling = nullptr;
 

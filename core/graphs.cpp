@@ -105,7 +105,7 @@ double default_edge_prob(Index M) {
 ErdosRenyiGraph erdos_renyi_topology(Index M, double p, std::uint64_t seed) {
   if (!(p > 0.0 && p <= 1.0)) {
     std::ostringstream s;
-    s << "--edge-prob: must be in (0, 1], got " << p;
+    s << setting("mixer.edge_prob") << ": must be in (0, 1], got " << p;
     throw InputError(s.str());
   }
   // The expected edge count bounds the graph's memory (two entries of 16 bytes per edge).
@@ -113,8 +113,9 @@ ErdosRenyiGraph erdos_renyi_topology(Index M, double p, std::uint64_t seed) {
   constexpr double kMaxEdges = 5e7;
   if (expected > kMaxEdges) {
     std::ostringstream s;
-    s << "--edge-prob: G(M, p) with M = " << M << " and p = " << p << " has about " << expected
-      << " edges; at most " << kMaxEdges << " are stored (lower --edge-prob or --workers)";
+    s << setting("mixer.edge_prob") << ": G(M, p) with M = " << M << " and p = " << p << " has about " << expected
+      << " edges; at most " << kMaxEdges << " are stored (lower " << setting("mixer.edge_prob") << " or "
+      << setting("mixer.workers") << ")";
     throw InputError(s.str());
   }
   const double log_q = std::log1p(-p);
@@ -147,8 +148,8 @@ ErdosRenyiGraph erdos_renyi_topology(Index M, double p, std::uint64_t seed) {
     return {metropolis_topology(adj), attempt};
   }
   std::ostringstream s;
-  s << "--edge-prob: G(" << M << ", " << p << ") was disconnected in all " << kErdosRenyiAttempts
-    << " draws from this --seed; connectivity needs p well above ln(M)/M = " << std::log(static_cast<double>(M)) / static_cast<double>(M);
+  s << setting("mixer.edge_prob") << ": G(" << M << ", " << p << ") was disconnected in all " << kErdosRenyiAttempts
+    << " draws from this " << setting("mixer.seed") << "; connectivity needs p well above ln(M)/M = " << std::log(static_cast<double>(M)) / static_cast<double>(M);
   throw InputError(s.str());
 }
 

@@ -149,11 +149,11 @@ TEST_CASE("erdos-renyi: seeded, connected, Metropolis, and G(M, p)'s edge statis
 }
 
 TEST_CASE("erdos-renyi: bad or hopeless --edge-prob is one line naming the option", "[graphs]") {
-  CHECK_THROWS_WITH(MixingSchedule("erdos-renyi", 50, 0, "", -0.5), Catch::StartsWith("--edge-prob: must be in (0, 1]"));
-  CHECK_THROWS_WITH(MixingSchedule("erdos-renyi", 50, 0, "", 1.5), Catch::StartsWith("--edge-prob: must be in (0, 1]"));
+  CHECK_THROWS_WITH(MixingSchedule("erdos-renyi", 50, 0, "", -0.5), Catch::StartsWith("mixer.edge_prob: must be in (0, 1]"));
+  CHECK_THROWS_WITH(MixingSchedule("erdos-renyi", 50, 0, "", 1.5), Catch::StartsWith("mixer.edge_prob: must be in (0, 1]"));
   CHECK_THROWS_WITH(MixingSchedule("erdos-renyi", 200, 0, "", 0.001),
-                    Catch::StartsWith("--edge-prob: G(200, 0.001) was disconnected in all 100 draws"));
-  CHECK_THROWS_WITH(MixingSchedule("erdos-renyi", 100000, 0, "", 0.5), Catch::StartsWith("--edge-prob:"));
+                    Catch::StartsWith("mixer.edge_prob: G(200, 0.001) was disconnected in all 100 draws"));
+  CHECK_THROWS_WITH(MixingSchedule("erdos-renyi", 100000, 0, "", 0.5), Catch::StartsWith("mixer.edge_prob:"));
 }
 
 TEST_CASE("one-peer-exponential: each round is (I + S^h)/2 with h = 2^((k + r) mod tau)", "[graphs]") {
