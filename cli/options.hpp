@@ -39,5 +39,7 @@ bool parse(int argc, const char* const argv[], const po::options_description& de
 // Refuses (InputError, one line) an option given for a problem, rule or algorithm it does not
 // apply to: what `dposg run` would otherwise ignore in silence.
 void check_applicable(const ExperimentConfig& c, const std::set<std::string>& given);
+// --gan-arch dcgan: its own defaults of --gan-width, --gan-latent and --gan-activation where not given.
+void apply_arch_defaults(ExperimentConfig& c, const std::set<std::string>& given);
 
 }  // namespace dposg::cli

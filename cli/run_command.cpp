@@ -111,6 +111,7 @@ int run_command(int argc, const char* const argv[]) {
              &given))
     return 0;
   check_applicable(config, given);
+  apply_arch_defaults(config, given);
   // Before the file is opened (and perhaps created): bad input leaves nothing on disk.
   if (!config.run_name.empty()) require_valid_run_name(config.run_name);
   PlacedExperiment placed = place_experiment(config, placement);

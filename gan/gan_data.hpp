@@ -73,6 +73,7 @@ class ImageData final : public GanData {
   std::string describe_text() const override;
   Index height() const { return train_.height; }
   Index width() const { return train_.width; }
+  Index channels() const { return train_.channels; }
   const Classifier& classifier() const { return classifier_; }
 
  private:

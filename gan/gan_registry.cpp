@@ -25,9 +25,11 @@ const std::vector<Registration>& registered() {
 bool is_gan_name(const std::string& name) { return name.rfind("gan-", 0) == 0; }
 
 void write_attributes(const Registration& problem, const GanOptions& o, RunWriter& w) {
+  // Written only for dcgan, so that the attributes of every MLP run stay as they were.
+  if (o.gan_arch != "mlp") w.set_attr("gan_arch", o.gan_arch);
   w.set_attr("gan_loss", o.gan_loss);
   w.set_attr("gan_width", static_cast<std::int64_t>(o.gan_width));
-  w.set_attr("gan_depth", static_cast<std::int64_t>(o.gan_depth));
+  if (o.gan_arch == "mlp") w.set_attr("gan_depth", static_cast<std::int64_t>(o.gan_depth));
   w.set_attr("gan_latent", static_cast<std::int64_t>(o.gan_latent));
   w.set_attr("gan_activation", o.gan_activation);
   w.set_attr("gan_gp_lambda", o.gan_gp_lambda);
