@@ -159,13 +159,29 @@ Classifier Classifier::load(const std::string& path) {
   }
 }
 
-std::string default_classifier_path(int downscale) {
+namespace {
+
+std::filesystem::path cache_dir() {
   std::filesystem::path dir;
   if (const char* d = std::getenv("DPOSG_CACHE_DIR"); d && *d) dir = d;
   else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir = std::filesystem::path(x) / "dposg";
   else if (const char* h = std::getenv("HOME"); h && *h) dir = std::filesystem::path(h) / ".cache" / "dposg";
   else dir = std::filesystem::temp_directory_path() / "dposg-cache";
-  return (dir / ("fashion-classifier-" + std::to_string(28 / downscale) + "px.h5")).string();
+  return dir;
+}
+
+Classifier train_and_save(const data::ImageSet& train, const data::ImageSet& test, const std::string& path) {
+  Classifier c = train_classifier(train, test, ClassifierOptions{});
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  c.save(path);
+  return c;
+}
+
+}  // namespace
+
+std::string default_classifier_path(int downscale) {
+  return (cache_dir() / ("fashion-classifier-" + std::to_string(28 / downscale) + "px.h5")).string();
 }
 
 Classifier fashion_classifier(int downscale, const std::string& given) {
@@ -177,13 +193,20 @@ Classifier fashion_classifier(int downscale, const std::string& given) {
                        ", not " + std::to_string(downscale));
     return c;
   }
-  const auto train = data::load_fashion_mnist("train", downscale);
-  const auto test = data::load_fashion_mnist("test", downscale);
-  Classifier c = train_classifier(train, test, ClassifierOptions{});
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  c.save(path);
-  return c;
+  return train_and_save(data::load_fashion_mnist("train", downscale), data::load_fashion_mnist("test", downscale), path);
+}
+
+Classifier cached_classifier(const std::string& cache_name, const data::ImageSet& train, const data::ImageSet& test,
+                             const std::string& given) {
+  const std::string path = given.empty() ? (cache_dir() / cache_name).string() : given;
+  if (std::filesystem::exists(path)) {
+    Classifier c = Classifier::load(path);
+    if (c.shape().inputs != train.images.rows())
+      throw InputError("classifier file '" + path + "': takes " + std::to_string(c.shape().inputs) + " inputs, the images have " +
+                       std::to_string(train.images.rows()));
+    return c;
+  }
+  return train_and_save(train, test, path);
 }
 
 }  // namespace dposg::gan

@@ -56,4 +56,10 @@ Classifier train_classifier(const data::ImageSet& train, const data::ImageSet& t
 std::string default_classifier_path(int downscale);
 Classifier fashion_classifier(int downscale, const std::string& path = "");
 
+// The same for any labelled image set: the file `path`, or `cache_name` in the cache folder above
+// when path is "", loaded when it exists (its input count must be the images'), otherwise trained on
+// train / test with default options and saved there (gan-cifar10: cifar10-classifier-32px.h5).
+Classifier cached_classifier(const std::string& cache_name, const data::ImageSet& train, const data::ImageSet& test,
+                             const std::string& path = "");
+
 }  // namespace dposg::gan

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "data/cifar.hpp"
 #include "gan/frechet.hpp"
 
 namespace dposg::gan {
@@ -91,6 +92,7 @@ void ImageData::describe(InstanceWriter& out) const {
   out.text("dataset", name_);
   out.scalar("image_height", static_cast<double>(train_.height));
   out.scalar("image_width", static_cast<double>(train_.width));
+  if (train_.channels != 1) out.scalar("image_channels", static_cast<double>(train_.channels));
   out.scalar("train_images", static_cast<double>(train_.count()));
   out.scalar("classifier_test_accuracy", classifier_.test_accuracy);
   out.scalar("classifier_width", static_cast<double>(classifier_.shape().width));
@@ -113,6 +115,13 @@ std::shared_ptr<const GanData> fashion_mnist_data(int downscale, const std::stri
   auto test = data::load_fashion_mnist("test", downscale);
   Classifier c = fashion_classifier(downscale, classifier_path);
   return std::make_shared<ImageData>("fashion-mnist", std::move(train), std::move(test), std::move(c));
+}
+
+std::shared_ptr<const GanData> cifar10_data(const std::string& dir, const std::string& classifier_path) {
+  auto train = data::load_cifar10(dir, "train");
+  auto test = data::load_cifar10(dir, "test");
+  Classifier c = cached_classifier("cifar10-classifier-32px.h5", train, test, classifier_path);
+  return std::make_shared<ImageData>("cifar-10", std::move(train), std::move(test), std::move(c));
 }
 
 }  // namespace dposg::gan

@@ -88,4 +88,8 @@ class ImageData final : public GanData {
 // classifier (gan/classifier.hpp; `classifier_path` "" = the default cache path).
 std::shared_ptr<const GanData> fashion_mnist_data(int downscale, const std::string& classifier_path);
 
+// CIFAR-10 from the binary files in `dir` (data/cifar.hpp), 32 x 32 x 3, with the classifier cached as
+// cifar10-classifier-32px.h5 (or `classifier_path`).
+std::shared_ptr<const GanData> cifar10_data(const std::string& dir, const std::string& classifier_path);
+
 }  // namespace dposg::gan

@@ -18,6 +18,9 @@ const std::vector<Registration>& registered() {
        }},
       {"gan-fashion", true, [](const GanOptions& o) -> std::unique_ptr<Problem> {
          return std::make_unique<GanProblem>(o, "gan-fashion", fashion_mnist_data(o.gan_downscale, o.gan_classifier));
+       }},
+      {"gan-cifar10", true, [](const GanOptions& o) -> std::unique_ptr<Problem> {
+         return std::make_unique<GanProblem>(o, "gan-cifar10", cifar10_data(o.data_dir, o.gan_classifier));
        }}};
   return list;
 }
@@ -36,7 +39,8 @@ void write_attributes(const Registration& problem, const GanOptions& o, RunWrite
   w.set_attr("gan_clip", o.gan_clip);
   w.set_attr("gan_shard", static_cast<std::int64_t>(o.gan_shard));
   if (problem.images) {
-    w.set_attr("gan_downscale", static_cast<std::int64_t>(o.gan_downscale));
+    if (problem.name == "gan-fashion") w.set_attr("gan_downscale", static_cast<std::int64_t>(o.gan_downscale));
+    else w.set_attr("data_dir", o.data_dir);
     w.set_attr("gan_classifier", o.gan_classifier);
   }
   w.set_attr("device", o.device);
