@@ -95,7 +95,8 @@ ConvNet::ConvNet(const ConvGanShape& s, Role role) : shape_(s), role_(role) {
   Index n = 0;
   while ((Index{4} << n) < s.side) ++n;
   if ((Index{4} << n) != s.side || n < 1) throw std::invalid_argument("ConvNet: the canvas side must be 8, 16, 32, ...");
-  if (s.image_side < 1 || s.image_side > s.side || s.channels < 1 || s.width < 1 || s.latent < 1)
+  if (s.image_side < 1 || s.image_side > s.side || s.channels < 1 || s.width < 1 || s.latent < 1 || s.outputs < 1 ||
+      s.hidden < 0)
     throw std::invalid_argument("ConvNet: image side, channels, width and latent must be >= 1");
   if (s.activation == Activation::tanh) throw std::invalid_argument("ConvNet: relu or leaky-relu only");
   Index off = 0;
@@ -115,7 +116,12 @@ ConvNet::ConvNet(const ConvGanShape& s, Role role) : shape_(s), role_(role) {
       c = next;
       side /= 2;
     }
-    layers_.push_back(layer(false, c, 1, 4, 4, 1, 0, off));
+    if (s.hidden > 0) {
+      layers_.push_back(layer(false, c, s.hidden, 4, 4, 1, 0, off));
+      layers_.push_back(layer(false, s.hidden, s.outputs, 1, 1, 1, 0, off));
+    } else {
+      layers_.push_back(layer(false, c, s.outputs, 4, 4, 1, 0, off));
+    }
   }
   params_ = off;
 }
@@ -124,7 +130,7 @@ Index ConvNet::inputs() const {
   return role_ == Role::generator ? shape_.latent : shape_.channels * shape_.image_side * shape_.image_side;
 }
 Index ConvNet::outputs() const {
-  return role_ == Role::generator ? shape_.channels * shape_.image_side * shape_.image_side : 1;
+  return role_ == Role::generator ? shape_.channels * shape_.image_side * shape_.image_side : shape_.outputs;
 }
 
 Matrix ConvNet::to_canvas(const Matrix& X, double fill) const {
@@ -231,7 +237,7 @@ void ConvNet::backward(const double* params, const Forward& f, const Matrix& d_o
 }
 
 void ConvNet::input_gradient(const double* params, const Forward& f, InputGradient& ig, Matrix& S) const {
-  if (role_ != Role::critic) throw std::logic_error("ConvNet::input_gradient: critic only");
+  if (role_ != Role::critic || shape_.outputs != 1) throw std::logic_error("ConvNet::input_gradient: critic only");
   const Index L = static_cast<Index>(layers_.size()), B = f.out.cols();
   ig.e.assign(static_cast<std::size_t>(L), Matrix());
   ig.e[static_cast<std::size_t>(L - 1)] = Matrix::Ones(B, 1);

@@ -41,6 +41,11 @@ struct ConvGanShape {
   Index width = 64;     // w, base channels
   Index latent = 128;   // nz
   Activation activation = Activation::leaky_relu;  // relu | leaky_relu
+  // Critic only. outputs = 1: the critic's scalar. A classifier (gan/classifier.hpp) has outputs =
+  // classes and hidden > 0: the 4 x 4 conv then maps to `hidden` channels (act; the feature layer of
+  // the image metrics) and a 1 x 1 conv to the outputs (logits).
+  Index outputs = 1;
+  Index hidden = 0;
 };
 
 // The smallest power-of-two canvas (>= 8) that holds an image of side h.
@@ -73,7 +78,7 @@ class ConvNet {
   struct Forward {
     std::vector<Matrix> h;  // h[l]: layer l's input, (P B) x C (h[0]: the canvas / the latent)
     std::vector<Matrix> a;  // a[l]: layer l's pre-activation
-    Matrix out;             // generator: image features x B; critic: 1 x B
+    Matrix out;             // generator: image features x B; critic: outputs x B
   };
   struct InputGradient {
     std::vector<Matrix> e;  // e[l] = d out / d a_l (l = 0..L-1), (P B) x C
@@ -91,7 +96,7 @@ class ConvNet {
   void forward(const double* params, const Matrix& X, Forward& f) const;
   // As Mlp::backward: adds d loss / d params to grad (if not null), writes d loss / d X to dX (if not null).
   void backward(const double* params, const Forward& f, const Matrix& d_out, double* grad, Matrix* dX) const;
-  // Critic only: S = d out / d X, one column per sample (the data's features).
+  // Critic with one output only: S = d out / d X, one column per sample (the data's features).
   void input_gradient(const double* params, const Forward& f, InputGradient& ig, Matrix& S) const;
   // Critic only: for S_bar = d loss / d S, adds d loss / d params to grad; dX = 0 (piecewise-linear
   // activations: S does not change with X or the biases away from the kinks).

@@ -375,6 +375,10 @@ void GanProblem::extra_metrics(const Vector& z_bar, Rng& rng, MetricsRow& row) c
   data_->quality_metrics(fake, rng, row);
 }
 
+Vector GanProblem::worker_metrics(const Vector& z, Rng& rng) const {
+  return data_->worker_scores(sample_generator(z, rng, data_->metric_samples()));
+}
+
 Vector GanProblem::initial_point(Rng& rng) const {
   Vector z(dim());
   if (conv_) {

@@ -123,6 +123,10 @@ class GanProblem final : public Problem {
   void write_instance(InstanceWriter& out) const override;
   void extra_metrics(const Vector& z_bar, Rng& rng, MetricsRow& row) const override;
   Vector initial_point(Rng& rng) const override;
+  // The data's per-worker scores (image sets with the conv classifier: is_classifier) of
+  // metric_samples() samples of worker z's own generator.
+  std::vector<std::string> worker_metric_names() const override { return data_->worker_metric_names(); }
+  Vector worker_metrics(const Vector& z, Rng& rng) const override;
   // final/samples: 2 x 2,500 generator samples at z̄; final/real: 2 x 2,500 data samples (for plots).
   void final_outputs(const Vector& z_bar, Rng& rng, std::vector<std::pair<std::string, Matrix>>& out) const override;
 

@@ -17,10 +17,10 @@ const std::vector<Registration>& registered() {
          return std::make_unique<GanProblem>(o, "gan-mog25", data::GaussianMixture2D::grid25());
        }},
       {"gan-fashion", true, [](const GanOptions& o) -> std::unique_ptr<Problem> {
-         return std::make_unique<GanProblem>(o, "gan-fashion", fashion_mnist_data(o.gan_downscale, o.gan_classifier));
+         return std::make_unique<GanProblem>(o, "gan-fashion", fashion_mnist_data(o.gan_downscale, o.gan_classifier, o.gan_arch == "dcgan"));
        }},
       {"gan-cifar10", true, [](const GanOptions& o) -> std::unique_ptr<Problem> {
-         return std::make_unique<GanProblem>(o, "gan-cifar10", cifar10_data(o.data_dir, o.gan_classifier));
+         return std::make_unique<GanProblem>(o, "gan-cifar10", cifar10_data(o.data_dir, o.gan_classifier, o.gan_arch == "dcgan"));
        }}};
   return list;
 }

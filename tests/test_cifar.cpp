@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/problem_catalog.hpp"
+#include "cifar_files.hpp"
 #include "cli_harness.hpp"
 #include "core/error.hpp"
 #include "data/cifar.hpp"
@@ -21,40 +22,12 @@
 using dposg::Index;
 using dposg::InputError;
 using dposg::test::TempDir;
+using dposg::test::record;
+using dposg::test::write_batch;
+using dposg::test::write_bytes;
+using dposg::test::write_folder;
 
 namespace {
-
-// Record k of a test file: label `label`, pixel (c, y, x) = (label * 16 + 3 c + y + 7 x + k) mod 256,
-// except byte 1 (red (0, 0)), which holds the label times 20 so that a sample shows its class.
-std::vector<unsigned char> record(int label, int k) {
-  std::vector<unsigned char> r(3073);
-  r[0] = static_cast<unsigned char>(label);
-  for (int c = 0; c < 3; ++c)
-    for (int y = 0; y < 32; ++y)
-      for (int x = 0; x < 32; ++x) r[1 + c * 1024 + y * 32 + x] = static_cast<unsigned char>((label * 16 + 3 * c + y + 7 * x + k) % 256);
-  r[1] = static_cast<unsigned char>(label * 20);
-  return r;
-}
-
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-// A batch file of n records with labels (first_label + k) mod 10.
-void write_batch(const std::string& path, int n, int first_label) {
-  std::vector<unsigned char> bytes;
-  for (int k = 0; k < n; ++k) {
-    const auto r = record((first_label + k) % 10, k);
-    bytes.insert(bytes.end(), r.begin(), r.end());
-  }
-  write_bytes(path, bytes);
-}
-
-void write_folder(const TempDir& dir, int per_batch) {
-  for (int b = 1; b <= 5; ++b) write_batch(dir / ("data_batch_" + std::to_string(b) + ".bin"), per_batch, 2 * b);
-  write_batch(dir / "test_batch.bin", per_batch, 0);
-}
 
 void refused(const std::function<void()>& f, const std::string& part) {
   try {
@@ -147,7 +120,6 @@ TEST_CASE("cifar: gan-cifar10 runs both architectures, and --gan-shard splits it
   dposg::ProblemOptions o;
   o.name = "gan-cifar10";
   o.data_dir = dir.path.string();
-  o.gan_classifier = dir / "classifier.h5";  // trained here on the 40 images, then loaded
   o.gan_width = 2;
   o.gan_depth = 1;
   o.gan_latent = 3;
@@ -155,6 +127,7 @@ TEST_CASE("cifar: gan-cifar10 runs both architectures, and --gan-shard splits it
   for (const std::string arch : {"mlp", "dcgan"}) {
     INFO(arch);
     o.gan_arch = arch;
+    o.gan_classifier = dir / (arch + "-classifier.h5");  // dcgan scores with a conv classifier
     o.gan_activation = arch == "dcgan" ? "leaky-relu" : "relu";
     const auto p = dposg::make_problem(o);
     auto* g = dynamic_cast<dposg::gan::GanProblem*>(p.get());
@@ -175,7 +148,8 @@ TEST_CASE("cifar: gan-cifar10 runs both architectures, and --gan-shard splits it
       CHECK(gz.allFinite());
     }
   }
-  CHECK(std::filesystem::exists(dir / "classifier.h5"));
+  CHECK(std::filesystem::exists(dir / "mlp-classifier.h5"));
+  CHECK(std::filesystem::exists(dir / "dcgan-classifier.h5"));
 }
 
 TEST_CASE("cifar: dposg run --problem gan-cifar10 reads --data-dir, refuses a missing one in one line",
@@ -184,10 +158,13 @@ TEST_CASE("cifar: dposg run --problem gan-cifar10 reads --data-dir, refuses a mi
   write_folder(dir, 4);
   const std::string common = "run --problem gan-cifar10 --gan-classifier '" + (dir / "c.h5") +
                              "' --gan-arch dcgan --gan-width 2 --gan-latent 4 --gan-loss wgan-gp --workers 2 "
-                             "--topology ring --iters 2 --batch 2 --eval-batch 2 --init problem --log-every 1 --quiet";
-  const auto ok = dposg::test::run_cli(common + " --data-dir '" + dir.path.string() + "' --out r.h5", dir);
+                             "--topology ring --iters 2 --batch 2 --eval-batch 2 --init problem --log-every 1";
+  const auto ok = dposg::test::run_cli(common + " --eval-workers 2 --data-dir '" + dir.path.string() + "' --out r.h5", dir);
   INFO(ok.err);
   CHECK(ok.code == 0);
+  // The conv classifier's scores, at z̄ and as the band over two workers (the summary lists them).
+  for (const char* metric : {"is_classifier ", "kid_classifier ", "fd_classifier ", "is_classifier_min ", "is_classifier_max "})
+    CHECK(ok.out.find(metric) != std::string::npos);
   const auto missing = dposg::test::run_cli(common + " --data-dir '" + (dir / "none") + "' --out s.h5", dir);
   CHECK(missing.code == 2);
   CHECK(missing.err.find("--data-dir: ") != std::string::npos);
