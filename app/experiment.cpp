@@ -401,6 +401,8 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   e.driver.log_every = c.log_every;
   e.driver.seed = c.seed;
   e.driver.eval_batch = c.eval_batch;
+  if (c.eval_workers < 0) throw InputError("--eval-workers: must be >= 0, got " + std::to_string(c.eval_workers));
+  e.driver.eval_workers = c.eval_workers;
   e.driver.overlap = c.overlap;
   if (c.engine != "auto" && c.engine != "host" && c.engine != "resident")
     throw InputError("--engine: expected 'auto', 'host' or 'resident', got '" + c.engine + "'");
@@ -490,6 +492,7 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
   w.set_attr("init", c.init);
   w.set_attr("init_spread", c.init_spread);
   w.set_attr("eval_batch", static_cast<std::int64_t>(c.eval_batch));
+  if (c.eval_workers > 0) w.set_attr("eval_workers", static_cast<std::int64_t>(c.eval_workers));
   w.set_attr("log_every", c.log_every);
   w.set_attr("run_name", e.run_name);
 

@@ -54,6 +54,7 @@ struct RunConfig {
   std::int64_t log_every = 10;
   int threads = 0;            // 0 = OpenMP default
   Index eval_batch = 4096;    // samples per worker for g(z̄) where no exact operator exists
+  Index eval_workers = 0;     // > 0: per-worker metrics (GANs: is_classifier_min/max) of this many workers
   std::string run_name;       // empty = derived from the options
 };
 

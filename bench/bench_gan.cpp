@@ -3,6 +3,10 @@
 // for comparison with bench/gan_torch.py, the same training step written in PyTorch eager.
 //
 //   bench_gan [--workers M] [--iters N] [--width W] [--depth D] [--batch m] [--threads T] [--device cpu|cuda]
+//             [--arch dcgan [--latent L]]   (--arch first: it sets its own defaults)
+//
+// --arch dcgan: the WGAN-GP DCGAN on 28 x 28 Fashion-MNIST (gan/conv_net.hpp; width 16, latent 64
+// unless given), the peer of bench/dcgan_torch.py.
 //
 // Timing: a run of N iterations minus a run of 0 iterations (both log metrics at iteration 0
 // and at the end only; the difference removes that fixed cost), best of 3. Prints one line
@@ -68,6 +72,21 @@ int main(int argc, char** argv) {
       else if (a == "--engine") c.engine = next();
       else if (a == "--threads") c.threads = std::stoi(next());
       else if (a == "--device") c.problem.device = next();
+      else if (a == "--latent") c.problem.gan_latent = std::stol(next());
+      else if (a == "--arch") {
+        c.problem.gan_arch = next();
+        if (c.problem.gan_arch == "dcgan") {
+          c.problem.name = "gan-fashion";
+          c.problem.gan_downscale = 1;
+          c.problem.gan_loss = "wgan-gp";
+          c.problem.gan_activation = "leaky-relu";
+          c.problem.gan_width = 16;
+          c.problem.gan_latent = 64;
+          c.lr = "2e-4";
+          c.lr_v = "";
+          iters = 10;
+        }
+      }
       else throw InputError("unknown option " + a);
     }
     c.topology = c.workers == 1 ? "single" : "ring";
@@ -77,6 +96,11 @@ int main(int argc, char** argv) {
       const double tn = seconds_for(c, iters);
       best = std::min(best, (tn - t0) / static_cast<double>(iters));
     }
+    if (c.problem.gan_arch == "dcgan")
+      std::printf("bench_gan: gan-fashion dcgan wgan-gp, width %ld, latent %ld, M = %ld (%s), m = %ld, oadam, %ld iterations\n",
+                  static_cast<long>(c.problem.gan_width), static_cast<long>(c.problem.gan_latent),
+                  static_cast<long>(c.workers), c.topology.c_str(), static_cast<long>(c.batch), static_cast<long>(iters));
+    else
     std::printf("bench_gan: gan-mog8 ns, G %ld->%ldx%ld->2, D 2->%ldx%ld->1, M = %ld (%s), m = %ld, oadam, %ld iterations\n",
                 static_cast<long>(c.problem.gan_latent), static_cast<long>(c.problem.gan_width),
                 static_cast<long>(c.problem.gan_depth), static_cast<long>(c.problem.gan_width),

@@ -47,7 +47,9 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "HDF5 data of file-based problems (quadratic-file: datasets A, and optionally P, Q, b, c)");
   po::options_description gan("GAN problems (gan-mog8, gan-mog25; gan/README.md)");
   gan.add_options()
-      ("gan-loss", po::value(&c.problem.gan_loss)->default_value(c.problem.gan_loss), "ns | wgan-clip | wgan-gp")
+      ("gan-arch", po::value(&c.problem.gan_arch)->default_value(c.problem.gan_arch),
+       "mlp | dcgan (image sets: conv-t generator, conv critic; defaults then --gan-width 64 --gan-latent 128 --gan-activation leaky-relu)")
+      ("gan-loss", po::value(&c.problem.gan_loss)->default_value(c.problem.gan_loss), "ns | wgan-clip | wgan-gp | hinge")
       ("gan-width", po::value(&c.problem.gan_width)->default_value(c.problem.gan_width), "hidden units per layer (both networks)")
       ("gan-depth", po::value(&c.problem.gan_depth)->default_value(c.problem.gan_depth), "hidden layers (both networks)")
       ("gan-latent", po::value(&c.problem.gan_latent)->default_value(c.problem.gan_latent), "generator input dimension")
@@ -62,6 +64,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "gan-fashion: average f x f pixel blocks (1, 2, 4, 7; 2 = 14 x 14 images)")
       ("gan-classifier", po::value(&c.problem.gan_classifier)->default_value(c.problem.gan_classifier),
        "gan-fashion: HDF5 classifier for fd_classifier; empty = trained once and cached under ~/.cache/dposg")
+      ("data-dir", po::value(&c.problem.data_dir)->default_value(c.problem.data_dir),
+       "gan-cifar10: folder of the CIFAR-10 binary files (data_batch_1.bin ... test_batch.bin)")
       ("device", po::value(&c.problem.device)->default_value(c.problem.device),
        "cpu | cpu-float | cuda: where and in what precision the GAN operator runs (cpu: double; cpu-float: float32 with Eigen; cuda: all workers in float32 on one GPU, cuBLAS)");
   po::options_description algo("Algorithm");
@@ -120,6 +124,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("log-every", po::value(&c.log_every)->default_value(c.log_every), "log metrics every this many iterations")
       ("eval-batch", po::value(&c.eval_batch)->default_value(c.eval_batch),
        "samples per worker for the large-batch estimate of g(z̄) where no exact operator exists")
+      ("eval-workers", po::value(&c.eval_workers)->default_value(c.eval_workers),
+       "K > 0: also score K workers' own iterates, spread over the ring (dcgan image GANs: is_classifier_min / _max)")
       ("out", po::value(&o.out)->default_value(o.out), "HDF5 results file (appended to if it exists)")
       ("run-name", po::value(&c.run_name)->default_value(c.run_name), "run group name; empty = derived from options")
       ("overwrite", po::bool_switch(&o.overwrite), "replace a run of the same name")
@@ -236,7 +242,10 @@ void check_applicable(const ExperimentConfig& c, const std::set<std::string>& gi
       {"topology-file", c.topology == "file", "--topology file (got --topology " + c.topology + ")"},
       {"edge-prob", c.topology == "erdos-renyi", "--topology erdos-renyi (got --topology " + c.topology + ")"},
       {"gan-downscale", c.problem.name == "gan-fashion", "--problem gan-fashion (got " + c.problem.name + ")"},
-      {"gan-classifier", c.problem.name == "gan-fashion", "--problem gan-fashion (got " + c.problem.name + ")"},
+      {"gan-classifier", c.problem.name == "gan-fashion" || c.problem.name == "gan-cifar10",
+       "--problem gan-fashion or gan-cifar10 (got " + c.problem.name + ")"},
+      {"data-dir", c.problem.name == "gan-cifar10", "--problem gan-cifar10 (got " + c.problem.name + ")"},
+      {"gan-depth", c.problem.gan_arch != "dcgan", "--gan-arch mlp (dcgan's depth follows from the image size)"},
       {"eps", c.step_rule == "oadam", "--step-rule oadam (got " + c.step_rule + ")"},
       {"beta1", c.step_rule == "oadam", "--step-rule oadam (got " + c.step_rule + ")"},
       {"beta2", c.step_rule == "oadam", "--step-rule oadam (got " + c.step_rule + ")"},
@@ -245,6 +254,14 @@ void check_applicable(const ExperimentConfig& c, const std::set<std::string>& gi
     if (!r.applies && given.count(r.option))
       throw InputError(std::string("--") + r.option + ": applies only to " + r.to);
   if (c.threads < 0) throw InputError("--threads: must be >= 0 (0 = OpenMP's default), got " + std::to_string(c.threads));
+}
+
+void apply_arch_defaults(ExperimentConfig& c, const std::set<std::string>& given) {
+  if (c.problem.gan_arch != "dcgan") return;
+  // The MLP's defaults (128 units, a 2-D latent, relu) make no sense for the DCGAN: its own, unless given.
+  if (!given.count("gan-width")) c.problem.gan_width = 64;
+  if (!given.count("gan-latent")) c.problem.gan_latent = 128;
+  if (!given.count("gan-activation")) c.problem.gan_activation = "leaky-relu";
 }
 
 }  // namespace dposg::cli

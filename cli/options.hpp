@@ -43,5 +43,7 @@ void check_numbers(const po::parsed_options& parsed, const po::variables_map& vm
 // Refuses (InputError, one line) an option given for a problem, rule or algorithm it does not
 // apply to: what `dposg run` would otherwise ignore in silence.
 void check_applicable(const ExperimentConfig& c, const std::set<std::string>& given);
+// --gan-arch dcgan: its own defaults of --gan-width, --gan-latent and --gan-activation where not given.
+void apply_arch_defaults(ExperimentConfig& c, const std::set<std::string>& given);
 
 }  // namespace dposg::cli

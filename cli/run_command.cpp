@@ -124,6 +124,7 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
     output.out = resume->file;
     output.overwrite = false;
   }
+  apply_arch_defaults(config, given);
   // Before the file is opened (and perhaps created): bad input leaves nothing on disk.
   if (!config.run_name.empty()) require_valid_run_name(config.run_name);
   PlacedExperiment placed = place_experiment(config, placement);

@@ -1,5 +1,6 @@
 #include "core/driver.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <exception>
@@ -77,6 +78,25 @@ void MetricsEvaluator::evaluate(const Matrix& Z, std::int64_t iteration, Metrics
   row.set("z_bar_norm", z_bar.norm());
   Rng extra_rng = make_rng(seed, StreamPurpose::evaluation, static_cast<std::uint64_t>(iteration) ^ 0xE7);
   problem.extra_metrics(z_bar, extra_rng, row);
+  const auto names = problem.worker_metric_names();
+  if (eval_workers > 0 && !names.empty()) {
+    // Each process scores the picked workers it holds into their slots; the sum over processes
+    // gathers all of them. Worker i's stream depends on i alone, not on who holds it.
+    const Index K = std::min(eval_workers, M), n = static_cast<Index>(names.size());
+    Vector slots = Vector::Zero(K * n);
+    for (Index k = 0; k < K; ++k) {
+      const Index i = k * M / K;
+      if (i < first || i >= first + Z.cols()) continue;
+      Rng rng = make_rng(seed, StreamPurpose::evaluation, (static_cast<std::uint64_t>(iteration) << 20) ^ (0xB0 + static_cast<std::uint64_t>(i)));
+      slots.segment(k * n, n) = problem.worker_metrics(Z.col(i - first), rng);
+    }
+    part.sum(slots.data(), slots.size());
+    for (Index m = 0; m < n; ++m) {
+      const auto values = Eigen::Map<const Vector, 0, Eigen::InnerStride<>>(slots.data() + m, K, Eigen::InnerStride<>(n));
+      row.set(names[static_cast<std::size_t>(m)] + "_min", values.minCoeff());
+      row.set(names[static_cast<std::size_t>(m)] + "_max", values.maxCoeff());
+    }
+  }
 }
 
 namespace {
@@ -167,7 +187,7 @@ RunOutcome run_driver(const Problem& problem, const Mixer& mixer, StepRule& rule
   const WorkerPartition& part = partition ? *partition : kWholeMatrix;
   const Index d = Z0.rows();
   const Index M = part.total_workers(Z0.cols());
-  const MetricsEvaluator evaluator{problem, opts.eval_batch, opts.seed, &part};
+  const MetricsEvaluator evaluator{problem, opts.eval_batch, opts.seed, &part, opts.eval_workers};
   // The mixer's and the rule's busiest nodes are added: exact when only one of them communicates
   // (every combination build_experiment makes), an upper bound otherwise. A mixer that counts
   // what it sends itself (a distributed one) reports its own cumulative figure.

@@ -27,6 +27,9 @@ struct DriverOptions {
   std::uint64_t seed = 0;
   // Samples per worker for the large-batch estimate of g(z̄) where the problem has no exact operator.
   Index eval_batch = 4096;
+  // > 0: Problem::worker_metrics of K workers spread over the ring (worker floor(k M / K), k < K),
+  // reported as <name>_min / <name>_max at every logged iteration.
+  Index eval_workers = 0;
   // false: Algorithm 1, X_k = rule(X_{k-1} W^t). true: the overlapped variant of the paper's
   // implementation (Sec. 5.1), whose averaging does not wait for the gradient nor the gradient for
   // the averaging: X_k = X_{k-1} W^t + (rule(X_{k-1}) - X_{k-1}), the rule's step taken at the
@@ -155,6 +158,7 @@ struct MetricsEvaluator {
   Index eval_batch = 4096;
   std::uint64_t seed = 0;
   const WorkerPartition* partition = nullptr;  // null: Z holds every worker
+  Index eval_workers = 0;                      // DriverOptions::eval_workers
   // True when grad_norm_sq is exact; false when it is a large-batch estimate.
   bool exact() const { return problem.has_exact(); }
   void evaluate(const Matrix& Z, std::int64_t iteration, MetricsRow& row) const;

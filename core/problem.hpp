@@ -69,6 +69,15 @@ class Problem {
   }
   // Where a problem has a natural random start (network weights), it draws it here; the default
   // is the zero start of Algorithm 1. Used by --init problem.
+  // Scores of one worker's own iterate z^i (the GANs' is_classifier of that worker's generator), one
+  // per name of worker_metric_names(); the driver reports <name>_min and <name>_max over the workers
+  // that --eval-workers picks (the paper's band from the lowest to the highest learner). None by default.
+  virtual std::vector<std::string> worker_metric_names() const { return {}; }
+  virtual Vector worker_metrics(const Vector& z, Rng& rng) const {
+    (void)z;
+    (void)rng;
+    return Vector();
+  }
   virtual Vector initial_point(Rng& rng) const {
     (void)rng;
     return Vector::Zero(dim());

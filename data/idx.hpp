@@ -31,7 +31,8 @@ void write_idx(const std::string& path, const IdxArray& a, bool gzip);
 // range of a tanh generator), row-major within an image (pixel (r, c) at r * width + c).
 struct ImageSet {
   Index height = 0, width = 0;
-  Matrix images;                  // (height * width) x n
+  Index channels = 1;             // > 1 (CIFAR-10: 3): the planes one after another, channel-major
+  Matrix images;                  // (channels * height * width) x n
   std::vector<int> labels;        // n labels (empty when no label file was read)
   Index count() const { return images.cols(); }
 };

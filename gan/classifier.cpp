@@ -28,27 +28,51 @@ Matrix softmax_columns(const Matrix& logits) {
 }  // namespace
 
 Classifier::Classifier(const MlpShape& shape, Vector params, int downscale)
-    : net_(shape), params_(std::move(params)), downscale_(downscale) {
-  if (params_.size() != net_.num_params()) throw InputError("classifier: parameter count does not match its shape");
+    : shape_(shape), net_(std::make_shared<const Mlp<double>>(shape)), params_(std::move(params)), downscale_(downscale) {
+  if (params_.size() != net_->num_params()) throw InputError("classifier: parameter count does not match its shape");
+}
+
+Classifier::Classifier(const ConvGanShape& shape, Vector params)
+    : conv_(std::make_shared<const ConvNet>(shape, ConvNet::Role::critic)), params_(std::move(params)), downscale_(1) {
+  if (params_.size() != conv_->num_params()) throw InputError("classifier: parameter count does not match its shape");
+  shape_.inputs = conv_->inputs();
+  shape_.width = shape.hidden;
+  shape_.depth = 0;
+  shape_.outputs = shape.outputs;
+}
+
+Matrix Classifier::logits(const Matrix& images, Matrix* features) const {
+  if (conv_) {
+    ConvNet::Forward f;
+    conv_->forward(params_.data(), images, f);
+    // The input of the 1 x 1 output conv: (1 x B) x features in the layer layout.
+    if (features) *features = f.h[f.h.size() - 2].transpose();
+    return std::move(f.out);
+  }
+  Mlp<double>::Forward f;
+  net_->forward(params_.data(), images, f);
+  if (features) *features = f.h.back();
+  return std::move(f.out);
 }
 
 Matrix Classifier::features(const Matrix& images) const {
-  Mlp<double>::Forward f;
-  net_.forward(params_.data(), images, f);
-  return f.h.back();
+  Matrix features;
+  logits(images, &features);
+  return features;
 }
 
 std::vector<int> Classifier::predict(const Matrix& images) const {
-  Mlp<double>::Forward f;
-  net_.forward(params_.data(), images, f);
-  std::vector<int> out(static_cast<std::size_t>(images.cols()));
+  const Matrix out = logits(images, nullptr);
+  std::vector<int> pred(static_cast<std::size_t>(images.cols()));
   for (Index j = 0; j < images.cols(); ++j) {
     Index k = 0;
-    f.out.col(j).maxCoeff(&k);
-    out[static_cast<std::size_t>(j)] = static_cast<int>(k);
+    out.col(j).maxCoeff(&k);
+    pred[static_cast<std::size_t>(j)] = static_cast<int>(k);
   }
-  return out;
+  return pred;
 }
+
+Matrix Classifier::probabilities(const Matrix& images) const { return softmax_columns(logits(images, nullptr)); }
 
 double Classifier::accuracy(const data::ImageSet& set) const {
   const auto pred = predict(set.images);
@@ -57,26 +81,20 @@ double Classifier::accuracy(const data::ImageSet& set) const {
   return static_cast<double>(right) / static_cast<double>(pred.size());
 }
 
-Classifier train_classifier(const data::ImageSet& train, const data::ImageSet& test, const ClassifierOptions& o) {
-  if (train.labels.size() != static_cast<std::size_t>(train.count()) || train.count() < 2)
-    throw InputError("classifier: the training set needs labels");
-  MlpShape shape;
-  shape.inputs = train.images.rows();
-  shape.width = o.width;
-  shape.depth = o.depth;
-  shape.outputs = kClasses;
-  shape.activation = Activation::relu;
-  Mlp<double> net(shape);
-  Vector params(net.num_params());
-  Rng rng = make_rng(o.seed, StreamPurpose::init, 0xC1A55);
-  net.init_params(rng, params.data());
+namespace {
+
+// Adam on softmax cross-entropy, minibatches drawn by a shuffled pass per epoch; one loop for both
+// classifier kinds (Net: Mlp<double> or ConvNet).
+template <class Net>
+void train_softmax(const Net& net, Vector& params, const data::ImageSet& train, const ClassifierOptions& o, int epochs,
+                   Rng& rng) {
   Vector m = Vector::Zero(params.size()), v = Vector::Zero(params.size()), grad(params.size());
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   std::int64_t step = 0;
   std::vector<Index> order(static_cast<std::size_t>(train.count()));
   std::iota(order.begin(), order.end(), Index{0});
-  Mlp<double>::Forward f;
-  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+  typename Net::Forward f;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
     for (Index start = 0; start + o.batch <= train.count(); start += o.batch) {
       Matrix X(train.images.rows(), o.batch);
@@ -97,8 +115,51 @@ Classifier train_classifier(const data::ImageSet& train, const data::ImageSet& t
       params.array() -= o.lr * (m.array() / c1) / ((v.array() / c2).sqrt() + eps);
     }
   }
+}
+
+void require_labels(const data::ImageSet& train) {
+  if (train.labels.size() != static_cast<std::size_t>(train.count()) || train.count() < 2)
+    throw InputError("classifier: the training set needs labels");
+}
+
+}  // namespace
+
+Classifier train_classifier(const data::ImageSet& train, const data::ImageSet& test, const ClassifierOptions& o) {
+  require_labels(train);
+  MlpShape shape;
+  shape.inputs = train.images.rows();
+  shape.width = o.width;
+  shape.depth = o.depth;
+  shape.outputs = kClasses;
+  shape.activation = Activation::relu;
+  Mlp<double> net(shape);
+  Vector params(net.num_params());
+  Rng rng = make_rng(o.seed, StreamPurpose::init, 0xC1A55);
+  net.init_params(rng, params.data());
+  train_softmax(net, params, train, o, o.epochs, rng);
   const int downscale = static_cast<int>(28 / std::max<Index>(1, train.height));
   Classifier c(shape, params, downscale);
+  if (!test.labels.empty()) c.test_accuracy = c.accuracy(test);
+  return c;
+}
+
+Classifier train_conv_classifier(const data::ImageSet& train, const data::ImageSet& test, const ClassifierOptions& o) {
+  require_labels(train);
+  if (train.height != train.width) throw InputError("classifier: the conv classifier needs square images");
+  ConvGanShape shape;
+  shape.image_side = train.height;
+  shape.side = canvas_side(train.height);
+  shape.channels = train.channels;
+  shape.width = o.conv_width;
+  shape.activation = Activation::relu;
+  shape.outputs = kClasses;
+  shape.hidden = o.width;
+  const ConvNet net(shape, ConvNet::Role::critic);
+  Vector params(net.num_params());
+  Rng rng = make_rng(o.seed, StreamPurpose::init, 0xC1A55);
+  net.init_params(rng, params.data());
+  train_softmax(net, params, train, o, o.conv_epochs, rng);
+  Classifier c(shape, params);
   if (!test.labels.empty()) c.test_accuracy = c.accuracy(test);
   return c;
 }
@@ -122,6 +183,14 @@ void Classifier::save(const std::string& path) const {
       put("outputs", static_cast<double>(shape().outputs));
       put("downscale", downscale_);
       put("test_accuracy", test_accuracy);
+      if (conv_) {
+        // Present only in a conv classifier's file: what load() tells the two kinds apart by.
+        const ConvGanShape& c = conv_->shape();
+        put("conv_width", static_cast<double>(c.width));
+        put("conv_side", static_cast<double>(c.side));
+        put("conv_image_side", static_cast<double>(c.image_side));
+        put("conv_channels", static_cast<double>(c.channels));
+      }
     }
     // Written whole, then renamed: a reader never sees half a file.
     std::filesystem::rename(tmp, path);
@@ -142,30 +211,60 @@ Classifier Classifier::load(const std::string& path) {
       file.openAttribute(name).read(H5::PredType::NATIVE_DOUBLE, &v);
       return v;
     };
+    H5::DataSet ds = file.openDataSet("params");
+    Vector params(static_cast<Index>(ds.getSpace().getSimpleExtentNpoints()));
+    ds.read(params.data(), H5::PredType::NATIVE_DOUBLE);
+    auto with_accuracy = [&](Classifier c) {
+      c.test_accuracy = get("test_accuracy");
+      return c;
+    };
+    if (file.attrExists("conv_width")) {
+      ConvGanShape c;
+      c.width = static_cast<Index>(get("conv_width"));
+      c.side = static_cast<Index>(get("conv_side"));
+      c.image_side = static_cast<Index>(get("conv_image_side"));
+      c.channels = static_cast<Index>(get("conv_channels"));
+      c.hidden = static_cast<Index>(get("width"));
+      c.outputs = static_cast<Index>(get("outputs"));
+      c.activation = Activation::relu;
+      return with_accuracy(Classifier(c, std::move(params)));
+    }
     MlpShape shape;
     shape.inputs = static_cast<Index>(get("inputs"));
     shape.width = static_cast<Index>(get("width"));
     shape.depth = static_cast<Index>(get("depth"));
     shape.outputs = static_cast<Index>(get("outputs"));
     shape.activation = Activation::relu;
-    H5::DataSet ds = file.openDataSet("params");
-    Vector params(static_cast<Index>(ds.getSpace().getSimpleExtentNpoints()));
-    ds.read(params.data(), H5::PredType::NATIVE_DOUBLE);
-    Classifier c(shape, std::move(params), static_cast<int>(get("downscale")));
-    c.test_accuracy = get("test_accuracy");
-    return c;
+    return with_accuracy(Classifier(shape, std::move(params), static_cast<int>(get("downscale"))));
   } catch (const H5::Exception& e) {
     throw InputError("classifier file '" + path + "': not a dposg classifier (" + e.getDetailMsg() + ")");
   }
 }
 
-std::string default_classifier_path(int downscale) {
+namespace {
+
+std::filesystem::path cache_dir() {
   std::filesystem::path dir;
   if (const char* d = std::getenv("DPOSG_CACHE_DIR"); d && *d) dir = d;
   else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir = std::filesystem::path(x) / "dposg";
   else if (const char* h = std::getenv("HOME"); h && *h) dir = std::filesystem::path(h) / ".cache" / "dposg";
   else dir = std::filesystem::temp_directory_path() / "dposg-cache";
-  return (dir / ("fashion-classifier-" + std::to_string(28 / downscale) + "px.h5")).string();
+  return dir;
+}
+
+Classifier train_and_save(const data::ImageSet& train, const data::ImageSet& test, const std::string& path,
+                          bool conv = false) {
+  Classifier c = conv ? train_conv_classifier(train, test, ClassifierOptions{}) : train_classifier(train, test, ClassifierOptions{});
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  c.save(path);
+  return c;
+}
+
+}  // namespace
+
+std::string default_classifier_path(int downscale) {
+  return (cache_dir() / ("fashion-classifier-" + std::to_string(28 / downscale) + "px.h5")).string();
 }
 
 Classifier fashion_classifier(int downscale, const std::string& given) {
@@ -177,13 +276,23 @@ Classifier fashion_classifier(int downscale, const std::string& given) {
                        ", not " + std::to_string(downscale));
     return c;
   }
-  const auto train = data::load_fashion_mnist("train", downscale);
-  const auto test = data::load_fashion_mnist("test", downscale);
-  Classifier c = train_classifier(train, test, ClassifierOptions{});
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  c.save(path);
-  return c;
+  return train_and_save(data::load_fashion_mnist("train", downscale), data::load_fashion_mnist("test", downscale), path);
+}
+
+Classifier cached_classifier(const std::string& cache_name, const data::ImageSet& train, const data::ImageSet& test,
+                             const std::string& given, bool conv) {
+  const std::string path = given.empty() ? (cache_dir() / cache_name).string() : given;
+  if (std::filesystem::exists(path)) {
+    Classifier c = Classifier::load(path);
+    if (c.shape().inputs != train.images.rows())
+      throw InputError("classifier file '" + path + "': takes " + std::to_string(c.shape().inputs) + " inputs, the images have " +
+                       std::to_string(train.images.rows()));
+    if (c.is_conv() != conv)
+      throw InputError("classifier file '" + path + "': " + (conv ? "an MLP" : "a conv") + " classifier, this run needs " +
+                       (conv ? "a conv" : "an MLP") + " one (--gan-arch dcgan scores with a conv classifier)");
+    return c;
+  }
+  return train_and_save(train, test, path, conv);
 }
 
 }  // namespace dposg::gan

@@ -4,7 +4,9 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "data/cifar.hpp"
 #include "gan/frechet.hpp"
+#include "gan/image_metrics.hpp"
 
 namespace dposg::gan {
 
@@ -76,10 +78,19 @@ void ImageData::quality_metrics(const Matrix& fake, Rng& rng, MetricsRow& row) c
   (void)rng;
   if (!fake.allFinite()) {
     row.set("fd_classifier", std::numeric_limits<double>::quiet_NaN());
+    if (classifier_.is_conv()) {
+      row.set("kid_classifier", std::numeric_limits<double>::quiet_NaN());
+      row.set("is_classifier", std::numeric_limits<double>::quiet_NaN());
+    }
     row.set("classes_covered", 0.0);
     return;
   }
-  row.set("fd_classifier", frechet_distance(classifier_.features(fake), test_features_));
+  const Matrix features = classifier_.features(fake);
+  row.set("fd_classifier", frechet_distance(features, test_features_));
+  if (classifier_.is_conv()) {
+    row.set("kid_classifier", kernel_distance(features, test_features_));
+    row.set("is_classifier", inception_score(classifier_.probabilities(fake)));
+  }
   std::vector<Index> counts(by_class_.size(), 0);
   for (int p : classifier_.predict(fake)) counts[static_cast<std::size_t>(p)]++;
   Index covered = 0;
@@ -87,14 +98,29 @@ void ImageData::quality_metrics(const Matrix& fake, Rng& rng, MetricsRow& row) c
   row.set("classes_covered", static_cast<double>(covered));
 }
 
+std::vector<std::string> ImageData::worker_metric_names() const {
+  if (!classifier_.is_conv()) return {};
+  return {"is_classifier"};
+}
+
+Vector ImageData::worker_scores(const Matrix& fake) const {
+  if (!fake.allFinite()) return Vector::Constant(1, std::numeric_limits<double>::quiet_NaN());
+  return Vector::Constant(1, inception_score(classifier_.probabilities(fake)));
+}
+
 void ImageData::describe(InstanceWriter& out) const {
   out.text("dataset", name_);
   out.scalar("image_height", static_cast<double>(train_.height));
   out.scalar("image_width", static_cast<double>(train_.width));
+  if (train_.channels != 1) out.scalar("image_channels", static_cast<double>(train_.channels));
   out.scalar("train_images", static_cast<double>(train_.count()));
   out.scalar("classifier_test_accuracy", classifier_.test_accuracy);
   out.scalar("classifier_width", static_cast<double>(classifier_.shape().width));
   out.scalar("classifier_depth", static_cast<double>(classifier_.shape().depth));
+  if (classifier_.is_conv()) {
+    out.text("classifier_arch", "conv");
+    out.scalar("classifier_conv_width", static_cast<double>(classifier_.conv().shape().width));
+  }
 }
 
 std::string ImageData::describe_text() const {
@@ -106,13 +132,23 @@ std::string ImageData::describe_text() const {
          "images.";
 }
 
-std::shared_ptr<const GanData> fashion_mnist_data(int downscale, const std::string& classifier_path) {
+std::shared_ptr<const GanData> fashion_mnist_data(int downscale, const std::string& classifier_path, bool conv) {
   if (downscale != 1 && downscale != 2 && downscale != 4 && downscale != 7)
     throw InputError("--gan-downscale: must divide 28 (1, 2, 4 or 7), got " + std::to_string(downscale));
   auto train = data::load_fashion_mnist("train", downscale);
   auto test = data::load_fashion_mnist("test", downscale);
-  Classifier c = fashion_classifier(downscale, classifier_path);
+  Classifier c = conv ? cached_classifier("fashion-conv-classifier-" + std::to_string(28 / downscale) + "px.h5", train,
+                                          test, classifier_path, true)
+                      : fashion_classifier(downscale, classifier_path);
   return std::make_shared<ImageData>("fashion-mnist", std::move(train), std::move(test), std::move(c));
+}
+
+std::shared_ptr<const GanData> cifar10_data(const std::string& dir, const std::string& classifier_path, bool conv) {
+  auto train = data::load_cifar10(dir, "train");
+  auto test = data::load_cifar10(dir, "test");
+  Classifier c = cached_classifier(conv ? "cifar10-conv-classifier-32px.h5" : "cifar10-classifier-32px.h5", train, test,
+                                   classifier_path, conv);
+  return std::make_shared<ImageData>("cifar-10", std::move(train), std::move(test), std::move(c));
 }
 
 }  // namespace dposg::gan

@@ -35,6 +35,12 @@ class GanData {
   virtual Index metric_samples() const = 0;
   virtual void describe(InstanceWriter& out) const = 0;
   virtual std::string describe_text() const = 0;  // one sentence for the problem's formula text
+  // Per-worker scores (Problem::worker_metrics) of generator samples `fake`: names and values.
+  virtual std::vector<std::string> worker_metric_names() const { return {}; }
+  virtual Vector worker_scores(const Matrix& fake) const {
+    (void)fake;
+    return Vector();
+  }
 };
 
 class MixtureData final : public GanData {
@@ -71,8 +77,12 @@ class ImageData final : public GanData {
   Index metric_samples() const override { return 2000; }
   void describe(InstanceWriter& out) const override;
   std::string describe_text() const override;
+  // With the conv classifier: is_classifier of each evaluated worker's generator.
+  std::vector<std::string> worker_metric_names() const override;
+  Vector worker_scores(const Matrix& fake) const override;
   Index height() const { return train_.height; }
   Index width() const { return train_.width; }
+  Index channels() const { return train_.channels; }
   const Classifier& classifier() const { return classifier_; }
 
  private:
@@ -84,7 +94,12 @@ class ImageData final : public GanData {
 };
 
 // Fashion-MNIST (Debian's dataset-fashion-mnist) downscaled by `downscale`, with the cached
-// classifier (gan/classifier.hpp; `classifier_path` "" = the default cache path).
-std::shared_ptr<const GanData> fashion_mnist_data(int downscale, const std::string& classifier_path);
+// classifier (gan/classifier.hpp; `classifier_path` "" = the default cache path). conv: the conv
+// classifier (fashion-conv-classifier-<side>px.h5), whose metrics add is_classifier and kid_classifier.
+std::shared_ptr<const GanData> fashion_mnist_data(int downscale, const std::string& classifier_path, bool conv = false);
+
+// CIFAR-10 from the binary files in `dir` (data/cifar.hpp), 32 x 32 x 3, with the classifier cached as
+// cifar10-classifier-32px.h5 (or `classifier_path`).
+std::shared_ptr<const GanData> cifar10_data(const std::string& dir, const std::string& classifier_path, bool conv = false);
 
 }  // namespace dposg::gan

@@ -68,16 +68,24 @@
 #include "gan/gan_options.hpp"
 #include "data/mixture.hpp"
 #include "gan/gan_data.hpp"
+#include "gan/conv_net.hpp"
 #include "gan/mlp.hpp"
 
 namespace dposg::gan {
+
+// --gan-arch: mlp (gan/mlp.hpp) or dcgan (gan/conv_net.hpp; image data sets, --device cpu).
+enum class GanArch { mlp, dcgan };
+GanArch parse_gan_arch(const std::string& name);  // InputError naming --gan-arch
+std::string to_string(GanArch arch);
 
 namespace cuda {
 class CudaGanOperator;
 }
 
-enum class GanLoss { non_saturating, wgan_clip, wgan_gp };
-// "ns" | "wgan-clip" | "wgan-gp"; throws InputError naming --gan-loss otherwise.
+enum class GanLoss { non_saturating, wgan_clip, wgan_gp, hinge };
+// "ns" | "wgan-clip" | "wgan-gp" | "hinge"; throws InputError naming --gan-loss otherwise.
+// hinge (Lim & Ye 2017; Miyato et al. 2018): L_D = E relu(1 - D(x)) + E relu(1 + D(G(z))),
+// L_G = -E D(G(z)), g = [grad_u L_G, grad_v L_D] (two objectives, as ns); --device cpu only.
 GanLoss parse_gan_loss(const std::string& name);
 std::string to_string(GanLoss loss);
 
@@ -106,8 +114,8 @@ class GanProblem final : public Problem {
   ~GanProblem() override;
 
   std::string name() const override { return name_; }
-  Index dim() const override { return generator_.num_params() + discriminator_.num_params(); }
-  Index dim_u() const override { return generator_.num_params(); }
+  Index dim() const override { return dim_u_ + dim_v_; }
+  Index dim_u() const override { return dim_u_; }
   void sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const override;
   bool has_exact() const override { return false; }
   void exact(const Matrix& Z, Matrix& G) const override;  // throws std::logic_error: no exact operator
@@ -115,6 +123,10 @@ class GanProblem final : public Problem {
   void write_instance(InstanceWriter& out) const override;
   void extra_metrics(const Vector& z_bar, Rng& rng, MetricsRow& row) const override;
   Vector initial_point(Rng& rng) const override;
+  // The data's per-worker scores (image sets with the conv classifier: is_classifier) of
+  // metric_samples() samples of worker z's own generator.
+  std::vector<std::string> worker_metric_names() const override { return data_->worker_metric_names(); }
+  Vector worker_metrics(const Vector& z, Rng& rng) const override;
   // final/samples: 2 x 2,500 generator samples at z̄; final/real: 2 x 2,500 data samples (for plots).
   void final_outputs(const Vector& z_bar, Rng& rng, std::vector<std::pair<std::string, Matrix>>& out) const override;
 
@@ -125,8 +137,13 @@ class GanProblem final : public Problem {
   bool shard() const { return shard_; }
   const std::string& device() const { return device_; }
   int cuda_device() const { return cuda_device_; }  // the GPU ordinal of --device cuda
-  const Mlp<double>& generator() const { return generator_; }
-  const Mlp<double>& discriminator() const { return discriminator_; }
+  GanArch arch() const { return arch_; }
+  // The MLP networks (--gan-arch mlp; std::logic_error for dcgan).
+  const Mlp<double>& generator() const;
+  const Mlp<double>& discriminator() const;
+  // The convolutional networks (--gan-arch dcgan; std::logic_error for mlp).
+  const ConvNet& conv_generator() const;
+  const ConvNet& conv_critic() const;
   const GanData& data() const { return *data_; }
   const data::GaussianMixture2D& mixture() const;  // std::logic_error unless the data is a mixture
   double mmd_bandwidth() const;                      // mixtures only
@@ -152,7 +169,13 @@ class GanProblem final : public Problem {
   Index latent_;
   double gp_lambda_, clip_;
   bool shard_;
-  Mlp<double> generator_, discriminator_;
+  GanArch arch_;
+  std::unique_ptr<Mlp<double>> generator_, discriminator_;  // mlp
+  struct ConvNets {
+    ConvNet generator, critic;
+  };
+  std::unique_ptr<ConvNets> conv_;  // dcgan
+  Index dim_u_ = 0, dim_v_ = 0;
   std::string device_;
   int cuda_device_ = 0;
   std::unique_ptr<cuda::CudaGanOperator> cuda_;  // set when device_ == "cuda"

@@ -23,6 +23,7 @@
 #include "data/mixture.hpp"
 #include "gan/gan_problem.hpp"
 #include "gan/mlp.hpp"
+#include "finite_differences.hpp"
 
 using dposg::Index;
 using dposg::InputError;
@@ -40,30 +41,9 @@ using dposg::gan::MlpShape;
 
 namespace {
 
-using Fn = std::function<double(const Vector&)>;
-
-Matrix gaussian_matrix(Rng& rng, Index rows, Index cols, double scale = 1.0) {
-  std::normal_distribution<double> n(0.0, scale);
-  Matrix m(rows, cols);
-  for (Index j = 0; j < cols; ++j)
-    for (Index i = 0; i < rows; ++i) m(i, j) = n(rng);
-  return m;
-}
-
-// Central differences of f at x over coordinates [begin, end).
-Vector fd_gradient(const Fn& f, const Vector& x, Index begin, Index end, double h) {
-  Vector g(end - begin);
-  Vector xp = x;
-  for (Index k = begin; k < end; ++k) {
-    xp[k] = x[k] + h;
-    const double fp = f(xp);
-    xp[k] = x[k] - h;
-    const double fm = f(xp);
-    xp[k] = x[k];
-    g[k - begin] = (fp - fm) / (2.0 * h);
-  }
-  return g;
-}
+using dposg::test::Fn;
+using dposg::test::fd_gradient;
+using dposg::test::gaussian_matrix;
 
 // max_k |a_k - b_k| <= atol + rtol * max_k |b_k|, reported on failure.
 void require_close(const Vector& analytic, const Vector& fd, double rtol, double atol, const std::string& what) {
@@ -657,7 +637,7 @@ TEST_CASE("gan: registry, dimensions, constants, options and initial point", "[g
     CHECK_THROWS_WITH(dposg::make_problem(bad), Catch::Contains(option));
   };
   ProblemOptions bad = o;
-  bad.gan_loss = "hinge";
+  bad.gan_loss = "least-squares";
   throws_with(bad, "--gan-loss");
   bad = o;
   bad.gan_activation = "elu";

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cifar_files.hpp"
 #include "cli_harness.hpp"
 #include "mpi_harness.hpp"
 #include "run_attrs.hpp"
@@ -100,6 +101,17 @@ TEST_CASE("mpi backend: every metric and z-bar equal the in-process run", "[mpi]
           check_equivalent(problem, topology, ranks);
         }
       }
+}
+
+TEST_CASE("mpi backend: the dcgan WGAN-GP problem equals the in-process run", "[mpi]") {
+  // A CIFAR-10 folder written here (8 images a batch) and its classifier, trained by the first run.
+  TempDir data;
+  dposg::test::write_folder(data, 8);
+  check_equivalent_run("--problem gan-cifar10 --data-dir '" + data.path.string() + "' --gan-classifier '" +
+                           (data / "c.h5") + "' --gan-arch dcgan --gan-width 2 --gan-latent 4 --gan-loss wgan-gp" +
+                           " --topology ring --workers 4 --step-rule oadam --lr 1e-3 --batch 2 --eval-batch 2" +
+                           " --iters 6 --log-every 2 --init random --init-spread 0.1 --eval-workers 2",
+                       2, false);
 }
 
 TEST_CASE("mpi backend: the overlapped variant equals the in-process one", "[mpi]") {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,7 @@ GanPlan plan_for(const GanProblem& p, Index batch, Index workers) {
     case GanLoss::non_saturating: plan.loss = BatchedLoss::ns; break;
     case GanLoss::wgan_clip: plan.loss = BatchedLoss::wgan; break;
     case GanLoss::wgan_gp: plan.loss = p.gp_lambda() > 0.0 ? BatchedLoss::wgan_gp : BatchedLoss::wgan; break;
+    case GanLoss::hinge: throw std::logic_error("plan_for: the batched operator has no hinge loss");
   }
   return plan;
 }
