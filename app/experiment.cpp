@@ -268,10 +268,15 @@ std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemCons
   return "";
 }
 
+std::string resolved_init(const ExperimentConfig& c) {
+  return c.init == "auto" ? natural_init(c.problem.name) : c.init;
+}
+
 Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& overrides,
                             const MpiTransport* transport) {
   if (given.workers < 1) throw InputError("--workers: must be >= 1, got " + std::to_string(given.workers));
   ExperimentConfig resolved = given;
+  resolved.init = resolved_init(given);
   if (given.total_batch < 0)
     throw InputError("--total-batch: must be >= 0, got " + std::to_string(given.total_batch));
   if (given.total_batch > 0) {
@@ -292,7 +297,7 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   if (c.log_every < 1) throw InputError("--log-every: must be >= 1, got " + std::to_string(c.log_every));
   if (c.threads < 0) throw InputError("--threads: must be >= 0, got " + std::to_string(c.threads));
   if (c.init != "zero" && c.init != "random" && c.init != "problem")
-    throw InputError("--init: expected 'zero', 'random' or 'problem', got '" + c.init + "'");
+    throw InputError("--init: expected 'auto', 'zero', 'random' or 'problem', got '" + c.init + "'");
   if (c.eval_batch < 1) throw InputError("--eval-batch: must be >= 1, got " + std::to_string(c.eval_batch));
   if (!(c.init_spread >= 0.0) || !std::isfinite(c.init_spread))
     throw InputError("--init-spread: must be >= 0, got " + compact(c.init_spread));

@@ -83,7 +83,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "if > 0: hold m*M fixed at this value (m = total-batch / workers, which must divide it); overrides --batch")
       ("seed", po::value(&c.seed)->default_value(c.seed), "seed of the instance, the workers' noise and random mixing")
       ("init", po::value(&c.init)->default_value(c.init),
-       "zero (Algorithm 1) | random | problem (the problem's own random start, e.g. network weights)")
+       "auto (the problem's natural start: zero for the synthetic problems, problem for networks) | zero "
+       "(Algorithm 1) | random | problem (the problem's own random start, e.g. network weights)")
       ("init-spread", po::value(&c.init_spread)->default_value(c.init_spread, shortest(c.init_spread)),
        "with --init random: std of each worker's own offset (norm scale)");
   // Communication (issue #7): README.md "Compressed communication".

@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/problem_defaults.hpp"
 #include "cli/progress.hpp"
 #include "core/error.hpp"
 #include "app/experiment.hpp"
@@ -88,6 +89,8 @@ class FirstRow final : public Observer {
 int run_command(int argc, const char* const argv[]) {
   ExperimentConfig config;
   OutputOptions output;
+  const std::string problem = problem_of(argc, argv, config.problem.name);
+  apply_problem_defaults(problem, config, output);
   auto desc = run_options(config, output);
   // Run-only (a sweep runs in one process): where the workers live.
   PlacementOptions placement;
@@ -107,9 +110,11 @@ int run_command(int argc, const char* const argv[]) {
        "link stays on MPI");
   desc.add(where);
   std::set<std::string> given;
-  if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.", nullptr,
-             &given))
+  std::string usage = "usage: dposg run [options]\nRuns one experiment and appends it to --out.";
+  if (const std::string d = problem_defaults_help(problem); !d.empty()) usage += "\n" + d;
+  if (!parse(argc, argv, desc, usage, nullptr, &given))
     return 0;
+  settle_linked_defaults(problem, given, config);
   check_applicable(config, given);
   // Before the file is opened (and perhaps created): bad input leaves nothing on disk.
   if (!config.run_name.empty()) require_valid_run_name(config.run_name);

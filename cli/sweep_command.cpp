@@ -17,6 +17,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/problem_defaults.hpp"
 #include "core/error.hpp"
 #include "app/experiment.hpp"
 #include "core/recorder.hpp"
@@ -90,6 +91,16 @@ Source collect(const po::parsed_options& parsed, const po::options_description& 
       throw InputError(where + a.key + ": given both as a fixed option and as a grid axis");
   }
   return s;
+}
+
+// The --problem of one grid point (its axis, else the fixed option, else the default): whose
+// defaults the point's other options start from.
+std::string point_problem(const GridPoint& point, const std::map<std::string, po::option>& fixed,
+                          const std::string& fallback) {
+  for (const auto& [k, v] : point)
+    if (k == "problem") return v;
+  if (auto it = fixed.find("problem"); it != fixed.end() && !it->second.value.empty()) return it->second.value.front();
+  return fallback;
 }
 
 bool has_axis(const std::vector<GridAxis>& axes, const std::string& key) {
@@ -290,6 +301,7 @@ int sweep_command(int argc, const char* const argv[]) {
       if (!seed_axis) run.point.emplace_back("seed", std::to_string(base.seed + s));
       run.name = sweep_run_name(run.point);
       OutputOptions ignored;
+      apply_problem_defaults(point_problem(run.point, fixed, base.problem.name), run.config, ignored);
       const po::options_description point_desc = run_options(run.config, ignored);
       po::parsed_options parsed(&point_desc);
       for (const auto& [k, v] : run.point) {
@@ -306,9 +318,15 @@ int sweep_command(int argc, const char* const argv[]) {
       } catch (const po::error& e) {
         throw InputError("--grid: " + std::string(e.what()));
       }
+      std::set<std::string> point_given;
+      for (const auto& o : parsed.options) point_given.insert(o.string_key);
+      settle_linked_defaults(point_problem(run.point, fixed, base.problem.name), point_given, run.config);
       std::string key;
+      // init and lr-v as the run takes them (auto resolved, a default --lr-v dropped by --lr).
       for (const auto& [k, v] : pvm)
-        if (!kOutputOnly.count(k)) key += k + "=" + value_text(v.value()) + "\n";
+        if (!kOutputOnly.count(k))
+          key += k + "=" +
+                 (k == "init" ? resolved_init(run.config) : k == "lr-v" ? run.config.lr_v : value_text(v.value())) + "\n";
       run.options_key = key;
       try {
         (void)build_experiment(run.config);
