@@ -1,4 +1,5 @@
 #include "app/experiment.hpp"
+#include "app/metric_selection.hpp"
 
 #include <omp.h>
 #include <unistd.h>
@@ -406,6 +407,7 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
     e.rule = make_gradient_tracking_rule(g, exchange);
     e.mixer = std::make_unique<SilentMixer>(exchange->schedule());
   }
+  e.metrics = selected_metrics(e, c.metrics);  // with the whole start, before a rank takes its part
   if (transport) {
     // No resident engine under MPI (auto: the ranks' iterates stay on the host, their operator on the GPU).
     const Index block = c.workers / transport->session->size();
@@ -536,6 +538,12 @@ void RecorderObserver::on_finish(const RunOutcome& out) {
 
 void write_run_start(const Experiment& e, RunWriter& w) {
   write_run_attributes(e, w);
+  if (!e.metrics.empty()) {
+    std::string list;
+    for (const auto& m : e.metrics) list += (list.empty() ? "" : ",") + m;
+    w.set_attr("metrics", list);  // only where chosen: a run without it logged every metric
+    w.keep_metrics(e.metrics);
+  }
   e.problem->write_instance(w.problem_group());
   w.flush(true);
 }

@@ -54,6 +54,7 @@ struct RunConfig {
   std::int64_t log_every = 10;
   int threads = 0;            // 0 = OpenMP default
   Index eval_batch = 4096;    // samples per worker for g(z̄) where no exact operator exists
+  std::string metrics;        // --metrics: the metrics the run's file gets, "a,b,c"; empty = every one
   std::string run_name;       // empty = derived from the options
 };
 
@@ -128,6 +129,8 @@ struct Experiment {
   std::unique_ptr<IterationEngine> engine;
   // Under MPI, this rank's block of workers (e.Z0 and e.mixer are its part); null in one process.
   std::unique_ptr<WorkerPartition> partition;
+  // The metrics written to the file (app/metric_selection.hpp); empty: every one.
+  std::vector<std::string> metrics;
 };
 
 // Why Theorem 1 says nothing about a run of this config on a problem with these constants, or ""

@@ -117,6 +117,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("log-every", po::value(&c.log_every)->default_value(c.log_every), "log metrics every this many iterations")
       ("eval-batch", po::value(&c.eval_batch)->default_value(c.eval_batch),
        "samples per worker for the large-batch estimate of g(z̄) where no exact operator exists")
+      ("metrics", po::value(&c.metrics)->default_value(c.metrics),
+       "a,b,c: log only these metrics (and iteration); empty = every metric of the run")
       ("out", po::value(&o.out)->default_value(o.out), "HDF5 results file (appended to if it exists)")
       ("run-name", po::value(&c.run_name)->default_value(c.run_name), "run group name; empty = derived from options")
       ("overwrite", po::bool_switch(&o.overwrite), "replace a run of the same name")
