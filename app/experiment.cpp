@@ -1,4 +1,5 @@
 #include "app/experiment.hpp"
+#include "app/metric_selection.hpp"
 
 #include <omp.h>
 #include <unistd.h>
@@ -286,10 +287,15 @@ std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemCons
   return "";
 }
 
+std::string resolved_init(const ExperimentConfig& c) {
+  return c.init == "auto" ? natural_init(c.problem.name) : c.init;
+}
+
 Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& overrides,
                             const MpiTransport* transport) {
   if (given.workers < 1) throw InputError("--workers: must be >= 1, got " + std::to_string(given.workers));
   ExperimentConfig resolved = given;
+  resolved.init = resolved_init(given);
   if (given.total_batch < 0)
     throw InputError("--total-batch: must be >= 0, got " + std::to_string(given.total_batch));
   if (given.total_batch > 0) {
@@ -310,7 +316,7 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
   if (c.log_every < 1) throw InputError("--log-every: must be >= 1, got " + std::to_string(c.log_every));
   if (c.threads < 0) throw InputError("--threads: must be >= 0, got " + std::to_string(c.threads));
   if (c.init != "zero" && c.init != "random" && c.init != "problem")
-    throw InputError("--init: expected 'zero', 'random' or 'problem', got '" + c.init + "'");
+    throw InputError("--init: expected 'auto', 'zero', 'random' or 'problem', got '" + c.init + "'");
   if (c.eval_batch < 1) throw InputError("--eval-batch: must be >= 1, got " + std::to_string(c.eval_batch));
   if (!(c.init_spread >= 0.0) || !std::isfinite(c.init_spread))
     throw InputError("--init-spread: must be >= 0, got " + compact(c.init_spread));
@@ -437,6 +443,7 @@ Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& 
     e.rule = make_gradient_tracking_rule(g, exchange);
     e.mixer = std::make_unique<SilentMixer>(exchange->schedule());
   }
+  e.metrics = selected_metrics(e, c.metrics);  // with the whole start, before a rank takes its part
   if (transport) {
     // No resident engine under MPI (auto: the ranks' iterates stay on the host, their operator on the GPU).
     const Index block = c.workers / transport->session->size();
@@ -592,6 +599,12 @@ void RecorderObserver::on_finish(const RunOutcome& out) {
 
 void write_run_start(const Experiment& e, RunWriter& w) {
   write_run_attributes(e, w);
+  if (!e.metrics.empty()) {
+    std::string list;
+    for (const auto& m : e.metrics) list += (list.empty() ? "" : ",") + m;
+    w.set_attr("metrics", list);  // only where chosen: a run without it logged every metric
+    w.keep_metrics(e.metrics);
+  }
   e.problem->write_instance(w.problem_group());
   w.flush(true);
 }

@@ -49,12 +49,15 @@ struct RunConfig {
   Index batch = 1;
   Index total_batch = 0;      // > 0: m = total_batch / workers (the paper holds m*M = 256 fixed)
   std::uint64_t seed = 0;
-  std::string init = "zero";  // zero | random | problem (the problem's own random start, e.g. network weights)
+  // auto (the problem's natural start, natural_init) | zero | random | problem (the problem's own
+  // random start, e.g. network weights)
+  std::string init = "auto";
   double init_spread = 0.0;   // per-worker spread of a random start (consensus matters from k = 0)
   std::int64_t log_every = 10;
   int threads = 0;            // 0 = OpenMP default
   Index eval_batch = 4096;    // samples per worker for g(z̄) where no exact operator exists
   Index eval_workers = 0;     // > 0: per-worker metrics (GANs: is_classifier_min/max) of this many workers
+  std::string metrics;        // --metrics: the metrics the run's file gets, "a,b,c"; empty = every one
   std::string run_name;       // empty = derived from the options
 };
 
@@ -131,6 +134,8 @@ struct Experiment {
   std::unique_ptr<IterationEngine> engine;
   // Under MPI, this rank's block of workers (e.Z0 and e.mixer are its part); null in one process.
   std::unique_ptr<WorkerPartition> partition;
+  // The metrics written to the file (app/metric_selection.hpp); empty: every one.
+  std::vector<std::string> metrics;
 };
 
 // Why Theorem 1 says nothing about a run of this config on a problem with these constants, or ""
@@ -138,6 +143,10 @@ struct Experiment {
 // overlap) under Assumption 1 with known L, sigma and G. `dposg run` and notebooks/dposg_results.py
 // (theorem1_not_applicable) apply the same rule.
 std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemConstants& k);
+
+// The start a run takes: c.init, with auto replaced by the problem's natural start. What the `init`
+// attribute records and what a sweep compares on resume (so files written before auto existed match).
+std::string resolved_init(const ExperimentConfig& c);
 
 // Validates the config and builds every part once; throws InputError naming the option. With a
 // transport, the parts are this rank's (InputError when M is not a multiple of the ranks).

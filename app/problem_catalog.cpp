@@ -30,6 +30,16 @@ std::vector<std::string> problem_names() {
   return names;
 }
 
+std::vector<std::pair<std::string, std::string>> problem_defaults(const std::string& name) {
+  if (const auto* r = entry_named(problems::registered(), name)) return r->defaults;
+  if (const auto* r = entry_named(gan::registered(), name)) return r->defaults;
+  return {};
+}
+
+std::string natural_init(const std::string& name) {
+  return entry_named(gan::registered(), name) ? "problem" : "zero";
+}
+
 std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
   if (opts.coupling_matrix != "dense" && opts.name != "star")
     throw InputError("--coupling-matrix: only --problem star has a diagonal form, got --problem " + opts.name);

@@ -236,8 +236,14 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
           e.emplace(build_experiment(config));
           e->run_name = run.name;
           if (file.has_run(run.name)) file.remove_run(run.name);
-          writer = file.create_run(run.name, {{"sweep_options", AttrValue(run.options_key)},
-                                              {"sweep_point", AttrValue(sweep_run_name(run.point))}});
+          // sweep_index: the run's place in the grid, so that readers can give the grid's values
+          // in the order they were given (the file lists runs alphabetically).
+          std::vector<std::pair<std::string, AttrValue>> initial{
+              {"sweep_options", AttrValue(run.options_key)},
+              {"sweep_point", AttrValue(sweep_run_name(run.point))},
+              {"sweep_index", AttrValue(run.grid_index >= 0 ? run.grid_index : static_cast<std::int64_t>(i))}};
+          if (!opts.definition.empty()) initial.emplace_back("sweep_definition", AttrValue(opts.definition));
+          writer = file.create_run(run.name, initial);
           write_run_start(*e, *writer);
         }
         // The sweep's writer: every HDF5 call under the lock; final/z_bar written even when empty.

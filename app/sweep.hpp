@@ -49,6 +49,8 @@ struct SweepRun {
   // the run attribute `sweep_options`, so that a re-run can tell the same sweep from another one
   // that happens to use the same run names.
   std::string options_key;
+  // The run's place in the sweep's whole grid (recorded as sweep_index); -1: its place in `runs`.
+  std::int64_t grid_index = -1;
 };
 
 // What a re-run of a sweep does with a run already in the file (DESIGN.md §4 statuses).
@@ -81,6 +83,9 @@ struct SweepOptions {
   // Called from the calling thread a few times a second while runs execute, and once at the end.
   std::function<void(const SweepProgress&)> on_progress;
   double progress_interval_s = 0.25;
+  // The sweep itself (grid, seeds, fixed options), recorded as sweep_definition: `dposg merge`
+  // joins only files of one sweep. "" = not recorded.
+  std::string definition;
 };
 
 struct SweepRunResult {

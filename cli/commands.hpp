@@ -7,6 +7,7 @@ int run_command(int argc, const char* const argv[]);
 int topology_command(int argc, const char* const argv[]);
 int info_command(int argc, const char* const argv[]);
 int sweep_command(int argc, const char* const argv[]);
+int merge_command(int argc, const char* const argv[]);
 int plot_command(int argc, const char* const argv[]);
 int verify_command(int argc, const char* const argv[]);
 int resume_command(int argc, const char* const argv[]);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <variant>
 
@@ -32,10 +33,20 @@ std::string attr_text(const RunSummary& s, const std::string& name) {
 }
 
 // The grid of the sweeps in the file, from each run's `sweep_point` ("key=value,..."): keys and
-// values in order of first appearance.
-std::vector<std::pair<std::string, std::vector<std::string>>> sweep_grid(const std::vector<RunSummary>& runs) {
+// values in order of first appearance, the runs taken in the order the sweep made its grid
+// (`sweep_index`; runs of files without it, and runs not made by a sweep, in the file's order).
+std::vector<std::pair<std::string, std::vector<std::string>>> sweep_grid(const std::vector<RunSummary>& summaries) {
+  std::vector<const RunSummary*> runs;
+  for (const auto& s : summaries) runs.push_back(&s);
+  auto index = [](const RunSummary* s) {
+    for (const auto& [n, v] : s->attrs)
+      if (const auto* i = std::get_if<std::int64_t>(&v); i && n == "sweep_index") return *i;
+    return std::numeric_limits<std::int64_t>::max();
+  };
+  std::stable_sort(runs.begin(), runs.end(), [&](const RunSummary* a, const RunSummary* b) { return index(a) < index(b); });
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;
-  for (const auto& s : runs) {
+  for (const RunSummary* r : runs) {
+    const RunSummary& s = *r;
     std::stringstream point(attr_text(s, "sweep_point"));
     std::string kv;
     while (std::getline(point, kv, ',')) {
@@ -112,9 +123,12 @@ int info_command(int argc, const char* const argv[]) {
       }
       std::printf("\n");
     }
-    std::printf("%-*s %-9s %6s %-10s %3s %-12s %2s %-13s %9s %12s %12s\n", static_cast<int>(width), "run", "status",
-                "rows", "problem", "M", "topology", "t", "step_rule", "rho", "grad_norm_sq", "consensus");
   }
+  // The text table: every cell first, then each column as wide as its widest cell (long problem
+  // or topology names do not push the columns after them out of line).
+  std::vector<std::vector<std::string>> table = {
+      {"run", "status", "rows", "problem", "M", "topology", "t", "step_rule", "rho", "grad_norm_sq", "consensus"}};
+  const std::vector<bool> right = {false, false, true, false, true, false, true, false, true, true, true};
   for (const RunSummary& s : summaries) {
     const std::string& run = s.name;
     auto last = [&](const std::string& m) {
@@ -132,11 +146,29 @@ int info_command(int argc, const char* const argv[]) {
       for (const auto& m : metrics) std::printf(",%.17g", last(m));
       std::printf("\n");
     } else {
-      std::printf("%-*s %-9s %6lld %-10s %3s %-12s %2s %-13s %9.6f %12.4e %12.4e\n", static_cast<int>(width),
-                  run.c_str(), s.status.c_str(),
-                  static_cast<long long>(s.rows), attr_text(s, "problem").c_str(), attr_text(s, "workers").c_str(),
-                  attr_text(s, "topology").c_str(), attr_text(s, "rounds").c_str(), attr_text(s, "step_rule").c_str(),
-                  std::atof(attr_text(s, "rho").c_str()), last("grad_norm_sq"), last("consensus_error"));
+      auto format = [](const char* f, double v) {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, f, v);
+        return std::string(buf);
+      };
+      table.push_back({run, s.status, std::to_string(s.rows), attr_text(s, "problem"), attr_text(s, "workers"),
+                       attr_text(s, "topology"), attr_text(s, "rounds"), attr_text(s, "step_rule"),
+                       format("%.6f", std::atof(attr_text(s, "rho").c_str())), format("%.4e", last("grad_norm_sq")),
+                       format("%.4e", last("consensus_error"))});
+    }
+  }
+  if (!csv) {
+    std::vector<std::size_t> widths(table[0].size(), 0);
+    widths[0] = width;
+    for (const auto& row : table)
+      for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+    for (const auto& row : table) {
+      std::string line;
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        const std::string pad(widths[c] - row[c].size(), ' ');
+        line += (c ? " " : "") + (right[c] ? pad + row[c] : row[c] + (c + 1 < row.size() ? pad : ""));
+      }
+      std::printf("%s\n", line.c_str());
     }
   }
   return 0;

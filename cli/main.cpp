@@ -22,6 +22,7 @@ const char* kUsage =
     "  verify     check the paper's claims (Theorem 1, Lemmas 1 and 3, Remark 2, Corollary 1, ...)\n"
     "  info       summarise an HDF5 results file\n"
     "  resume     continue the interrupted runs of a results file from their checkpoints\n";
+    "  merge      join the results files of one sweep (its --shard parts, or an MPI sweep's rank files)\n";
 }
 
 int main(int argc, char** argv) {
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (command == "topology") return dposg::cli::topology_command(sub_argc, sub_argv);
     if (command == "info") return dposg::cli::info_command(sub_argc, sub_argv);
     if (command == "sweep") return dposg::cli::sweep_command(sub_argc, sub_argv);
+    if (command == "merge") return dposg::cli::merge_command(sub_argc, sub_argv);
     if (command == "plot") return dposg::cli::plot_command(sub_argc, sub_argv);
     if (command == "verify") return dposg::cli::verify_command(sub_argc, sub_argv);
     if (command == "resume") return dposg::cli::resume_command(sub_argc, sub_argv);

@@ -91,7 +91,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "if > 0: hold m*M fixed at this value (m = total-batch / workers, which must divide it); overrides --batch")
       ("seed", po::value(&c.seed)->default_value(c.seed), "seed of the instance, the workers' noise and random mixing")
       ("init", po::value(&c.init)->default_value(c.init),
-       "zero (Algorithm 1) | random | problem (the problem's own random start, e.g. network weights)")
+       "auto (the problem's natural start: zero for the synthetic problems, problem for networks) | zero "
+       "(Algorithm 1) | random | problem (the problem's own random start, e.g. network weights)")
       ("init-spread", po::value(&c.init_spread)->default_value(c.init_spread, shortest(c.init_spread)),
        "with --init random: std of each worker's own offset (norm scale)");
   // Communication (issue #7): README.md "Compressed communication".
@@ -126,6 +127,8 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "samples per worker for the large-batch estimate of g(z̄) where no exact operator exists")
       ("eval-workers", po::value(&c.eval_workers)->default_value(c.eval_workers),
        "K > 0: also score K workers' own iterates, spread over the ring (dcgan image GANs: is_classifier_min / _max)")
+      ("metrics", po::value(&c.metrics)->default_value(c.metrics),
+       "a,b,c: log only these metrics (and iteration); empty = every metric of the run")
       ("out", po::value(&o.out)->default_value(o.out), "HDF5 results file (appended to if it exists)")
       ("run-name", po::value(&c.run_name)->default_value(c.run_name), "run group name; empty = derived from options")
       ("overwrite", po::bool_switch(&o.overwrite), "replace a run of the same name")

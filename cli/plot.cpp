@@ -27,6 +27,29 @@ const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 constexpr int kNumColours = 10;
 const int kDashes[] = {1, 4, 5, 3};  // solid, dash-dot, dash-dot-dot, dotted (2 = references)
+// Curves that lie exactly on an earlier one: long dashes, then shorter ones (gaps show the curve beneath).
+const char* kCopyDashes[] = {"(14,14)", "(6,10)", "(2,8)"};
+
+// For each curve, the first earlier curve it hides on the page, else -1: the same x, and y within
+// about a line's width at 90% of the points (2% of the value on a log axis, 0.5% of the figure's
+// y range on a linear one), so that one would be drawn over the other.
+std::vector<int> coinciding(const std::vector<Curve>& curves, bool logy) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (const auto& c : curves)
+    for (double y : c.y) lo = std::min(lo, y), hi = std::max(hi, y);
+  std::vector<int> same(curves.size(), -1);
+  for (std::size_t k = 0; k < curves.size(); ++k)
+    for (std::size_t j = 0; j < k && same[k] < 0; ++j) {
+      const Curve &a = curves[j], &b = curves[k];
+      if (a.point_type != 0 || b.point_type != 0 || a.x != b.x || a.y.size() != b.y.size() || a.y.empty()) continue;
+      std::size_t close = 0;
+      for (std::size_t i = 0; i < a.y.size(); ++i)
+        close += std::abs(a.y[i] - b.y[i]) <= (logy ? 0.02 * std::max(std::abs(a.y[i]), std::abs(b.y[i])) : 0.005 * (hi - lo));
+      if (static_cast<double>(close) >= 0.9 * static_cast<double>(a.y.size()))
+        same[k] = same[j] >= 0 ? same[j] : static_cast<int>(j);
+    }
+  return same;
+}
 
 // A gnuplot single-quoted string: nothing is interpreted but '' (one quote).
 std::string gp_quote(const std::string& s) {
@@ -256,16 +279,17 @@ std::string render(const Figure& f, const std::string& dir) {
   s << (f.ytics.empty() ? "set grid xtics ytics" : "set grid xtics") << "\nset style fill transparent solid 0.18 noborder\nset samples 1000\n";
   std::size_t entries = 0;
   for (const auto& c : f.curves) entries += !c.title.empty();
+  // The legend goes below the plot area, never over the data.
   if (entries > 24) s << "set key off\n";
   else if (!f.ytics.empty()) s << "set key below center horizontal noenhanced\n";
-  else if (entries > 6) s << "set key below left Left reverse noenhanced maxcols 3\n";
-  else s << "set key top right opaque box noenhanced\n";
+  else s << "set key below left Left reverse noenhanced maxcols " << (entries > 6 ? 3 : 2) << " width 2\n";
   if (references) {
     // Fixed ranges: the reference lines would otherwise stretch the autoscaled axes.
     const double pad = f.logy ? 2.0 : 0.0;
     s << "set xrange [" << num(xmin) << ":" << num(xmax) << "]\n";
     if (f.logy) s << "set yrange [" << num(ymin / pad) << ":" << num(ymax * pad) << "]\n";
   }
+  const std::vector<int> same_as = coinciding(f.curves, f.logy);
   s << "plot \\\n";
   std::vector<std::string> items;
   bool reference_titled = false;
@@ -276,10 +300,22 @@ std::string render(const Figure& f, const std::string& dir) {
     const int dt = kDashes[(slot / kNumColours) % 4];
     const std::string src = gp_quote(dat) + " index " + std::to_string(k);
     if (!c.lo.empty()) items.push_back(src + " using 1:3:4 with filledcurves lt " + std::to_string(lt) + " notitle");
+    // A line drawn exactly over an earlier one is dashed (its gaps show the one beneath, a
+    // different pattern for each further copy) and says so in the legend.
+    std::string dash = std::to_string(dt), title = c.title;
+    if (same_as[k] >= 0 && c.point_type == 0) {
+      int copies = 0;
+      for (std::size_t j = 0; j < k; ++j) copies += same_as[j] == same_as[k];
+      dash = kCopyDashes[copies % 3];
+      // The other curve's name without its parenthesised details ("ring  (mean of 9 runs)" -> "ring").
+      const std::string& full = f.curves[static_cast<std::size_t>(same_as[k])].title;
+      const std::string under = full.substr(0, full.find("  ("));
+      if (!title.empty()) title += under.empty() ? "  [coincides with another curve]" : "  [coincides with " + under + "]";
+    }
     const std::string style = c.point_type > 0 ? "with points pt " + std::to_string(c.point_type) + " ps " + num(c.point_size)
-                                               : "with lines dt " + std::to_string(dt);
+                                               : "with lines dt " + dash;
     items.push_back(src + " using 1:2 " + style + " lt " + std::to_string(lt) +
-                    (c.title.empty() ? std::string(" notitle") : " title " + gp_quote(c.title) + " noenhanced"));
+                    (title.empty() ? std::string(" notitle") : " title " + gp_quote(title) + " noenhanced"));
     if (c.reference_rate && *c.reference_rate > 0 && *c.reference_rate < 1) {
       const std::string x0 = num(c.x[0]), y0 = num(c.y[0]), r = num(*c.reference_rate);
       std::string title = "notitle";

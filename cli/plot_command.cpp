@@ -81,10 +81,30 @@ const Known kKnown[] = {{"problem", ""},     {"topology", ""},   {"rounds", "t="
                         {"alpha", "α="},     {"solution_norm", "|x*|="}, {"beta1", "β1="}, {"beta2", "β2="},
                         {"eps", "ε="},       {"log_every", "log every "}, {"topology_file", "W from "},
                         {"problem_file", "data "}, {"algorithm", ""}, {"compressor", ""}, {"compress_k", "k="},
-                        {"qsgd_levels", "s="}, {"error_feedback", "EF="}, {"gossip_step", "γ="}, {"seed", "seed="}};
+                        {"qsgd_levels", "s="}, {"error_feedback", "EF="}, {"gossip_step", "γ="},
+                        {"gan_loss", ""},    {"gan_width", "width "}, {"gan_depth", "depth "}, {"gan_latent", "latent "},
+                        {"seed", "seed="}};
 
 // Communication options that do not apply to run r (or are at their default, exact gossip) say
 // nothing in a legend or title.
+bool default_communication(const std::string& key, const std::string& v, const Run& r);
+
+// Options that run r ignores (the attribute is recorded for every run): Adam's moments outside
+// oadam, the noise level of problems that draw their own data, a spread without a random start,
+// the GAN options of a synthetic problem. They say nothing in a title or legend.
+bool ignored_by(const std::string& key, const Run& r) {
+  const std::string problem = attr_text(r, "problem");
+  const bool gan = problem.rfind("gan-", 0) == 0;
+  if (key == "beta1" || key == "beta2" || key == "eps")
+    return attr_text(r, "step_rule") != "oadam";
+  if (key == "noise") return gan || problem == "gaussian-wgan";
+  if (key == "init_spread") return attr_text(r, "init") != "random";
+  if (key == "cond" || key == "coupling" || key == "alpha" || key == "solution_norm" || key == "problem_file")
+    return gan;
+  if (key.rfind("gan_", 0) == 0) return !gan;
+  return false;
+}
+
 bool default_communication(const std::string& key, const std::string& v, const Run& r) {
   const std::string comp = attr_text(r, "compressor"), algo = attr_text(r, "algorithm");
   if (key == "algorithm") return v == "dposg";
@@ -141,8 +161,7 @@ std::string common_options(const std::vector<const Run*>& runs, const std::set<s
     const std::string v = attr_text(*runs[0], key);
     if (v.empty() || (key == "lr_v" && v == attr_text(*runs[0], "lr"))) continue;
     if ((key == "topology_file" || key == "problem_file") && v.empty()) continue;
-    if ((key == "beta1" || key == "beta2" || key == "eps") && attr_text(*runs[0], "step_rule") != "oadam") continue;
-    if (key == "init_spread" && attr_text(*runs[0], "init") != "random") continue;
+    if (std::any_of(runs.begin(), runs.end(), [&](const Run* r) { return ignored_by(key, *r); })) continue;
     if (key == "cond" || key == "coupling" || key == "alpha" || key == "solution_norm") continue;
     if (default_communication(key, v, *runs[0]) ||
         ((key == "compress_k" || key == "qsgd_levels" || key == "error_feedback" || key == "gossip_step") &&
@@ -156,7 +175,7 @@ std::string common_options(const std::vector<const Run*>& runs, const std::set<s
 std::string run_label(const Run& r, const std::vector<const Run*>& runs) {
   std::vector<std::string> parts;
   for (const auto& key : label_keys(runs))
-    if (varies(runs, key) && !default_communication(key, attr_text(r, key), r))
+    if (varies(runs, key) && !default_communication(key, attr_text(r, key), r) && !ignored_by(key, r))
       parts.push_back(option_label(key, attr_text(r, key)));
   if (parts.empty())
     for (const char* key : {"topology", "rounds", "workers"}) parts.push_back(option_label(key, attr_text(r, key)));
@@ -170,6 +189,7 @@ std::string run_label(const Run& r, const std::vector<const Run*>& runs) {
 struct Group {
   std::string label;
   std::vector<const Run*> runs;
+  std::string value_label;  // the group's value alone ("ring"); with one run per group, its label
 };
 
 using Series = std::vector<double> Run::*;
@@ -206,7 +226,7 @@ std::vector<Group> make_groups(const std::vector<Run>& runs, const std::string& 
   for (const auto& r : runs) all.push_back(&r);
   std::vector<Group> groups;
   if (group_by.empty()) {
-    for (const auto& r : runs) groups.push_back({run_label(r, all), {&r}});
+    for (const auto& r : runs) groups.push_back({run_label(r, all), {&r}, run_label(r, all)});
     return groups;
   }
   std::map<std::string, std::vector<const Run*>> by;
@@ -228,9 +248,10 @@ std::vector<Group> make_groups(const std::vector<Run>& runs, const std::string& 
     const auto& members = by[v];
     std::size_t unfinished = 0;
     for (const Run* r : members) unfinished += r->status != "finished";
-    std::string label = option_label(group_by, v) + "  (mean of " + std::to_string(members.size()) + " run" +
-                        (members.size() > 1 ? "s" : "") + (unfinished ? ", " + std::to_string(unfinished) + " not finished" : "") + ")";
-    groups.push_back({label, members});
+    const std::string n = std::to_string(members.size()) + " run" + (members.size() > 1 ? "s" : "");
+    const std::string not_finished = unfinished ? ", " + std::to_string(unfinished) + " not finished" : "";
+    std::string label = option_label(group_by, v) + "  (" + (members.size() > 1 ? "mean of " : "") + n + not_finished + ")";
+    groups.push_back({label, members, option_label(group_by, v)});
   }
   return groups;
 }
@@ -253,7 +274,8 @@ std::string title_lines(const std::string& what, const std::vector<Run>& runs, c
   std::string third = plot::enhanced_literal(fs::path(path).filename().string() + ", " + std::to_string(runs.size()) +
                                              " run" + (runs.size() > 1 ? "s" : ""));
   if (!group_by.empty() && lines_per_run)
-    third += plot::enhanced_literal("; one line per run, one colour per value of " + group_by);
+    third += plot::enhanced_literal("; one colour per value of " + group_by +
+                                    ": the mean of its runs that sent the same bytes (band = min..max)");
   else if (!group_by.empty())
     third += plot::enhanced_literal("; one curve per value of " + group_by + ": mean over its runs, band = min..max");
   else if (runs.size() > 24)
@@ -623,13 +645,18 @@ int plot_command(int argc, const char* const argv[]) {
     f.reference_title = "dashed: ρ_t^{2k} through the first point (ρ_t = ρ^t, or measured for random mixing)";
     for (const auto& g : groups) {
       Curve c = aggregate(g, &Run::iteration, &Run::consensus);
-      double rho_t = 0;
-      for (const Run* r : g.runs) rho_t += attr_number(*r, "rho_t") / static_cast<double>(g.runs.size());
+      double rho_t = 0, lo = INFINITY, hi = -INFINITY;
+      for (const Run* r : g.runs) {
+        const double v = attr_number(*r, "rho_t");
+        rho_t += v / static_cast<double>(g.runs.size());
+        lo = std::min(lo, v), hi = std::max(hi, v);
+      }
       if (std::isfinite(rho_t)) {
         // rho_t ~ 0 (complete graph: exact consensus in one round) has no slope worth drawing.
         if (rho_t > 1e-9) c.reference_rate = rho_t * rho_t;
-        char buf[48];
-        std::snprintf(buf, sizeof buf, "  rho_t=%.3g", rho_t > 1e-9 ? rho_t : 0.0);
+        char buf[96];
+        if (hi - lo > 1e-9) std::snprintf(buf, sizeof buf, "  rho_t=%.3g..%.3g (dashed: their mean %.3g)", lo, hi, rho_t);
+        else std::snprintf(buf, sizeof buf, "  rho_t=%.3g", rho_t > 1e-9 ? rho_t : 0.0);
         c.title += buf;
       }
       f.curves.push_back(std::move(c));
@@ -645,22 +672,40 @@ int plot_command(int argc, const char* const argv[]) {
     const Series y = chosen ? &Run::chosen : &Run::grad;
     f.name = std::string("bytes") + (uplink ? "-uplink" : "") + (chosen ? "-" + metric : "");
     f.source = path;
+    // A group's runs are averaged where they logged the same bytes at the same iterations; runs
+    // that sent other bytes (another M or t within the group) are averaged apart, in the group's
+    // colour: averaging along x would mix them.
+    auto by_bytes = [&](const Group& g) {
+      std::vector<std::vector<const Run*>> parts;
+      for (const Run* r : g.runs) {
+        auto same = [&](const std::vector<const Run*>& p) {
+          return p[0]->iteration == r->iteration && p[0]->*x == r->*x;
+        };
+        auto it = std::find_if(parts.begin(), parts.end(), same);
+        if (it == parts.end()) parts.push_back({r});
+        else it->push_back(r);
+      }
+      return parts;
+    };
+    const bool split = !group_attr.empty() &&
+                       std::any_of(groups.begin(), groups.end(), [&](const Group& g) { return by_bytes(g).size() > 1; });
     f.title = title_lines((chosen ? plot::enhanced_literal(metric) : std::string("||g(z̄_k)||^2")) +
                               (uplink ? " against what one worker sends" : " against the communication of the busiest node"),
-                          runs, group_attr, path, true);
+                          runs, group_attr, path, split);
     f.xlabel = uplink ? "bytes sent by one worker, cumulative" : "bytes sent by the busiest node, cumulative";
     f.ylabel = chosen ? plot::enhanced_literal(metric) : grad_axis_label(runs);
     f.logx = true;
     f.logy = chosen ? logy : f.logy;
-    // Grouped: one line per run in its group's colour. Runs of a group may send different bytes per
-    // iteration (another M or t), so averaging them along x would mix them.
     for (std::size_t k = 0; k < groups.size(); ++k) {
-      if (group_attr.empty()) {
+      const auto parts = by_bytes(groups[k]);
+      if (group_attr.empty() || parts.size() == 1) {
         f.curves.push_back(aggregate(groups[k], x, y));
         continue;
       }
-      for (std::size_t i = 0; i < groups[k].runs.size(); ++i) {
-        Curve c = aggregate({i == 0 ? groups[k].label : "", {groups[k].runs[i]}}, x, y);
+      const std::string label = groups[k].value_label + "  (" + std::to_string(groups[k].runs.size()) + " runs in " +
+                                std::to_string(parts.size()) + " lines, each the mean of runs that sent equal bytes)";
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        Curve c = aggregate({i == 0 ? label : "", parts[i], ""}, x, y);
         c.colour = static_cast<int>(k);
         f.curves.push_back(std::move(c));
       }

@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/problem_defaults.hpp"
 #include "cli/progress.hpp"
 #include "cli/resume.hpp"
 #include "core/checkpoint.hpp"
@@ -92,6 +93,8 @@ int run_command(int argc, const char* const argv[]) { return run_or_resume(argc,
 int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume) {
   ExperimentConfig config;
   OutputOptions output;
+  const std::string problem = problem_of(argc, argv, config.problem.name);
+  apply_problem_defaults(problem, config, output);
   auto desc = run_options(config, output);
   // Run-only (a sweep runs in one process): where the workers live.
   PlacementOptions placement;
@@ -113,9 +116,11 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
   CheckpointOptions checkpoints;
   desc.add(checkpoint_options(checkpoints));
   std::set<std::string> given;
-  if (!parse(argc, argv, desc, "usage: dposg run [options]\nRuns one experiment and appends it to --out.", nullptr,
-             &given))
+  std::string usage = "usage: dposg run [options]\nRuns one experiment and appends it to --out.";
+  if (const std::string d = problem_defaults_help(problem); !d.empty()) usage += "\n" + d;
+  if (!parse(argc, argv, desc, usage, nullptr, &given))
     return 0;
+  settle_linked_defaults(problem, given, config);
   check_applicable(config, given);
   check_checkpoint_options(checkpoints);
   if (resume) {

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <boost/any.hpp>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -17,10 +20,13 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/problem_defaults.hpp"
 #include "core/error.hpp"
 #include "app/experiment.hpp"
 #include "core/recorder.hpp"
+#include "app/merge.hpp"
 #include "app/sweep.hpp"
+#include "core/mpi_tasks.hpp"
 
 namespace dposg::cli {
 
@@ -93,6 +99,16 @@ Source collect(const po::parsed_options& parsed, const po::options_description& 
       throw InputError(where + a.key + ": given both as a fixed option and as a grid axis");
   }
   return s;
+}
+
+// The --problem of one grid point (its axis, else the fixed option, else the default): whose
+// defaults the point's other options start from.
+std::string point_problem(const GridPoint& point, const std::map<std::string, po::option>& fixed,
+                          const std::string& fallback) {
+  for (const auto& [k, v] : point)
+    if (k == "problem") return v;
+  if (auto it = fixed.find("problem"); it != fixed.end() && !it->second.value.empty()) return it->second.value.front();
+  return fallback;
 }
 
 bool has_axis(const std::vector<GridAxis>& axes, const std::string& key) {
@@ -206,6 +222,138 @@ void print_summary(const std::string& path, const std::vector<SweepRun>& runs, c
     std::printf("Failed runs are kept when the sweep is run again; --retry-failed redoes them.\n");
 }
 
+// --shard i/n: the runs whose index in the whole grid is i mod n.
+std::vector<SweepRun> shard_of(std::vector<SweepRun> runs, const std::string& text) {
+  const auto slash = text.find('/');
+  auto number = [&](const std::string& t) {
+    if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos || t.size() > 9)
+      throw InputError("--shard: expected i/n with 0 <= i < n, got '" + text + "'");
+    return std::stoul(t);
+  };
+  if (slash == std::string::npos) throw InputError("--shard: expected i/n with 0 <= i < n, got '" + text + "'");
+  const std::size_t i = number(text.substr(0, slash)), n = number(text.substr(slash + 1));
+  if (n == 0 || i >= n) throw InputError("--shard: expected i/n with 0 <= i < n, got '" + text + "'");
+  std::vector<SweepRun> kept;
+  for (std::size_t j = 0; j < runs.size(); ++j)
+    if (j % n == i) kept.push_back(std::move(runs[j]));
+  return kept;
+}
+
+void print_brief(const std::string& path, const std::string& what, const std::vector<SweepRunResult>& results) {
+  std::map<std::string, int> count;
+  std::size_t ran = 0;
+  for (const auto& r : results) {
+    if (r.name.empty()) continue;
+    ++count[r.status.empty() ? "unknown" : r.status];
+    ran += r.action != ResumeAction::skip;
+  }
+  std::string line;
+  for (const auto& [k, n] : count) line += (line.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+  std::printf("sweep -> %s (%s): %zu run now; %s\n", path.c_str(), what.c_str(), ran, line.c_str());
+}
+
+// The per-rank file of an MPI sweep: OUT.rankR.JOB.h5, JOB the launcher's job id (the same on every
+// rank), so that a rerun never writes a file of the name a killed job's file had (HDF5 tells open
+// files apart by inode, which a deleted file may hand on to a new one).
+std::string rank_file(const std::string& out, int rank) {
+  std::string job = "0";
+  for (const char* name : {"OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE", "PMI_KVSNAME"})
+    if (const char* v = std::getenv(name)) {
+      job.clear();
+      for (const char* c = v; *c; ++c) job += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+      break;
+    }
+  return out + ".rank" + std::to_string(rank) + "." + job + ".h5";
+}
+
+// Rank files a killed MPI sweep on `out` left behind (any number of ranks).
+std::vector<std::string> leftover_rank_files(const std::string& out) {
+  namespace fs = std::filesystem;
+  const fs::path p(out);
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  const std::string prefix = p.filename().string() + ".rank";
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.size() > prefix.size() + 3 && name.compare(name.size() - 3, 3, ".h5") == 0 &&
+        std::isdigit(static_cast<unsigned char>(name[prefix.size()])))
+      found.push_back((dir / name).string());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// `mpirun -np P dposg sweep ...`: every rank runs the runs it is handed (MpiTaskQueue: dynamic, a
+// rank that finishes takes the next) into its own file OUT.rankR.h5, each file with one writer
+// (serial HDF5, and a killed rank damages at most its own file); rank 0 then merges them into OUT
+// and removes them. A job killed before that leaves the rank files: the next sweep on OUT merges
+// their recorded runs first (runs left running are dropped and redone), then plans as always.
+int mpi_sweep(const std::vector<SweepRun>& runs, const OutputOptions& output, const ResumePolicy& policy,
+              const std::string& definition) {
+  MpiSession session(nullptr, nullptr);
+  const std::string& out = output.out;
+  std::vector<std::size_t> todo;
+  if (session.rank() == 0) {
+    try {
+      const auto left = leftover_rank_files(out);
+      if (!left.empty()) {
+        merge_results(out, left);
+        for (const auto& f : left) std::filesystem::remove(f);
+      }
+      auto file = ResultsFile::open(out);
+      const std::vector<ResumeAction> plan = plan_sweep(*file, runs, policy);
+      for (std::size_t i = 0; i < runs.size(); ++i)
+        if (plan[i] != ResumeAction::skip) todo.push_back(i);
+    } catch (const std::exception& e) {
+      const bool input = dynamic_cast<const InputError*>(&e) != nullptr;
+      std::fprintf(stderr, "dposg sweep: %s%s\n", input ? "" : "error: ", e.what());
+      std::fflush(stderr);
+      session.abort(input ? 2 : 1);
+    }
+  }
+  (void)session.gather(0);  // the leftovers are merged before a rank makes its file
+  try {
+    auto part = ResultsFile::open(rank_file(out, session.rank()));
+    MpiTaskQueue queue(session, todo);
+    SweepOptions opts;
+    opts.jobs = 1;
+    opts.resume = policy;
+    opts.definition = definition;
+    while (const auto i = queue.next()) {
+      std::vector<ResumeAction> one(runs.size(), ResumeAction::skip);
+      one[*i] = ResumeAction::run;
+      (void)run_sweep(*part, runs, one, opts);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dposg sweep: rank %d: error: %s\n", session.rank(), e.what());
+    std::fflush(stderr);
+    session.abort(1);
+  }
+  (void)session.gather(0);  // every rank's file is complete
+  if (session.rank() != 0) return 0;
+  std::vector<std::string> parts;
+  for (int r = 0; r < session.size(); ++r)
+    if (std::filesystem::exists(rank_file(out, r))) parts.push_back(rank_file(out, r));
+  merge_results(out, parts, true);
+  for (const auto& f : parts) std::filesystem::remove(f);
+  auto reader = ResultsReader::open(out);
+  const auto names = reader->runs();
+  const std::set<std::string> present(names.begin(), names.end());
+  std::vector<SweepRunResult> results;
+  bool all_finished = true;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    SweepRunResult r;
+    r.name = runs[i].name;
+    r.action = std::find(todo.begin(), todo.end(), i) != todo.end() ? ResumeAction::run : ResumeAction::skip;
+    r.status = present.count(r.name) ? reader->summary(r.name).status : "";
+    all_finished = all_finished && r.status == "finished";
+    results.push_back(r);
+  }
+  if (!output.quiet) print_brief(out, std::to_string(runs.size()) + " runs over " + std::to_string(session.size()) + " ranks", results);
+  return all_finished ? 0 : 1;
+}
+
 }  // namespace
 
 int sweep_command(int argc, const char* const argv[]) {
@@ -215,7 +363,7 @@ int sweep_command(int argc, const char* const argv[]) {
   int seeds = 1;
   int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool retry_failed = false;
-  std::string config_path;
+  std::string config_path, shard;
 
   po::options_description sweep_desc("Sweep");
   sweep_desc.add_options()
@@ -224,7 +372,10 @@ int sweep_command(int argc, const char* const argv[]) {
       ("seeds", po::value(&seeds)->default_value(seeds), "runs per combination, with seeds --seed, --seed+1, ...")
       ("jobs", po::value(&jobs)->default_value(jobs),
        "runs executed at once (threads); with more than one, each run gets one OpenMP thread unless --threads")
-      ("retry-failed", po::bool_switch(&retry_failed), "redo runs recorded as failed (diverged runs are results: kept)");
+      ("retry-failed", po::bool_switch(&retry_failed), "redo runs recorded as failed (diverged runs are results: kept)")
+      ("shard", po::value(&shard),
+       "i/n: only the runs of the grid whose index is i mod n (0 <= i < n), for a scheduler's job array; join the "
+       "shards' files with dposg merge");
   const po::options_description run_desc = run_options(base, output);
   po::options_description file_desc;
   file_desc.add(sweep_desc).add(run_desc);
@@ -293,6 +444,7 @@ int sweep_command(int argc, const char* const argv[]) {
       if (!seed_axis) run.point.emplace_back("seed", std::to_string(base.seed + s));
       run.name = sweep_run_name(run.point);
       OutputOptions ignored;
+      apply_problem_defaults(point_problem(run.point, fixed, base.problem.name), run.config, ignored);
       const po::options_description point_desc = run_options(run.config, ignored);
       po::parsed_options parsed(&point_desc);
       for (const auto& [k, v] : run.point) {
@@ -315,15 +467,23 @@ int sweep_command(int argc, const char* const argv[]) {
       for (const auto& [k, v] : pvm)
         if (!v.defaulted()) given.insert(k);
       check_applicable(run.config, given);
+      std::set<std::string> point_given;
+      for (const auto& o : parsed.options) point_given.insert(o.string_key);
+      settle_linked_defaults(point_problem(run.point, fixed, base.problem.name), point_given, run.config);
+      apply_arch_defaults(run.config, given);
       std::string key;
+      // init and lr-v as the run takes them (auto resolved, a default --lr-v dropped by --lr).
       for (const auto& [k, v] : pvm)
-        if (!kOutputOnly.count(k)) key += k + "=" + value_text(v.value()) + "\n";
+        if (!kOutputOnly.count(k))
+          key += k + "=" +
+                 (k == "init" ? resolved_init(run.config) : k == "lr-v" ? run.config.lr_v : value_text(v.value())) + "\n";
       run.options_key = key;
       try {
         (void)build_experiment(run.config);
       } catch (const InputError& e) {
         throw InputError("run '" + run.name + "': " + e.what());
       }
+      run.grid_index = static_cast<std::int64_t>(runs.size());
       runs.push_back(std::move(run));
     }
   }
@@ -334,11 +494,28 @@ int sweep_command(int argc, const char* const argv[]) {
       throw InputError("--grid: two runs would both be named '" + run.name +
                        "' (values that differ only in characters a run name cannot hold)");
 
-  const auto start = std::chrono::steady_clock::now();
-  auto file = ResultsFile::open(output.out);
+  // The sweep itself, for `dposg merge` (files of one sweep only): its grid, seeds and fixed options.
+  std::string definition = "seeds=" + std::to_string(per_combo) + "\n";
+  for (const auto& a : axes) {
+    std::string v;
+    for (const auto& x : a.values) v += (v.empty() ? "" : ",") + x;
+    definition += "grid " + a.key + "=" + v + "\n";
+  }
+  for (const auto& [k, o] : fixed) {
+    if (kOutputOnly.count(k)) continue;
+    std::string v;
+    for (const auto& x : o.value) v += (v.empty() ? "" : " ") + x;
+    definition += k + "=" + v + "\n";
+  }
+  const std::size_t grid_size = runs.size();
+  if (!shard.empty()) runs = shard_of(std::move(runs), shard);
+
   ResumePolicy policy;
   policy.retry_failed = retry_failed;
   policy.overwrite = output.overwrite;
+  if (mpi_world_size_from_environment() > 1) return mpi_sweep(runs, output, policy, definition);
+  const auto start = std::chrono::steady_clock::now();
+  auto file = ResultsFile::open(output.out);
   const std::vector<ResumeAction> plan = plan_sweep(*file, runs, policy);
 
   SweepProgressLine progress(!output.quiet && isatty(STDERR_FILENO));
@@ -346,6 +523,7 @@ int sweep_command(int argc, const char* const argv[]) {
   opts.jobs = jobs;
   opts.resume = policy;
   opts.on_progress = [&](const SweepProgress& p) { progress(p); };
+  opts.definition = definition;
   std::vector<SweepRunResult> results;
   try {
     results = run_sweep(*file, runs, plan, opts);
@@ -356,7 +534,8 @@ int sweep_command(int argc, const char* const argv[]) {
   progress.clear();
   file.reset();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!output.quiet) print_summary(output.out, runs, combos, per_combo, results, seconds);
+  if (!output.quiet && runs.size() == grid_size) print_summary(output.out, runs, combos, per_combo, results, seconds);
+  else if (!output.quiet) print_brief(output.out, "shard " + shard + " of " + std::to_string(grid_size) + " runs", results);
   const bool all_finished =
       std::all_of(results.begin(), results.end(), [](const SweepRunResult& r) { return r.status == "finished"; });
   return all_finished ? 0 : 1;

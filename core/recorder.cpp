@@ -169,6 +169,14 @@ H5::StrType string_type(const std::string& s) {
   return t;
 }
 
+// Attributes (format_version 2): variable-length UTF-8, which h5py returns as str (a fixed-length
+// string comes back as bytes). Text datasets stay fixed-length.
+H5::StrType attr_string_type() {
+  H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
+  t.setCset(H5T_CSET_UTF8);
+  return t;
+}
+
 void remove_attr_if_present(const H5::H5Object& obj, const std::string& name) {
   if (check(H5Aexists(obj.getId(), name.c_str()), "H5Aexists") > 0) obj.removeAttr(name);
 }
@@ -184,9 +192,9 @@ void write_attr(const H5::H5Object& obj, const std::string& name, const AttrValu
     a.write(H5::PredType::NATIVE_DOUBLE, d);
   } else {
     const std::string& s = std::get<std::string>(value);
-    H5::StrType t = string_type(s);
+    H5::StrType t = attr_string_type();
     H5::Attribute a = obj.createAttribute(name, t, scalar);
-    a.write(t, s.c_str());
+    a.write(t, s);
   }
 }
 
@@ -645,6 +653,7 @@ struct RunWriter::Impl {
   std::unordered_map<std::string, std::size_t> column_index;
   hsize_t written = 0;  // rows in the datasets on disk
   Clock::time_point last_flush = Clock::now();
+  std::vector<std::string> keep;  // the metrics append() writes; empty: all (keep_metrics)
 
   std::string what(const std::string& op) const { return op + " of run '" + run + "'"; }
 
@@ -846,11 +855,22 @@ void RunWriter::set_status(const std::string& status) {
   });
 }
 
+void RunWriter::keep_metrics(std::vector<std::string> names) { impl_->keep = std::move(names); }
+
 void RunWriter::append(const MetricsRow& row) {
   guarded_write(
       *impl_->fs, impl_->what("appending metrics"),
       [&] {
-        impl_->append(row);
+        if (!impl_->keep.empty()) {
+          MetricsRow kept;
+          kept.iteration = row.iteration;
+          for (const auto& [name, value] : row.values)
+            if (std::find(impl_->keep.begin(), impl_->keep.end(), name) != impl_->keep.end())
+              kept.values.emplace_back(name, value);
+          impl_->append(kept);
+        } else {
+          impl_->append(row);
+        }
         impl_->flush(false);
       },
       false);

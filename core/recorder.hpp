@@ -22,7 +22,9 @@
 
 namespace dposg {
 
-inline constexpr int kFormatVersion = 1;
+// 2: text attributes are variable-length UTF-8 strings (h5py reads them as str); 1 wrote them
+// fixed-length (h5py: bytes). The readers take both.
+inline constexpr int kFormatVersion = 2;
 inline constexpr const char* kDposgVersion = "0.1.0";
 
 using AttrValue = std::variant<std::int64_t, double, std::string>;
@@ -95,6 +97,8 @@ class RunWriter {
   void set_attr(const std::string& name, const std::vector<double>& values);  // 1-D array attribute
   void set_status(const std::string& status);  // written and flushed at once
   void append(const MetricsRow& row);          // one entry in every metrics/<name> dataset
+  // From now on append() writes only these metrics of a row (and the iteration); empty: every one.
+  void keep_metrics(std::vector<std::string> names);
   void write_final(const std::string& name, const Matrix& m);
   void write_final(const std::string& name, const Vector& v);
   InstanceWriter& problem_group();             // /runs/<run>/problem/

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/problem.hpp"
@@ -16,6 +17,10 @@ struct Registration {
   std::string name;
   bool images = false;  // an image data set: --gan-downscale and --gan-classifier apply
   std::function<std::unique_ptr<Problem>(const GanOptions&)> make;
+  // The problem's own defaults of `dposg run` options, (option without dashes, value as typed): a
+  // GAN needs other step sizes, batches and lengths than the synthetic problems the global defaults
+  // are for. An option the user gives wins (cli/problem_defaults.hpp).
+  std::vector<std::pair<std::string, std::string>> defaults;
 };
 
 // In the order of `--problem`'s help and of problem_names().

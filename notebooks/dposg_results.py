@@ -7,8 +7,14 @@
     /runs/<run>/final/         z_bar (and for GANs a batch of samples)
     /verify/<check>/<row>      `dposg verify`'s table: one group of attributes per row
 
-Only h5py, numpy and pandas are needed. Strings are stored as fixed-length UTF-8 and come back
-from h5py as bytes: everything here returns str.
+Only h5py, numpy and pandas are needed; run_dataset() and datasets() also need xarray
+(Debian: python3-xarray). Text attributes are variable-length UTF-8 from format_version 2 (h5py
+returns str); files of format_version 1 stored them fixed-length (h5py: bytes). Everything here
+returns str for both.
+
+Importable from anywhere once the project is built: the build writes dposg.pth (this folder) into
+the user site-packages of /usr/bin/python3 (CMake option DPOSG_PYTHON_PTH), and `cmake --install`
+copies this file into the install prefix's site-packages.
 """
 import os
 import warnings
@@ -265,3 +271,40 @@ def theorem1_within(run):
 def group_mean(df, by, value, index="iteration"):
     """Mean, min and max of `value` over the runs of each group `by` at each `index` value."""
     return df.groupby(by + [index])[value].agg(["mean", "min", "max", "count"]).reset_index()
+
+
+def _attr_for_xarray(value):
+    """An attribute as xarray (and netCDF) keeps it: str, int, float or a 1-D numeric array."""
+    v = _py(value)
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    return v
+
+
+def run_dataset(run, path=None):
+    """One run as an xarray.Dataset: a data variable per metric over the coordinate `iteration`,
+    the run's attributes (options, constants, status, ...) as the Dataset's attrs, the run's name as
+    attrs["run"]. Needs xarray (ImportError naming the Debian package otherwise)."""
+    try:
+        import xarray as xr
+    except ImportError as e:
+        raise ImportError("dposg_results.run_dataset needs xarray (Debian: apt-get install python3-xarray)") from e
+    path = path or results_path()
+    with _open(path) as f:
+        g = f["runs"][run]
+        df = _metrics_of(g)
+        attrs = {k: _attr_for_xarray(v) for k, v in g.attrs.items()}
+    attrs["run"] = run
+    if df.index.name != "iteration":
+        df.index.name = "iteration"
+    ds = xr.Dataset.from_dataframe(df)
+    ds.attrs.update(attrs)
+    return ds
+
+
+def datasets(path=None):
+    """{run name: run_dataset(run)} for every readable run of the file."""
+    path = path or results_path()
+    with _open(path) as f:
+        names = [name for name, g, _ in _runs(f) if g is not None]
+    return {name: run_dataset(name, path) for name in names}

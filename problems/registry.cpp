@@ -13,7 +13,7 @@ namespace dposg::problems {
 namespace {
 template <class P>
 Registration entry(const char* name) {
-  return {name, [](const SyntheticOptions& o) -> std::unique_ptr<Problem> { return std::make_unique<P>(o); }};
+  return {name, [](const SyntheticOptions& o) -> std::unique_ptr<Problem> { return std::make_unique<P>(o); }, {}};
 }
 }  // namespace
 

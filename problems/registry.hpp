@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/problem.hpp"
@@ -12,9 +13,15 @@
 
 namespace dposg::problems {
 
+// A problem's own default of a `dposg run` option: (option without dashes, value as typed). Used
+// where one value cannot serve every problem; an option the user gives wins (cli/problem_defaults.hpp).
+using OptionDefaults = std::vector<std::pair<std::string, std::string>>;
+
 struct Registration {
   std::string name;
   std::function<std::unique_ptr<Problem>(const SyntheticOptions&)> make;
+  // None yet: the global defaults (cli/options.cpp) are the synthetic problems' own.
+  OptionDefaults defaults;
 };
 
 // In the order of `--problem`'s help and of problem_names().

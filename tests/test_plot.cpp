@@ -106,7 +106,7 @@ TEST_CASE("dposg plot renders every kind, with scripts that re-render standalone
     CHECK(r.out.find("no verify results in r.h5") != std::string::npos);
     // Legends name what tells the runs apart, the title what they share.
     const std::string gp = slurp(figs / "grad_norm.gp");
-    CHECK(gp.find("'ring, t=1, seed=0'") != std::string::npos);
+    CHECK(gp.find("'ring, t=1, seed=0") != std::string::npos);  // (perhaps "[coincides with ...]" after it)
     CHECK(gp.find("M=8") != std::string::npos);
     CHECK(gp.find("(exact operator)") != std::string::npos);
     // The consensus figure carries a rho_t^{2k} reference per curve.
@@ -131,13 +131,45 @@ TEST_CASE("dposg plot renders every kind, with scripts that re-render standalone
     CHECK(gp.find("random-ring  (mean of 2 runs)") != std::string::npos);
     CHECK(gp.find("filledcurves") != std::string::npos);  // the min/max band
   }
-  SECTION("bytes grouped: one line per run in its group's colour") {
+  SECTION("bytes grouped: the mean of the runs that sent the same bytes, as the legend says") {
+    // Per value of t, ring and random-ring send the same bytes: one mean curve per group.
     REQUIRE(run_cli("plot r.h5 --kind bytes --group-by rounds --out-dir b", dir).code == 0);
     const fs::path b = dir.path / "b";
     check_figure(b, "bytes");
     CHECK(have_content({b / "bytes.png"}));
-    CHECK(blocks(b / "bytes.dat") == 8);
+    CHECK(blocks(b / "bytes.dat") == 2);
+    CHECK(slurp(b / "bytes.gp").find("t=2  (mean of 4 runs)") != std::string::npos);
+    // Per topology, t = 1 and t = 2 send different bytes: two mean curves per group, said so.
+    REQUIRE(run_cli("plot r.h5 --kind bytes --group-by topology --out-dir bt", dir).code == 0);
+    CHECK(blocks(dir.path / "bt" / "bytes.dat") == 4);
+    CHECK(slurp(dir.path / "bt" / "bytes.gp").find("ring  (4 runs in 2 lines, each the mean of runs that sent equal bytes)") !=
+          std::string::npos);
   }
+  SECTION("legends outside the data, coinciding curves dashed and named") {
+    REQUIRE(run_cli("plot r.h5 --kind grad --group-by topology --out-dir c", dir).code == 0);
+    const std::string gp = slurp(dir.path / "c" / "grad_norm.gp");
+    CHECK(gp.find("set key below") != std::string::npos);
+    CHECK(gp.find("set key top") == std::string::npos);
+    // On this near-linear problem z̄ does not depend on W: the two means lie on each other.
+    CHECK(gp.find("[coincides with random-ring]") != std::string::npos);
+    CHECK(gp.find("dt (14,14)") != std::string::npos);
+  }
+}
+
+TEST_CASE("dposg plot: titles name only the options that apply to the runs", "[plot][cli]") {
+  TempDir dir;
+  REQUIRE(run_cli("run --problem gan-mog8 --workers 2 --iters 2 --log-every 1 --gan-width 8 --quiet --out g.h5", dir).code == 0);
+  REQUIRE(run_cli("plot g.h5 --kind grad --out-dir p", dir).code == 0);
+  const std::string gan = slurp(dir.path / "p" / "grad_norm.gp");
+  CHECK(gan.find("width 8") != std::string::npos);
+  CHECK(gan.find("σ=") == std::string::npos);   // a GAN draws its data: --noise does not apply
+  CHECK(gan.find("β1=") == std::string::npos);  // osg: no Adam moments
+  REQUIRE(run_cli("run --step-rule oadam --iters 20 --quiet --out o.h5", dir).code == 0);
+  REQUIRE(run_cli("plot o.h5 --kind grad --out-dir q", dir).code == 0);
+  const std::string oadam = slurp(dir.path / "q" / "grad_norm.gp");
+  CHECK(oadam.find("β1=0.5") != std::string::npos);
+  CHECK(oadam.find("σ=0.1") != std::string::npos);
+  CHECK(oadam.find("width 128") == std::string::npos);  // the GAN options are not the star's
 }
 
 TEST_CASE("dposg plot draws the table dposg verify writes under /verify", "[plot][cli]") {

@@ -355,13 +355,40 @@ TEST_CASE("a sweep killed with SIGKILL resumes: no finished run lost, redone or 
   }
 }
 
+TEST_CASE("dposg info: the columns stay aligned for long problem and topology names", "[sweep][cli][info]") {
+  TempDir dir;
+  REQUIRE(run_cli("sweep --grid problem=gaussian-wgan,star --grid topology=exponential,ring --workers 4 --iters 4 "
+                  "--out i.h5 --quiet", dir).code == 0);
+  const auto table = run_cli("info i.h5", dir);
+  REQUIRE(table.code == 0);
+  std::stringstream lines(table.out);
+  std::string line;
+  std::vector<std::string> rows;
+  while (std::getline(lines, line))
+    if (line.rfind("problem=", 0) == 0 || line.rfind("run ", 0) == 0) rows.push_back(line);
+  REQUIRE(rows.size() == 5);
+  // Every column starts where the header's does: the header's words are at the cells' starts (left-
+  // aligned text) or ends (right-aligned numbers).
+  for (const char* column : {"status", "problem", "topology", "step_rule"}) {
+    const std::size_t at = rows[0].find(std::string(" ") + column) + 1;
+    for (const auto& row : rows) {
+      INFO(row);
+      CHECK(row[at - 1] == ' ');
+      CHECK(row[at] != ' ');
+    }
+  }
+  const std::size_t end = rows[0].find("consensus") + std::string("consensus").size();
+  for (const auto& row : rows) CHECK(row.size() == end);
+}
+
 TEST_CASE("dposg info --csv parses as CSV with one row per run and the final metrics", "[sweep][cli][info]") {
   TempDir dir;
   REQUIRE(run_cli("sweep --grid topology=ring,complete --grid noise=0.1,0.02 --iters 60 --out i.h5 --quiet", dir)
               .code == 0);
   const auto table = run_cli("info i.h5", dir);
   REQUIRE(table.code == 0);
-  CHECK(table.out.find("sweep grid: topology = complete, ring; noise = 0.02, 0.1; seed = 0") != std::string::npos);
+  // In the order given (the file lists the runs alphabetically).
+  CHECK(table.out.find("sweep grid: topology = ring, complete; noise = 0.1, 0.02; seed = 0") != std::string::npos);
   const auto r = run_cli("info i.h5 --csv", dir);
   REQUIRE(r.code == 0);
   const auto rows = parse_csv(r.out);
