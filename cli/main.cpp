@@ -21,7 +21,7 @@ const char* kUsage =
     "  plot       render PNG figures (gnuplot) of an HDF5 results file\n"
     "  verify     check the paper's claims (Theorem 1, Lemmas 1 and 3, Remark 2, Corollary 1, ...)\n"
     "  info       summarise an HDF5 results file\n"
-    "  resume     continue the interrupted runs of a results file from their checkpoints\n";
+    "  resume     continue the interrupted runs of a results file from their checkpoints\n"
     "  merge      join the results files of one sweep (its --shard parts, or an MPI sweep's rank files)\n";
 }
 
