@@ -236,7 +236,7 @@ TEST_CASE("bad input: one line on stderr naming the option, exit code 2, no outp
       {"--init-spread 0.5", "--init-spread"},
       {"--log-every 0", "--log-every"},
       {"--total-batch 100 --workers 8", "--total-batch"},
-      {"--problem gan-mog8 --gan-loss hinge", "--gan-loss"},
+      {"--problem gan-mog8 --gan-loss least-squares", "--gan-loss"},
       {"--problem gan-mog8 --gan-width 0", "--gan-width"},
       {"--problem gan-mog8 --gan-activation elu", "--gan-activation"},
       {"--problem gan-mog8 --lr theorem", "--lr"},

@@ -262,7 +262,7 @@ TEST_CASE("a dense --topology-file above M = 8192 is refused before it is read, 
     f.createDataSet("W", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(2, dims), plist);
   }
   CHECK_THROWS_WITH(MixingSchedule("file", 8193, 0, path),
-                    Catch::StartsWith("--topology-file:") && Catch::Contains("8193x8193") &&
+                    Catch::StartsWith("mixer.topology_file:") && Catch::Contains("8193x8193") &&
                         Catch::Contains("indptr, indices, data"));
   std::remove(path.c_str());
 }

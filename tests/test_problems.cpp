@@ -285,10 +285,10 @@ Vector sample_point(const Case& c, std::mt19937_64& rng, double scale) {
 // ---------------------------------------------------------------------------------------------
 // Registry and input validation
 
-TEST_CASE("problems: registry knows exactly the ten problems", "[problems]") {
+TEST_CASE("problems: registry knows exactly the eleven problems", "[problems]") {
   const std::vector<std::string> expected{"bilinear", "star",     "gaussian-wgan",     "quadratic-file",
                                           "forsaken", "pl-game",  "robust-regression", "gan-mog8",
-                                          "gan-mog25", "gan-fashion"};
+                                          "gan-mog25", "gan-fashion", "gan-cifar10"};
   REQUIRE(dposg::problem_names() == expected);
   for (const auto& c : all_cases()) {
     CHECK(c.label.rfind(c.p->name(), 0) == 0);
