@@ -60,8 +60,13 @@ problem_args() {
     gaussian-wgan) echo "--dim 4" ;;
     quadratic-file) echo "--problem-file $out/quad.in --noise 0.1" ;;
     gan-mog8 | gan-mog25) echo "--gan-width 8 --gan-depth 1 --batch 4 --eval-batch 32 --init problem --lr 1e-3" ;;
-    gan-fashion) echo "--gan-width 8 --gan-depth 1 --gan-downscale 4 --batch 4 --eval-batch 16 --init problem --lr 1e-3" ;;
+    gan-fashion) echo "--gan-width 8 --gan-depth 1 --gan-downscale 4 --gan-latent 2 --batch 4 --eval-batch 16 --init problem --lr 1e-3" ;;
   esac
+}
+# The GANs' catalog defaults moved (issue #19: Adam's moments, gan-fashion's latent): the corpus pins
+# the values it was recorded with, so that it keeps checking refactorings, not defaults.
+gan_oadam_pins() {
+  case $1 in gan-*) [ "$2" = oadam ] && echo "--beta1 0.5 --beta2 0.9" ;; esac
 }
 topology_args() {
   case $1 in
@@ -84,7 +89,7 @@ for p in $problems; do
       case $p in gan-*) iters=6 ;; esac
       # shellcheck disable=SC2046
       run "x-$p-$t-$r" --problem "$p" --topology "$t" --step-rule "$r" --rounds 2 --iters $iters --log-every 3 \
-        --seed 3 $(problem_args "$p") $(topology_args "$t")
+        --seed 3 $(problem_args "$p") $(topology_args "$t") $(gan_oadam_pins "$p" "$r")
     done
   done
 done
@@ -123,9 +128,9 @@ run star-diag --problem star --dim 8 --coupling-matrix diagonal --alpha 0.3 --co
 for r in osg oadam; do
   for eng in host resident; do
     run "float-$r-$eng" --problem gan-mog8 --gan-width 8 --gan-depth 1 --batch 4 --eval-batch 32 --init problem --lr 1e-3 \
-      --workers 4 --topology ring --step-rule $r --device cpu-float --engine $eng --iters 8 --log-every 2
+      --workers 4 --topology ring --step-rule $r --device cpu-float --engine $eng --iters 8 --log-every 2 $(gan_oadam_pins gan-mog8 $r)
     run "float-rr-$r-$eng" --problem gan-mog25 --gan-width 8 --gan-depth 1 --batch 4 --eval-batch 32 --init problem --lr 1e-3 \
-      --workers 4 --topology random-ring --step-rule $r --device cpu-float --engine $eng --iters 8 --log-every 2 --gan-loss wgan-gp
+      --workers 4 --topology random-ring --step-rule $r --device cpu-float --engine $eng --iters 8 --log-every 2 --gan-loss wgan-gp $(gan_oadam_pins gan-mog25 $r)
   done
 done
 run gan-clip --problem gan-mog8 --gan-width 8 --gan-depth 1 --batch 4 --eval-batch 32 --init problem --lr 1e-3 --gan-loss wgan-clip --gan-shard --gan-activation tanh --iters 6 --log-every 2
@@ -146,7 +151,7 @@ if command -v mpirun > /dev/null; then
   mpi mpi-choco --problem star --dim 8 --workers 4 --topology ring --compressor top-k --compress-ratio 0.5 --gossip-step 0.5 --iters 30 --log-every 5
   mpi mpi-dqgan --algorithm dqgan --problem star --dim 8 --workers 4 --topology complete --compressor qsgd --error-feedback --iters 30 --log-every 5
   mpi mpi-overlap --overlap --problem star --dim 8 --workers 4 --topology exponential --step-rule extragradient --iters 30 --log-every 5
-  mpi mpi-gan --problem gan-mog8 --gan-width 8 --gan-depth 1 --batch 4 --eval-batch 32 --init problem --lr 1e-3 --workers 4 --topology ring --step-rule oadam --iters 6 --log-every 2
+  mpi mpi-gan --problem gan-mog8 --gan-width 8 --gan-depth 1 --batch 4 --eval-batch 32 --init problem --lr 1e-3 --workers 4 --topology ring --step-rule oadam --beta1 0.5 --beta2 0.9 --iters 6 --log-every 2
 fi
 
 rm -f "$out"/*.in
