@@ -5,6 +5,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "gan/activation.hpp"
+
 namespace dposg::gan {
 
 Index canvas_side(Index h) {
@@ -65,12 +67,6 @@ Matrix col2im(const ConvLayer& g, const Matrix& cols, Index batch) {
 }
 
 namespace {
-
-double act(Activation a, double x) { return x > 0.0 ? x : (a == Activation::relu ? 0.0 : kLeakySlope * x); }
-double act_d1(Activation a, double x) { return x > 0.0 ? 1.0 : (a == Activation::relu ? 0.0 : kLeakySlope); }
-
-Matrix apply_act(Activation a, const Matrix& x) { return x.unaryExpr([a](double v) { return act(a, v); }); }
-Matrix act_mask(Activation a, const Matrix& x) { return x.unaryExpr([a](double v) { return act_d1(a, v); }); }
 
 ConvLayer layer(bool transposed, Index c_in, Index c_out, Index in_side, Index k, Index stride, Index pad, Index& offset) {
   ConvLayer g;
@@ -203,7 +199,7 @@ void ConvNet::forward(const double* params, const Matrix& X, Forward& f) const {
     f.a[u] = layer_forward(g, params, f.h[u], B);
     f.a[u].rowwise() += Eigen::Map<const Vector>(params + g.bias_offset, g.c_out).transpose();
     if (l + 1 < L)
-      f.h[u + 1] = apply_act(shape_.activation, f.a[u]);
+      f.h[u + 1] = act(shape_.activation, f.a[u]);
     else if (role_ == Role::generator)
       f.h[u + 1] = f.a[u].array().tanh().matrix();
   }
@@ -228,7 +224,7 @@ void ConvNet::backward(const double* params, const Forward& f, const Matrix& d_o
       Eigen::Map<Vector>(grad + g.bias_offset, g.c_out) += delta.colwise().sum().transpose();
     }
     if (l > 0) {
-      delta = input_adjoint(g, params, delta, B).cwiseProduct(act_mask(shape_.activation, f.a[static_cast<std::size_t>(l - 1)]));
+      delta = input_adjoint(g, params, delta, B).cwiseProduct(act_d1(shape_.activation, f.a[static_cast<std::size_t>(l - 1)]));
     } else if (dX) {
       const Matrix dx = input_adjoint(g, params, delta, B);
       *dX = role_ == Role::generator ? Matrix(dx.transpose()) : from_canvas(dx, B);
@@ -244,7 +240,7 @@ void ConvNet::input_gradient(const double* params, const Forward& f, InputGradie
   for (Index l = L - 1; l >= 0; --l) {
     const Matrix q = input_adjoint(layers_[static_cast<std::size_t>(l)], params, ig.e[static_cast<std::size_t>(l)], B);
     if (l > 0)
-      ig.e[static_cast<std::size_t>(l - 1)] = q.cwiseProduct(act_mask(shape_.activation, f.a[static_cast<std::size_t>(l - 1)]));
+      ig.e[static_cast<std::size_t>(l - 1)] = q.cwiseProduct(act_d1(shape_.activation, f.a[static_cast<std::size_t>(l - 1)]));
     else
       S = from_canvas(q, B);
   }
@@ -261,7 +257,7 @@ void ConvNet::input_gradient_backward(const double* params, const Forward& f, co
     const ConvLayer& g = layers_[static_cast<std::size_t>(l)];
     if (grad) weight_gradient(g, q_bar, ig.e[static_cast<std::size_t>(l)], B, grad);
     if (l + 1 < L)
-      q_bar = layer_forward(g, params, q_bar, B).cwiseProduct(act_mask(shape_.activation, f.a[static_cast<std::size_t>(l)]));
+      q_bar = layer_forward(g, params, q_bar, B).cwiseProduct(act_d1(shape_.activation, f.a[static_cast<std::size_t>(l)]));
   }
   if (dX) dX->setZero(inputs(), B);
 }

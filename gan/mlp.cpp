@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/error.hpp"
+#include "gan/activation.hpp"
 
 namespace dposg::gan {
 
@@ -23,45 +24,6 @@ std::string to_string(Activation a) {
   }
   return "relu";
 }
-
-namespace {
-
-template <class Mat>
-Mat act(Activation kind, const Mat& a) {
-  using S = typename Mat::Scalar;
-  switch (kind) {
-    case Activation::relu: return a.cwiseMax(S(0));
-    case Activation::leaky_relu: return (a.array() > S(0)).select(a, S(kLeakySlope) * a);
-    case Activation::tanh: return a.array().tanh().matrix();
-  }
-  return a;
-}
-
-// act'(a), elementwise.
-template <class Mat>
-Mat act_d1(Activation kind, const Mat& a) {
-  using S = typename Mat::Scalar;
-  switch (kind) {
-    case Activation::relu: return (a.array() > S(0)).template cast<S>().matrix();
-    case Activation::leaky_relu: return (a.array() > S(0)).select(Mat::Ones(a.rows(), a.cols()), Mat::Constant(a.rows(), a.cols(), S(kLeakySlope)));
-    case Activation::tanh: {
-      const auto t = a.array().tanh();
-      return (S(1) - t * t).matrix();
-    }
-  }
-  return a;
-}
-
-// act''(a), elementwise (zero for the piecewise-linear activations).
-template <class Mat>
-Mat act_d2(Activation kind, const Mat& a) {
-  using S = typename Mat::Scalar;
-  if (kind != Activation::tanh) return Mat::Zero(a.rows(), a.cols());
-  const auto t = a.array().tanh();
-  return (S(-2) * t * (S(1) - t * t)).matrix();
-}
-
-}  // namespace
 
 template <class Scalar>
 Mlp<Scalar>::Mlp(const MlpShape& shape) : shape_(shape) {
