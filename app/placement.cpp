@@ -1,5 +1,7 @@
 #include "app/placement.hpp"
 
+#include <cstdio>
+
 #include "core/error.hpp"
 #include "gan/cuda/cuda_gan_operator.hpp"
 
@@ -34,16 +36,42 @@ PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions plac
     if (devices > 0) config.problem.cuda_device = p.mpi->local_rank() % devices;
     p.transport = open_exchange(*p.mpi, exchange, on_gpu ? config.problem.cuda_device : -1);
   }
-  if (p.mpi) {
+  if (!p.mpi) {
+    p.experiment = build_experiment(config);
+    if (on_gpu) p.cuda_devices = {config.problem.cuda_device};
+    return p;
+  }
+  try {
     const MpiTransport transport{p.mpi.get(), net, p.transport};
     p.experiment = build_experiment(config, {}, &transport);
-  } else {
-    p.experiment = build_experiment(config);
+    // Every rank's GPU, gathered before the file is opened (collective).
+    if (on_gpu) p.cuda_devices = p.mpi->gather(config.problem.cuda_device);
+  } catch (const std::exception& err) {
+    // Deterministic bad input fails on every rank at once; input that differs between ranks (a
+    // file present on one host only) fails on some, and the rest must learn of it before rank 0
+    // creates the file. A failure that left the others inside a collective call of the set-up
+    // cannot be agreed on: that rank ends the job.
+    constexpr double kAgreementSeconds = 5.0;
+    const MpiSession::SetupAgreement agreed = p.mpi->agree_on_setup(true, kAgreementSeconds);
+    if (!agreed.completed) end_job_for(*p.mpi, err, placement.command);
+    if (agreed.failed == p.mpi->size()) throw;  // as in one process: rank 0 says it
+    if (agreed.first_failed != p.mpi->rank()) throw ReportedError(err.what(), 2);
+    const bool input = dynamic_cast<const InputError*>(&err) != nullptr;
+    std::fprintf(stderr, "%s: rank %d: %s%s\n", placement.command.c_str(), p.mpi->rank(), input ? "" : "error: ", err.what());
+    throw ReportedError(err.what(), input ? 2 : 1);
   }
-  // Every rank's GPU, gathered before the file is opened (collective).
-  if (on_gpu)
-    p.cuda_devices = p.mpi ? p.mpi->gather(config.problem.cuda_device) : std::vector<int>{config.problem.cuda_device};
+  const MpiSession::SetupAgreement agreed = p.mpi->agree_on_setup(false, 0.0);
+  if (agreed.failed > 0)
+    throw ReportedError("rank " + std::to_string(agreed.first_failed) + " could not set the run up", 2);
   return p;
+}
+
+void end_job_for(const MpiSession& mpi, const std::exception& err, const std::string& command, bool name_rank) {
+  const bool input = dynamic_cast<const InputError*>(&err) != nullptr;
+  const std::string rank = name_rank && mpi.size() > 1 ? "rank " + std::to_string(mpi.rank()) + ": " : "";
+  std::fprintf(stderr, "%s: %s%s%s\n", command.c_str(), rank.c_str(), input ? "" : "error: ", err.what());
+  std::fflush(stderr);
+  mpi.abort(input ? 2 : 1);
 }
 
 void write_placement_attributes(const PlacedExperiment& p, const PlacementOptions& placement, RunWriter& w) {

@@ -9,6 +9,7 @@
 #include "app/option_names.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/mpi_backend.hpp"
 #include "core/recorder.hpp"
 
 namespace {
@@ -49,11 +50,13 @@ int main(int argc, char** argv) {
     if (command == "resume") return dposg::cli::resume_command(sub_argc, sub_argv);
     std::cerr << "dposg: unknown command '" << command << "'\n" << kUsage;
     return 2;
+  } catch (const dposg::ReportedError& e) {
+    return e.exit_code();
   } catch (const dposg::InputError& e) {
-    std::cerr << "dposg " << command << ": " << e.what() << "\n";
+    if (dposg::mpi_world_rank() <= 0) std::cerr << "dposg " << command << ": " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "dposg " << command << ": error: " << e.what() << "\n";
+    if (dposg::mpi_world_rank() <= 0) std::cerr << "dposg " << command << ": error: " << e.what() << "\n";
     if (dposg::results_file_poisoned()) {
       // No atexit clean-up: HDF5 would try to close the file whose write failed (and may crash).
       std::cerr.flush();

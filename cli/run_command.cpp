@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -20,6 +21,20 @@ namespace {
 
 // A derived (not user-chosen) run name that is taken gets a numeric suffix: re-running the same
 // command appends a new run instead of failing or replacing results already written.
+// Ends `run` of `path` as failed if it still says "running" and no process holds the file: its
+// writer, rank 0, is gone (a live writer keeps HDF5's exclusive lock until it has ended the run).
+bool end_run_of_dead_writer(const std::string& path, const std::string& run, int rank) {
+  try {
+    if (run.empty() || !std::filesystem::exists(path)) return false;
+    const auto file = ResultsFile::open(path);
+    return file->end_orphaned_run(run, "failed",
+                                  "rank 0 of the MPI job died (killed or crashed); ended by rank " + std::to_string(rank) +
+                                      ", with the rows of rank 0's last flush");
+  } catch (const std::exception&) {
+    return false;  // locked (rank 0 alive), unreadable, or damaged: nothing this rank may do
+  }
+}
+
 std::string free_run_name(const ResultsFile& file, const std::string& base) {
   if (!file.has_run(base)) return base;
   for (int k = 2;; ++k) {
@@ -156,16 +171,13 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
       }
       writer = resume ? file->reopen_run(e.run_name, resume->iteration) : file->create_run(e.run_name);
     } catch (const std::exception& err) {
-      // The other ranks are already in the run, waiting for this one in its first collective
-      // call: returning would leave them spinning and this rank in MPI_Finalize. One line, then
-      // the whole job ends.
+      // The other ranks are already in the run, waiting for this one.
       if (!mpi) throw;
-      const bool input = dynamic_cast<const InputError*>(&err) != nullptr;
-      std::fprintf(stderr, "dposg run: %s%s\n", input ? "" : "error: ", err.what());
-      std::fflush(stderr);
-      mpi->abort(input ? 2 : 1);
+      end_job_for(*mpi, err, placement.command, /*name_rank=*/false);
     }
   }
+  // Rank 0 chose the run's name (free_run_name); the others need it to end the run should rank 0 die.
+  if (mpi) e.run_name = mpi->broadcast(e.run_name);
 
   Progress progress(config.iters, writes && !output.quiet && isatty(STDERR_FILENO));
   FirstRow first;
@@ -189,9 +201,22 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
   if (sink && (out.status == RunStatus::finished || out.status == RunStatus::diverged)) sink->discard();
   if (writes && !output.quiet) print_summary(e, out, output.out, first.row);
   if (mpi && out.status == RunStatus::failed) {
-    // The other ranks may be waiting for this one: end the job (they stop, and rank 0 records
-    // `failed`, within Open MPI's SIGTERM grace period).
-    std::fprintf(stderr, "dposg: rank %d: run failed: %s\n", mpi->rank(), out.message.c_str());
+    // mpirun ended the job because another rank died. If that was rank 0, the run in its file
+    // says "running" for ever unless a survivor on its host ends it (rank 0's exclusive lock on
+    // the file is free only once rank 0 is gone, or has ended the run itself).
+    if (mpi_job_ending()) {
+      if (writes)
+        std::fprintf(stderr, "dposg run: the MPI job was ended (another rank died or failed, or the job was cancelled); "
+                             "run '%s' of %s marked failed\n", e.run_name.c_str(), output.out.c_str());
+      else if (mpi->shares_host_with_rank0() && end_run_of_dead_writer(output.out, e.run_name, mpi->rank()))
+        std::fprintf(stderr, "dposg run: rank 0 died; rank %d marked run '%s' of %s failed (its rows so far are kept)\n",
+                     mpi->rank(), e.run_name.c_str(), output.out.c_str());
+    } else {
+      // This rank's own failure: the others may be waiting for it. End the job (they stop, and
+      // rank 0 records `failed`, within Open MPI's SIGTERM grace period).
+      std::fprintf(stderr, "dposg: rank %d: run failed: %s\n", mpi->rank(), out.message.c_str());
+    }
+    std::fflush(stderr);
     mpi->abort(1);
   }
   if (out.status == RunStatus::interrupted) return exit_code_for_signal(out.stop_signal);

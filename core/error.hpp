@@ -44,6 +44,17 @@ class InputError : public std::runtime_error {
   std::string setting_;
 };
 
+// An error that has been said on stderr already (by this process or, under MPI, by another rank):
+// the command ends with exit_code() and prints nothing more.
+class ReportedError : public std::runtime_error {
+ public:
+  ReportedError(const std::string& what, int exit_code) : std::runtime_error(what), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
 // A double as an error message quotes it: 17 significant digits, so the user sees the value read.
 inline std::string exact_text(double x) {
   std::ostringstream s;

@@ -45,7 +45,10 @@ void validate(const NetworkEmulation& net) {
 
 namespace {
 double g_emulated_seconds = 0.0;
+int g_world_rank = -1;
 }  // namespace
+
+int mpi_world_rank() { return g_world_rank; }
 
 double emulated_network_seconds() { return g_emulated_seconds; }
 
@@ -57,6 +60,11 @@ MpiSession::MpiSession(int*, char***) {
 MpiSession::~MpiSession() = default;
 void MpiSession::abort(int code) const { std::exit(code); }
 std::vector<int> MpiSession::gather(int value) const { return {value}; }
+std::string MpiSession::broadcast(const std::string& value) const { return value; }
+MpiSession::SetupAgreement MpiSession::agree_on_setup(bool failed, double) const {
+  return {true, failed ? 1 : 0, failed ? 0 : -1};
+}
+bool mpi_job_ending() { return false; }
 
 std::string nccl_refusal(const MpiSession&, bool, std::string, const std::string&) {
   throw InputError(setting("engine.backend") + ": 'mpi' needs a build with MPI (install libopenmpi-dev and re-run cmake)");
@@ -107,6 +115,8 @@ volatile std::sig_atomic_t g_terminated = 0;
 
 extern "C" void on_sigterm(int) { g_terminated = 1; }
 
+MPI_Comm as_comm(void* c) { return static_cast<MPI_Comm>(c); }
+
 // True on the thread that runs MpiMixer::mix_while's exchanges: its waits sleep between polls, so
 // that it leaves the cores to the operator evaluation it overlaps with.
 thread_local bool t_background = false;
@@ -151,10 +161,55 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   else MPI_Query_thread(&thread_level_);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  g_world_rank = rank_;
   MPI_Comm host;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &host);
   MPI_Comm_rank(host, &local_rank_);
+  int rank0_here = rank_ == 0 ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &rank0_here, 1, MPI_INT, MPI_MAX, host);
+  with_rank0_ = rank0_here != 0;
   MPI_Comm_free(&host);
+  MPI_Comm failure;
+  MPI_Comm_dup(MPI_COMM_WORLD, &failure);
+  failure_comm_ = failure;
+}
+
+bool mpi_job_ending() { return g_terminated != 0; }
+
+std::string MpiSession::broadcast(const std::string& value) const {
+  std::uint64_t n = value.size();
+  MPI_Request request;
+  MPI_Ibcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, &request);
+  wait_one(request);
+  std::string out = rank_ == 0 ? value : std::string(n, '\0');
+  if (n == 0) return out;
+  MPI_Ibcast(out.data(), static_cast<int>(n), MPI_CHAR, 0, MPI_COMM_WORLD, &request);
+  wait_one(request);
+  return out;
+}
+
+MpiSession::SetupAgreement MpiSession::agree_on_setup(bool failed, double timeout_s) const {
+  if (size_ == 1) return {true, failed ? 1 : 0, failed ? 0 : -1};
+  // {failed ranks, first failed rank}: a sum and a min, as one MIN of {-failed, rank or size}.
+  int mine[2] = {failed ? -1 : 0, failed ? rank_ : size_}, all[2] = {0, 0};
+  MPI_Request request;
+  MPI_Iallreduce(mine, all, 2, MPI_INT, MPI_MIN, as_comm(failure_comm_), &request);
+  if (!failed) {
+    wait_one(request);
+  } else {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    int done = 0;
+    while (!done) {
+      if (std::chrono::steady_clock::now() > until || g_terminated) return {false, 1, rank_};  // stays pending: the caller aborts
+      MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+      if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  // A MIN of -1/0 counts only "someone failed"; the count of failures comes from a second sum,
+  // which every rank can afford now that none is stuck elsewhere.
+  int count = failed ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &count, 1, MPI_INT, MPI_SUM, as_comm(failure_comm_));
+  return {true, count, all[1] < size_ ? all[1] : -1};
 }
 
 std::vector<int> MpiSession::gather(int value) const {
@@ -166,7 +221,10 @@ std::vector<int> MpiSession::gather(int value) const {
 MpiSession::~MpiSession() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized) MPI_Finalize();
+  if (finalized) return;
+  MPI_Comm failure = as_comm(failure_comm_);
+  if (failure != MPI_COMM_NULL && failure_comm_) MPI_Comm_free(&failure);
+  MPI_Finalize();
 }
 
 void MpiSession::abort(int code) const {

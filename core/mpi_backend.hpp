@@ -44,13 +44,40 @@ class MpiSession {
   std::vector<int> gather(int value) const;
   // Ends every rank of the job with `code` (a failure on one rank must not leave the others waiting).
   [[noreturn]] void abort(int code) const;
+  // Rank 0's `value` on every rank. Collective; throws (as the exchanges do) when the job is
+  // being ended while it waits.
+  std::string broadcast(const std::string& value) const;
+  // Every rank says whether its set-up failed; all learn how many failed and the first that did.
+  // A rank that failed may have left the others in a collective call of the set-up (on
+  // MPI_COMM_WORLD) that this cannot match, as it runs on a communicator of its own: it waits at
+  // most `timeout_s` (completed = false, and the caller ends the job); the others wait for it
+  // (throwing, as the exchanges do, if the job is being ended).
+  struct SetupAgreement {
+    bool completed = true;
+    int failed = 0;        // ranks whose set-up failed
+    int first_failed = -1;
+  };
+  SetupAgreement agree_on_setup(bool failed, double timeout_s) const;
+  // Whether rank 0 runs on this rank's host (MPI_COMM_TYPE_SHARED): such a rank can see rank 0's
+  // file, and end its run when rank 0 dies.
+  bool shares_host_with_rank0() const { return with_rank0_; }
 
  private:
   int rank_ = 0;
   int size_ = 1;
   int thread_level_ = 0;
   int local_rank_ = 0;
+  bool with_rank0_ = true;
+  void* failure_comm_ = nullptr;  // MPI_Comm, a duplicate of MPI_COMM_WORLD (mpi.h stays out of this header)
 };
+
+// True once this process got SIGTERM from mpirun: another rank died or the job was cancelled.
+// A rank's failure for that reason is not news; the failure that caused it is reported elsewhere.
+bool mpi_job_ending();
+
+// This process's rank in the MPI session it opened (it may have ended since), -1 if it opened none.
+// An error that every rank met is said once, by rank 0.
+int mpi_world_rank();
 
 // An emulated network (--net-latency, --net-bandwidth): after each exchange of the algorithm's
 // traffic completes, the rank sleeps for what the messages would have taken on a network with this

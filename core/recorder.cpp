@@ -1095,6 +1095,19 @@ std::unique_ptr<RunWriter> ResultsFile::reopen_run(const std::string& run, std::
   });
 }
 
+bool ResultsFile::end_orphaned_run(const std::string& run, const std::string& status, const std::string& message) {
+  if (run_status(run) != "running") return false;
+  guarded_write(*impl_->fs, "ending run '" + run + "'", [&] {
+    H5::Group g = impl_->fs->runs.openGroup(run);
+    // The message first, in its own flush: a status on disk always has its reason beside it.
+    write_attr(g, "message", AttrValue(message));
+    impl_->fs->flush_file();
+    write_attr(g, "status", AttrValue(status));
+    impl_->fs->flush_file();
+  });
+  return true;
+}
+
 void ResultsFile::write_record(const std::string& section, const std::string& group, const std::string& name,
                                const std::vector<std::pair<std::string, AttrValue>>& attrs) {
   for (const auto* part : {&section, &group, &name})

@@ -69,6 +69,10 @@ class ResultsFile {
   // message of its last end removed, and the metrics rows logged after `last_iteration` dropped
   // (the resumed run logs them again). Throws InputError if the run is absent.
   std::unique_ptr<RunWriter> reopen_run(const std::string& run, std::int64_t last_iteration);
+  // Ends /runs/<run> with `status` and `message` if it is still "running", its rows untouched: a
+  // run whose writer died without ending it (an MPI job's rank 0, killed; a surviving rank ends
+  // it). False, and nothing written, if the run is absent or already ended.
+  bool end_orphaned_run(const std::string& run, const std::string& status, const std::string& message);
   // Writes /<section>/<group>/<name> as a group of attributes (replacing one of the same name)
   // and flushes: results that are not runs, e.g. the verifier's table (/verify/<check>/<row>).
   void write_record(const std::string& section, const std::string& group, const std::string& name,

@@ -5,6 +5,8 @@
 #include <H5Cpp.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli_harness.hpp"
 #include "core/types.hpp"
@@ -12,19 +14,27 @@
 namespace dposg::test {
 
 #ifdef DPOSG_MPIEXEC
-// As root Open MPI needs --allow-run-as-root; --oversubscribe lets P exceed the cores. `env`:
-// -x NAME=VALUE options.
-inline CliResult run_mpi(int ranks, const std::string& args, const TempDir& dir, const std::string& env = "") {
+// `mpirun` of several app contexts (MPMD: "-np 1 dposg ARGS_A : -np 1 dposg ARGS_B"), ranks numbered
+// in their order: each app is (ranks, dposg's arguments). As root Open MPI needs --allow-run-as-root;
+// --oversubscribe lets P exceed the cores. `env`: -x NAME=VALUE options.
+inline CliResult run_mpi_apps(const std::vector<std::pair<int, std::string>>& apps, const TempDir& dir,
+                              const std::string& env = "") {
   const std::string out = dir / "mpi-stdout.txt", err = dir / "mpi-stderr.txt";
-  const std::string cmd = "cd '" + dir.path.string() + "' && timeout 120 " + std::string(DPOSG_MPIEXEC) +
-                          " --allow-run-as-root --oversubscribe " + env + " -np " + std::to_string(ranks) + " " +
-                          DPOSG_CLI + " " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  std::string cmd = "cd '" + dir.path.string() + "' && timeout 120 " + std::string(DPOSG_MPIEXEC) +
+                    " --allow-run-as-root --oversubscribe " + env;
+  for (std::size_t i = 0; i < apps.size(); ++i)
+    cmd += (i ? " : -np " : " -np ") + std::to_string(apps[i].first) + " " + DPOSG_CLI + " " + apps[i].second;
+  cmd += " >'" + out + "' 2>'" + err + "' </dev/null";
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+inline CliResult run_mpi(int ranks, const std::string& args, const TempDir& dir, const std::string& env = "") {
+  return run_mpi_apps({{ranks, args}}, dir, env);
 }
 #endif
 

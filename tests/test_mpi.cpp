@@ -236,42 +236,6 @@ TEST_CASE("mpi backend: bad input is one line and exit code 2", "[mpi]") {
   CHECK_FALSE(std::filesystem::exists(dir / "r.h5"));
 }
 
-// A rank that dies (abort: a crashed node) or fails (an exception on that rank alone): the job
-// ends in bounded time with a non-zero exit, and rank 0's file says `failed` with the rows
-// written before.
-void check_failure(const std::string& mode, const std::string& extra = "", int fail_at = 60000) {
-  TempDir dir;
-  const auto start = std::chrono::steady_clock::now();
-  const CliResult r = run_mpi(2, "run --backend mpi --problem star --workers 8 --iters 100000000 --log-every 1000"
-                                 " --quiet --run-name r --out r.h5" + extra, dir,
-                              "-x DPOSG_TEST_ABORT_RANK=1 -x DPOSG_TEST_ABORT_ITER=" + std::to_string(fail_at) +
-                                  " -x DPOSG_TEST_ABORT_MODE=" + mode);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  INFO(r.out << r.err);
-  CHECK(r.code != 0);
-  CHECK(seconds < 100);  // not the harness's 120 s timeout
-  if (mode == "throw")
-    CHECK(r.err.find("rank 1: run failed: test hook: rank 1 fails at iteration " + std::to_string(fail_at)) !=
-          std::string::npos);
-  auto f = dposg::ResultsReader::open(dir / "r.h5");
-  const auto s = f->summary("r");
-  CHECK(s.status == "failed");
-  CHECK(std::get<std::string>(dposg::test::run_attr(s, "message")).find("another rank failed") != std::string::npos);
-  // Metrics written before the failure are there (the failure comes about 2 s in).
-  CHECK(f->metric("r", "grad_norm_sq").size() >= 1);
-  CHECK(f->metric("r", "grad_norm_sq").size() <= static_cast<std::size_t>(fail_at / 1000));  // rows 0, 1000, ... before it
-}
-
-TEST_CASE("mpi backend: a rank that dies ends the job, and the file says failed", "[mpi]") { check_failure("abort"); }
-
-TEST_CASE("mpi backend: a rank that throws ends the job, and the file says failed", "[mpi]") { check_failure("throw"); }
-
-TEST_CASE("mpi backend: a rank that dies while the others exchange on their second thread (overlap)", "[mpi]") {
-  // The survivor waits on its exchange thread: the SIGTERM must reach it there and end the run.
-  check_failure("abort", " --overlap", 5000);
-  check_failure("throw", " --overlap", 5000);
-}
-
 #else
 
 TEST_CASE("mpi backend: not built", "[mpi]") {

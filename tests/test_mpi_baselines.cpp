@@ -79,10 +79,9 @@ TEST_CASE("mpi: the graphs of issue #18 over 2 ranks equal the in-process run", 
   const std::string base = "--problem bilinear --dim 6 --noise 0.2 --batch 2 --workers 6 --iters 40 --log-every 5 --lr 0.03 ";
   for (const std::string topo : {"star", "grid", "erdos-renyi --edge-prob 0.5", "one-peer-exponential"}) {
     check_equivalent(base + "--topology " + topo, false);
-    // bytes_busiest not compared: a tracking rule counts W's busiest worker in one process but the
-    // busiest rank's boundary columns under MPI (MpiMixer's count). They agree on the ring by
-    // coincidence and differ on the star and G(M, p) (in-process 4320 B, MPI 2592 B after one
-    // iteration on the star): a difference in the baselines' byte model, not in the iterates.
+    // bytes_busiest not compared: one process counts W's busiest worker, MPI the busiest rank's
+    // boundary columns, for every algorithm (the next test checks that the trackers are counted
+    // by the same rank model under MPI).
     check_equivalent(base + "--topology " + topo + " --algorithm gt-gda", false);
     check_equivalent(base + "--topology " + topo + " --algorithm local-sgda --local-steps 3", false);
   }
@@ -92,5 +91,33 @@ TEST_CASE("mpi: the graphs of issue #18 over 2 ranks equal the in-process run", 
   // Two graphs, one per player (two exchanges per round under MPI).
   check_equivalent(base + "--topology ring --topology-v one-peer-exponential", false);
   check_equivalent(base + "--topology star --topology-v grid --algorithm gt-gda", false);
+}
+
+// Under MPI bytes_busiest is the busiest rank's traffic to other ranks, which MpiMixer counts as it
+// sends. GT-GDA sends the iterate in its first iteration and [iterate; tracker] (2d) in every later
+// one through that same mixer, DPOSG the iterate once per iteration, so after K iterations
+// bytes(gt-gda) = bytes(dposg) (2K - 1) / K on any graph: the trackers are counted, and by the rank
+// model (in one process, tests/test_baselines.cpp checks the worker model).
+TEST_CASE("mpi baselines: gt-gda's bytes_busiest counts its trackers by the busiest rank's traffic", "[mpi]") {
+  TempDir dir;
+  for (const std::string topo : {"star", "erdos-renyi --edge-prob 0.5", "grid", "ring"}) {
+    INFO(topo);
+    const std::string common = "run --backend mpi --problem bilinear --dim 6 --workers 6 --iters 12 --log-every 4 "
+                               "--topology " + topo + " --quiet --out b.h5 --overwrite --run-name ";
+    REQUIRE(run_mpi(2, common + "dposg", dir).code == 0);
+    REQUIRE(run_mpi(2, common + "gt --algorithm gt-gda", dir).code == 0);
+    auto f = dposg::ResultsReader::open(dir / "b.h5");
+    const auto its = f->metric("gt", "iteration");
+    const auto plain = f->metric("dposg", "bytes_busiest"), tracked = f->metric("gt", "bytes_busiest");
+    REQUIRE(its.size() == 4);
+    REQUIRE(plain.size() == its.size());
+    REQUIRE(tracked.size() == its.size());
+    CHECK(plain.back() > 0.0);
+    for (std::size_t i = 1; i < its.size(); ++i) {
+      const double K = its[i];
+      INFO("iteration " << K);
+      CHECK(tracked[i] == Approx(plain[i] * (2.0 * K - 1.0) / K).epsilon(1e-12));
+    }
+  }
 }
 #endif
