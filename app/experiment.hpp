@@ -192,4 +192,8 @@ RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Ob
 // Writes every option and derived quantity of the run as attributes (DESIGN.md §4).
 void write_run_attributes(const Experiment& e, RunWriter& w);
 
+// Why a run of `e` cannot be checkpointed ("" when it can): what --checkpoint-every is refused
+// for, and the runs a sweep does not checkpoint.
+std::string checkpoints_unsupported(const Experiment& e, bool mpi);
+
 }  // namespace dposg

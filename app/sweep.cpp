@@ -11,6 +11,9 @@
 #include <set>
 #include <thread>
 
+#include <filesystem>
+
+#include "core/checkpoint.hpp"
 #include "core/error.hpp"
 
 namespace dposg {
@@ -41,6 +44,22 @@ std::map<std::string, std::string> parse_options_key(const std::string& key) {
     pos = end + 1;
   }
   return m;
+}
+
+// The checkpoint of sweep run `r` in the results file `path`, if there is one that this sweep's
+// run wrote (same options); a damaged or foreign one is not (the run is redone).
+std::optional<StateArchive> checkpoint_of(const std::string& path, const SweepRun& r) {
+  std::error_code ec;
+  const std::string at = checkpoint_path(path, r.name);
+  if (!std::filesystem::exists(at, ec)) return std::nullopt;
+  try {
+    StateArchive a = StateArchive::read_file(at);
+    if (!a.has("sweep/options_key") || !options_key_difference(a.text("sweep/options_key"), r.options_key).empty())
+      return std::nullopt;
+    return a;
+  } catch (const CheckpointError&) {
+    return std::nullopt;
+  }
 }
 
 std::string attr_string(const RunSummary& s, const std::string& name, bool& found) {
@@ -190,7 +209,11 @@ std::vector<ResumeAction> plan_sweep(const ResultsFile& file, const std::vector<
     if (!diff.empty())
       throw InputError(where + " was made with other options (" + diff +
                        " now); use another --out, or --overwrite to replace it");
-    plan.push_back(resume_action(status.empty() ? "unknown" : status, policy));
+    ResumeAction action = resume_action(status.empty() ? "unknown" : status, policy);
+    if (action == ResumeAction::redo && (status == "interrupted" || status == "running") &&
+        checkpoint_of(file.path(), r))
+      action = ResumeAction::resume;
+    plan.push_back(action);
   }
   return plan;
 }
@@ -219,7 +242,7 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
   for (int j = 0; j < jobs; ++j) fractions[j].store(0.0);
 
   auto worker = [&](int slot) {
-    while (!stop.load()) {
+    while (!stop.load() && !(opts.checkpoints && stop_signal() != 0)) {
       const std::size_t t = next.fetch_add(1);
       if (t >= todo.size()) break;
       const std::size_t i = todo[t];
@@ -228,6 +251,8 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
       // OpenMP's thread count is per calling thread: run_experiment sets it from config.threads.
       if (jobs > 1 && config.threads == 0) config.threads = 1;
       std::unique_ptr<RunWriter> writer;
+      std::unique_ptr<CheckpointFile> sink;
+      std::optional<StateArchive> from;
       try {
         std::optional<Experiment> e;
         {
@@ -235,6 +260,30 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
           std::lock_guard lock(h5);
           e.emplace(build_experiment(config));
           e->run_name = run.name;
+          if (opts.checkpoints && checkpoints_unsupported(*e, false).empty()) {
+            if (plan[i] == ResumeAction::resume) from = checkpoint_of(file.path(), run);
+            StateArchive identity;
+            identity.put_text("run/name", run.name);
+            identity.put_text("sweep/options_key", run.options_key);
+            sink = std::make_unique<CheckpointFile>(checkpoint_path(file.path(), run.name), std::move(identity), [&] {
+              std::lock_guard flush_lock(h5);
+              writer->flush(true);
+            });
+            e->driver.checkpoints = sink.get();
+            e->driver.checkpoint_every = opts.checkpoint_every;
+            e->driver.checkpoint_seconds = opts.checkpoint_seconds;
+          }
+        }
+        if (from) {
+          std::lock_guard lock(h5);
+          e->driver.resume_from = &*from;
+          const std::int64_t at = from->integer("driver/iteration");
+          writer = file.reopen_run(run.name, at);
+          write_run_start(*e, *writer);
+          writer->set_attr("resumed_at_iteration", at);
+        }
+        if (!from) {
+          std::lock_guard lock(h5);
           if (file.has_run(run.name)) file.remove_run(run.name);
           // sweep_index: the run's place in the grid, so that readers can give the grid's values
           // in the order they were given (the file lists runs alphabetically).
@@ -252,8 +301,14 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
         const RunOutcome out = run_experiment(*e, nullptr, {&recorder, &fraction});
         std::lock_guard lock(h5);
         writer.reset();
+        // A finished or diverged run has no use for its checkpoint; an interrupted or failed one keeps it.
+        if (sink && (out.status == RunStatus::finished || out.status == RunStatus::diverged)) sink->discard();
         results[i].status = to_string(out.status);
         results[i].message = out.message;
+        if (out.status == RunStatus::interrupted) {
+          results[i].stop_signal = out.stop_signal;
+          stop.store(true);  // no further run: the process is being stopped
+        }
       } catch (...) {
         {
           std::lock_guard lock(h5);
@@ -289,7 +344,7 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
   {
     std::unique_lock lock(state);
     const auto interval = std::chrono::duration<double>(opts.progress_interval_s);
-    while (done.load() < todo.size() && !stop.load()) {
+    while (done.load() < todo.size() && !stop.load() && !(opts.checkpoints && stop_signal() != 0)) {
       wake.wait_for(lock, interval);
       lock.unlock();
       report();

@@ -54,7 +54,8 @@ struct SweepRun {
 };
 
 // What a re-run of a sweep does with a run already in the file (DESIGN.md §4 statuses).
-enum class ResumeAction { run, skip, redo };
+// `resume`: an interrupted (or killed) run with a checkpoint of this sweep's run, continued from it.
+enum class ResumeAction { run, skip, redo, resume };
 
 struct ResumePolicy {
   bool retry_failed = false;  // redo runs recorded as "failed" (diverged runs are results: kept)
@@ -86,18 +87,28 @@ struct SweepOptions {
   // The sweep itself (grid, seeds, fixed options), recorded as sweep_definition: `dposg merge`
   // joins only files of one sweep. "" = not recorded.
   std::string definition;
+  // Checkpoints of each run that can have them (checkpoints_unsupported), as `dposg run`'s, to
+  // FILE.checkpoints/RUN.ckpt: every checkpoint_every iterations (0: not by count) and after
+  // checkpoint_seconds of wall time (0: not by time). SIGTERM/SIGINT (core/checkpoint.hpp's stop
+  // handlers, installed by the caller) checkpoint the runs in flight, mark them interrupted and
+  // hand out no further run. Off (no sink at all) unless `checkpoints`.
+  bool checkpoints = false;
+  std::int64_t checkpoint_every = 0;
+  double checkpoint_seconds = 300.0;
 };
 
 struct SweepRunResult {
   std::string name;
   ResumeAction action = ResumeAction::run;
-  std::string status;  // after the sweep: finished | diverged | failed | (previous status if skipped)
+  std::string status;  // after the sweep: finished | diverged | failed | interrupted | (previous status if skipped)
   std::string message;
+  int stop_signal = 0;  // interrupted: the signal
 };
 
 // Checks every run against what `file` holds (before anything is written): a run of the same name
 // made with other options, or not by a sweep, is an InputError naming it (unless overwrite).
-// Returns the action for each run, in order.
+// Returns the action for each run, in order: a run left interrupted or running whose checkpoint
+// (checkpoint_path) was written by this sweep's run (same options) is resumed; without one, redone.
 std::vector<ResumeAction> plan_sweep(const ResultsFile& file, const std::vector<SweepRun>& runs,
                                      const ResumePolicy& policy);
 

@@ -19,8 +19,6 @@ struct CheckpointOptions {
 boost::program_options::options_description checkpoint_options(CheckpointOptions& o);
 void check_checkpoint_options(const CheckpointOptions& o);  // InputError naming the option
 
-// Why a run of `e` cannot be checkpointed ("" when it can): what --checkpoint-every is refused for.
-std::string checkpoints_unsupported(const Experiment& e, bool mpi);
 
 // Where `dposg resume` continues a run: its file, its name, and the state of its last checkpoint.
 struct ResumePoint {

@@ -34,13 +34,6 @@ void check_checkpoint_options(const CheckpointOptions& o) {
     throw InputError("--checkpoint-seconds: must be a finite number >= 0 (0: not by time), got " + exact_text(o.seconds));
 }
 
-std::string checkpoints_unsupported(const Experiment& e, bool mpi) {
-  if (mpi) return "--backend mpi runs";
-  if (e.engine) return "--engine resident";
-  if (!e.rule->checkpointable()) return "the step rule of --algorithm " + e.config.algorithm;
-  if (!e.mixer->checkpointable()) return "this mixer (--algorithm " + e.config.algorithm + ")";
-  return "";
-}
 
 namespace {
 
@@ -95,6 +88,16 @@ std::unique_ptr<CheckpointFile> make_checkpoint_file(const std::string& results,
 }
 
 namespace {
+
+// A sweep's checkpoint (app/sweep.cpp) holds its run's options key, not a command line: the sweep
+// continues it. A damaged checkpoint is left for resume_one to refuse with its reason.
+bool of_a_sweep(const std::string& checkpoint) {
+  try {
+    return StateArchive::read_file(checkpoint).has("sweep/options_key");
+  } catch (const CheckpointError&) {
+    return false;
+  }
+}
 
 int resume_one(const std::string& file, const std::string& run, bool quiet) {
   ResumePoint p;
@@ -178,10 +181,18 @@ int resume_command(int argc, const char* const argv[]) {
       if (!resumable(status)) throw InputError("--run: run '" + run + "' is " + status + ": nothing to resume");
       if (!std::filesystem::exists(checkpoint_path(file, run), ec))
         throw InputError("--run: run '" + run + "' has no checkpoint (" + checkpoint_path(file, run) + ")");
+      if (of_a_sweep(checkpoint_path(file, run)))
+        throw InputError("--run: run '" + run + "' belongs to a sweep: run the same dposg sweep again to continue it");
       todo.push_back(run);
     } else {
-      for (const auto& r : runs)
-        if (resumable(status_of(r)) && std::filesystem::exists(checkpoint_path(file, r), ec)) todo.push_back(r);
+      for (const auto& r : runs) {
+        if (!resumable(status_of(r)) || !std::filesystem::exists(checkpoint_path(file, r), ec)) continue;
+        if (of_a_sweep(checkpoint_path(file, r))) {
+          if (!quiet) std::printf("run '%s' belongs to a sweep: run the same dposg sweep again to continue it\n", r.c_str());
+          continue;
+        }
+        todo.push_back(r);
+      }
     }
   }
   if (todo.empty()) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <boost/any.hpp>
 #include <cctype>
 #include <cmath>
@@ -20,6 +21,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/resume.hpp"
 #include "cli/problem_defaults.hpp"
 #include "core/error.hpp"
 #include "app/experiment.hpp"
@@ -39,8 +41,10 @@ const char* kUsage =
     "the other run options are fixed for all runs. A config file (--config) takes the same keys, with\n"
     "repeated `grid = KEY=V1,V2` lines; the command line wins over it, key by key.\n"
     "Re-running the same sweep on the same file resumes it: finished and diverged runs are kept, runs\n"
-    "left 'running' by a killed sweep are redone, failed ones are kept unless --retry-failed.\n"
-    "Exit code: 0 all runs finished, 1 some run diverged or failed, 2 bad input (no file written).";
+    "interrupted (SIGTERM/SIGINT) or killed continue from their checkpoint (FILE.checkpoints/RUN.ckpt) where\n"
+    "they have one and are redone where not, failed ones are kept unless --retry-failed.\n"
+    "Exit code: 0 all runs finished, 1 some run diverged or failed, 2 bad input (no file written),\n"
+    "143 / 130 stopped by SIGTERM / SIGINT (the runs in flight checkpointed and interrupted).";
 
 // Options of `dposg run` that say where and how to write, not what to run: never part of a grid,
 // and not compared when a sweep resumes (threads do not change the numbers of a run).
@@ -376,6 +380,8 @@ int sweep_command(int argc, const char* const argv[]) {
       ("shard", po::value(&shard),
        "i/n: only the runs of the grid whose index is i mod n (0 <= i < n), for a scheduler's job array; join the "
        "shards' files with dposg merge");
+  CheckpointOptions checkpoints;
+  sweep_desc.add(checkpoint_options(checkpoints));
   const po::options_description run_desc = run_options(base, output);
   po::options_description file_desc;
   file_desc.add(sweep_desc).add(run_desc);
@@ -411,6 +417,7 @@ int sweep_command(int argc, const char* const argv[]) {
     throw InputError(e.what());
   }
   if (seeds < 1) throw InputError("--seeds: must be >= 1, got " + std::to_string(seeds));
+  check_checkpoint_options(checkpoints);
   if (jobs < 1) throw InputError("--jobs: must be >= 1, got " + std::to_string(jobs));
   if (!base.run_name.empty()) throw InputError("--run-name: a sweep names each run from its grid values; drop it");
 
@@ -524,6 +531,10 @@ int sweep_command(int argc, const char* const argv[]) {
   opts.resume = policy;
   opts.on_progress = [&](const SweepProgress& p) { progress(p); };
   opts.definition = definition;
+  opts.checkpoints = true;
+  opts.checkpoint_every = checkpoints.every;
+  opts.checkpoint_seconds = checkpoints.seconds;
+  install_stop_handlers();
   std::vector<SweepRunResult> results;
   try {
     results = run_sweep(*file, runs, plan, opts);
@@ -536,6 +547,14 @@ int sweep_command(int argc, const char* const argv[]) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!output.quiet && runs.size() == grid_size) print_summary(output.out, runs, combos, per_combo, results, seconds);
   else if (!output.quiet) print_brief(output.out, "shard " + shard + " of " + std::to_string(grid_size) + " runs", results);
+  for (const auto& r : results)
+    if (r.stop_signal) {
+      if (!output.quiet)
+        std::printf("Stopped by %s: the runs in flight are checkpointed and interrupted; run the same sweep again to "
+                    "continue them.\n", r.stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+      return exit_code_for_signal(r.stop_signal);
+    }
+  if (stop_signal() != 0) return exit_code_for_signal(stop_signal());
   const bool all_finished =
       std::all_of(results.begin(), results.end(), [](const SweepRunResult& r) { return r.status == "finished"; });
   return all_finished ? 0 : 1;

@@ -153,6 +153,45 @@ TEST_CASE("a run stopped by SIGTERM and resumed writes the uninterrupted run's m
   }
 }
 
+TEST_CASE("a sweep stopped by SIGTERM continues its interrupted run from the checkpoint when run again, bit for bit",
+          "[resume][checkpoint][sweep]") {
+  TempDir dir;
+  const std::string sweep = "sweep --grid lr=0.01,0.02,0.03 --noise 0.5 --iters 6000 --log-every 50 --threads 1 --jobs 1 "
+                            "--quiet --out ";
+  const auto full = run_cli(sweep + "full.h5", dir);
+  INFO(full.err);
+  REQUIRE(full.code == 0);
+
+  const std::string first = "lr=0.01,seed=0";
+  const pid_t pid = dposg::test::spawn_cli(sweep + "part.h5 --checkpoint-every 100", dir);
+  int status = 0;
+  REQUIRE(wait_for_file(pid, dir / ("part.h5.checkpoints/" + first + ".ckpt"), &status));
+  ::kill(pid, SIGTERM);
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  INFO(dposg::test::slurp(dir / "child-err.txt"));
+  REQUIRE(exit_code(status) == 143);
+  REQUIRE(status_of(dir / "part.h5", first) == "interrupted");
+  const std::int64_t stopped_at = attr_int(dir / "part.h5", first, "iterations_done");
+  CHECK(stopped_at >= 100);
+  CHECK(dposg::ResultsReader::open(dir / "part.h5")->runs().size() == 1);  // no further run was started
+
+  // `dposg resume` leaves a sweep's run to the sweep.
+  const auto lone = run_cli("resume part.h5 --run " + first, dir);
+  CHECK(lone.code == 2);
+  CHECK(lone.err.find("belongs to a sweep") != std::string::npos);
+
+  const auto again = run_cli(sweep + "part.h5", dir);
+  INFO(again.err);
+  REQUIRE(again.code == 0);
+  CHECK(attr_int(dir / "part.h5", first, "resumed_at_iteration") == stopped_at);
+  for (const std::string run : {first, std::string("lr=0.02,seed=0"), std::string("lr=0.03,seed=0")}) {
+    INFO(run);
+    CHECK(status_of(dir / "part.h5", run) == "finished");
+    require_identical(dir / "full.h5", dir / "part.h5", run);
+  }
+  CHECK_FALSE(fs::exists(dir / "part.h5.checkpoints"));
+}
+
 TEST_CASE("SIGINT ends a run with a checkpoint, status interrupted and exit 130", "[resume][checkpoint]") {
   check_resume({"osg, SIGINT", "--noise 0.5 --iters 6000 --log-every 50 --topology random-ring", 100}, SIGINT);
 }
