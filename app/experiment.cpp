@@ -624,8 +624,7 @@ RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Ob
   return run_driver(*e.problem, *e.mixer, *e.rule, e.driver, e.Z0, observers, partition, e.engine.get());
 }
 
-std::string checkpoints_unsupported(const Experiment& e, bool mpi) {
-  if (mpi) return "--backend mpi runs";
+std::string checkpoints_unsupported(const Experiment& e) {
   if (e.engine) return "--engine resident";
   if (!e.rule->checkpointable()) return "the step rule of --algorithm " + e.config.algorithm;
   if (!e.mixer->checkpointable()) return "this mixer (--algorithm " + e.config.algorithm + ")";

@@ -194,6 +194,6 @@ void write_run_attributes(const Experiment& e, RunWriter& w);
 
 // Why a run of `e` cannot be checkpointed ("" when it can): what --checkpoint-every is refused
 // for, and the runs a sweep does not checkpoint.
-std::string checkpoints_unsupported(const Experiment& e, bool mpi);
+std::string checkpoints_unsupported(const Experiment& e);
 
 }  // namespace dposg

@@ -260,7 +260,7 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
           std::lock_guard lock(h5);
           e.emplace(build_experiment(config));
           e->run_name = run.name;
-          if (opts.checkpoints && checkpoints_unsupported(*e, false).empty()) {
+          if (opts.checkpoints && checkpoints_unsupported(*e).empty()) {
             if (plan[i] == ResumeAction::resume) from = checkpoint_of(file.path(), run);
             StateArchive identity;
             identity.put_text("run/name", run.name);

@@ -9,6 +9,7 @@
 
 #include "app/experiment.hpp"
 #include "core/checkpoint.hpp"
+#include "core/mpi_backend.hpp"
 
 namespace dposg::cli {
 
@@ -31,9 +32,17 @@ struct ResumePoint {
 // The sink of a run started by `run` with argv[1..argc) (on resume: the options it was started
 // with, which the checkpoint keeps): each checkpoint records those options, the text of its
 // --config file and the working directory, so that resume rebuilds the same run.
+// Under MPI (`mpi` not null) each rank has its own file (checkpoint_path with its rank), keeping
+// its previous checkpoint too, and the checkpoint records the number of ranks.
 std::unique_ptr<CheckpointFile> make_checkpoint_file(const std::string& results, const std::string& run, int argc,
                                                      const char* const argv[], const ResumePoint* resume,
-                                                     std::function<void()> flush_rows);
+                                                     std::function<void()> flush_rows, const MpiSession* mpi = nullptr);
+
+// Under MPI, where this rank continues `any` (a checkpoint of the run, read for its options): its
+// own checkpoint at the last iteration that every rank has one of (a kill can leave the ranks'
+// newest files one checkpoint apart). InputError, on every rank alike, when the run was
+// checkpointed over another number of ranks or the ranks have no iteration in common.
+ResumePoint resume_point_of_rank(const ResumePoint& any, const MpiSession& mpi);
 
 // `dposg run` with argv (argv[0] = "run"), or its continuation from `resume`.
 int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume);

@@ -14,6 +14,7 @@
 #include "cli/options.hpp"
 #include "cli/resume.hpp"
 #include "core/error.hpp"
+#include "core/mpi_tasks.hpp"
 #include "core/recorder.hpp"
 
 namespace dposg::cli {
@@ -69,7 +70,7 @@ std::string read_text(const std::string& path) {
 
 std::unique_ptr<CheckpointFile> make_checkpoint_file(const std::string& results, const std::string& run, int argc,
                                                      const char* const argv[], const ResumePoint* resume,
-                                                     std::function<void()> flush_rows) {
+                                                     std::function<void()> flush_rows, const MpiSession* mpi) {
   StateArchive identity;
   if (resume) {
     // The options the run was started with, not the temporary config file that replays them.
@@ -84,7 +85,49 @@ std::unique_ptr<CheckpointFile> make_checkpoint_file(const std::string& results,
     if (const auto at = config_argument(args)) identity.put_text("run/config_text", read_text(args[at->first].substr(at->second)));
   }
   identity.put_text("run/name", run);
-  return std::make_unique<CheckpointFile>(checkpoint_path(results, run), std::move(identity), std::move(flush_rows));
+  if (!mpi) return std::make_unique<CheckpointFile>(checkpoint_path(results, run), std::move(identity), std::move(flush_rows));
+  identity.put_integer("run/mpi_ranks", mpi->size());
+  return std::make_unique<CheckpointFile>(checkpoint_path(results, run, mpi->rank()), std::move(identity),
+                                          std::move(flush_rows), /*keep_previous=*/true);
+}
+
+ResumePoint resume_point_of_rank(const ResumePoint& any, const MpiSession& mpi) {
+  const std::int64_t ranks = any.state.has("run/mpi_ranks") ? any.state.integer("run/mpi_ranks") : 0;
+  if (ranks != mpi.size())
+    throw InputError("run '" + any.run + "' of " + any.file + " was checkpointed " +
+                     (ranks ? "over " + std::to_string(ranks) + " MPI ranks: continue it with mpirun -np " +
+                                  std::to_string(ranks) + " dposg resume"
+                            : "in one process: continue it with dposg resume, without mpirun") +
+                     " (" + std::to_string(mpi.size()) + " rank(s) now)");
+  constexpr std::size_t kGenerations = 3;  // CheckpointFile's PATH, PATH.prev, PATH.next
+  const auto mine = checkpoints_by_iteration(checkpoint_generations(checkpoint_path(any.file, any.run, mpi.rank())));
+  std::vector<std::int64_t> iterations(kGenerations, -1);
+  std::size_t n = 0;
+  for (const auto& [k, path] : mine)
+    if (n < kGenerations) iterations[n++] = k;
+  const std::vector<std::int64_t> all = mpi.all_gather(iterations);
+  auto has = [&](int rank, std::int64_t k) {
+    const auto from = all.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(rank) * kGenerations);
+    return std::find(from, from + static_cast<std::ptrdiff_t>(kGenerations), k) != from + static_cast<std::ptrdiff_t>(kGenerations);
+  };
+  // The largest of rank 0's iterations that every rank has: the same answer on every rank.
+  std::int64_t common = -1;
+  for (std::size_t g = 0; g < kGenerations; ++g) {
+    const std::int64_t k = all[g];
+    if (k < 0 || k <= common) continue;
+    bool everyone = true;
+    for (int r = 1; r < mpi.size() && everyone; ++r) everyone = has(r, k);
+    if (everyone) common = k;
+  }
+  if (common < 0)
+    throw InputError("run '" + any.run + "' of " + any.file + ": the ranks' checkpoints (" +
+                     checkpoint_path(any.file, any.run, 0) + " and the others) have no iteration in common");
+  ResumePoint p;
+  p.file = any.file;
+  p.run = any.run;
+  p.iteration = common;
+  p.state = StateArchive::read_file(mine.at(common));
+  return p;
 }
 
 namespace {
@@ -103,7 +146,7 @@ int resume_one(const std::string& file, const std::string& run, bool quiet) {
   ResumePoint p;
   p.file = file;
   p.run = run;
-  const std::string path = checkpoint_path(file, run);
+  const std::string path = any_checkpoint(file, run);
   p.state = StateArchive::read_file(path);
   p.iteration = p.state.integer("driver/iteration");
   std::vector<std::string> args = split_argv(p.state.text("run/argv"));
@@ -119,7 +162,7 @@ int resume_one(const std::string& file, const std::string& run, bool quiet) {
   const std::filesystem::path cwd = p.state.text("run/cwd");
   const auto here = std::filesystem::current_path();
   if (std::filesystem::is_directory(cwd, ec)) std::filesystem::current_path(cwd, ec);
-  if (!quiet)
+  if (!quiet && mpi_world_rank_from_environment() == 0)
     std::printf("resuming run '%s' of %s at iteration %lld (%s)\n", run.c_str(), file.c_str(),
                 static_cast<long long>(p.iteration), path.c_str());
   std::fflush(stdout);
@@ -179,15 +222,15 @@ int resume_command(int argc, const char* const argv[]) {
         throw InputError("--run: no run '" + run + "' in '" + file + "'");
       const std::string status = status_of(run);
       if (!resumable(status)) throw InputError("--run: run '" + run + "' is " + status + ": nothing to resume");
-      if (!std::filesystem::exists(checkpoint_path(file, run), ec))
+      if (!has_checkpoint(file, run))
         throw InputError("--run: run '" + run + "' has no checkpoint (" + checkpoint_path(file, run) + ")");
-      if (of_a_sweep(checkpoint_path(file, run)))
+      if (of_a_sweep(any_checkpoint(file, run)))
         throw InputError("--run: run '" + run + "' belongs to a sweep: run the same dposg sweep again to continue it");
       todo.push_back(run);
     } else {
       for (const auto& r : runs) {
-        if (!resumable(status_of(r)) || !std::filesystem::exists(checkpoint_path(file, r), ec)) continue;
-        if (of_a_sweep(checkpoint_path(file, r))) {
+        if (!resumable(status_of(r)) || !has_checkpoint(file, r)) continue;
+        if (of_a_sweep(any_checkpoint(file, r))) {
           if (!quiet) std::printf("run '%s' belongs to a sweep: run the same dposg sweep again to continue it\n", r.c_str());
           continue;
         }
@@ -195,6 +238,10 @@ int resume_command(int argc, const char* const argv[]) {
       }
     }
   }
+  // One MPI session per process: under mpirun, one run per resume.
+  if (todo.size() > 1 && mpi_world_size_from_environment() > 1)
+    throw InputError("--run: " + std::to_string(todo.size()) + " runs of '" + file +
+                     "' can be resumed; under mpirun resume one at a time (dposg resume FILE --run NAME)");
   if (todo.empty()) {
     if (!quiet) std::printf("nothing to resume in %s (no interrupted run with a checkpoint)\n", file.c_str());
     return 0;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
@@ -150,7 +151,13 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
   PlacedExperiment placed = place_experiment(config, placement);
   Experiment& e = placed.experiment;
   const std::unique_ptr<MpiSession>& mpi = placed.mpi;
-  const std::string no_checkpoints = checkpoints_unsupported(e, mpi != nullptr);
+  const std::string no_checkpoints = checkpoints_unsupported(e);
+  // Under MPI every rank continues from its own checkpoint, at the last iteration all of them have.
+  std::optional<ResumePoint> rank_resume;
+  if (resume && mpi) {
+    rank_resume = resume_point_of_rank(*resume, *mpi);
+    resume = &*rank_resume;
+  }
   if (!no_checkpoints.empty() && (given.count("checkpoint-every") || given.count("checkpoint-seconds")))
     throw InputError(std::string("--") + (given.count("checkpoint-every") ? "checkpoint-every" : "checkpoint-seconds") +
                      ": checkpoints are not available for " + no_checkpoints);
@@ -183,16 +190,21 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
   FirstRow first;
   if (writer) write_placement_attributes(placed, placement, *writer);
   std::unique_ptr<CheckpointFile> sink;
-  if (writer && no_checkpoints.empty()) {
-    sink = make_checkpoint_file(output.out, e.run_name, argc, argv, resume, [&] { writer->flush(true); });
+  if ((writer || mpi) && no_checkpoints.empty()) {
+    // Rows up to a checkpoint's iteration reach the results file (rank 0's) before it is renamed in.
+    sink = make_checkpoint_file(output.out, e.run_name, argc, argv, resume, [&] { if (writer) writer->flush(true); },
+                                mpi.get());
     e.driver.checkpoints = sink.get();
     e.driver.checkpoint_every = checkpoints.every;
     e.driver.checkpoint_seconds = checkpoints.seconds;
     if (resume) {
       e.driver.resume_from = &resume->state;
-      writer->set_attr("resumed_at_iteration", resume->iteration);
+      if (writer) writer->set_attr("resumed_at_iteration", resume->iteration);
     }
-    install_stop_handlers();
+    // Under mpirun SIGTERM means that the job is being ended (another rank died, or the job was
+    // cancelled; core/mpi_backend.cpp): the run ends failed, and resumes from its last periodic
+    // checkpoint.
+    if (!mpi) install_stop_handlers();
   }
   const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress});
   if (writer && net.enabled()) writer->set_attr("net_emulated_s", emulated_network_seconds());

@@ -62,6 +62,14 @@ class Cursor {
   const std::string& path_;
 };
 
+void sync_directory(const std::string& dir) {
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
 std::string os_error(const std::string& what, const std::string& path) {
   return "checkpoint: cannot " + what + " '" + path + "': " + std::strerror(errno);
 }
@@ -201,12 +209,7 @@ void StateArchive::write_file(const std::string& path) const {
     throw CheckpointError(why);
   }
   // The rename itself is durable only once the directory is.
-  const std::string dir = parent_dir(path);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  sync_directory(parent_dir(path));
 }
 
 StateArchive StateArchive::read_file(const std::string& path) {
@@ -288,13 +291,55 @@ void CheckpointFile::save(std::int64_t, const StateArchive& state) {
   if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) throw CheckpointError(os_error("create the directory", dir));
   StateArchive a = state;
   a.merge(identity_);
-  a.write_file(path_);
+  if (!keep_previous_) {
+    a.write_file(path_);
+  } else {
+    const std::string next = path_ + ".next", prev = path_ + ".prev";
+    a.write_file(next);
+    if (::rename(path_.c_str(), prev.c_str()) != 0 && errno != ENOENT) throw CheckpointError(os_error("rename", path_));
+    if (::rename(next.c_str(), path_.c_str()) != 0) throw CheckpointError(os_error("rename", next));
+    sync_directory(dir);
+  }
   ++saved_;
+}
+
+std::vector<std::string> checkpoint_generations(const std::string& path) {
+  std::vector<std::string> found;
+  for (const std::string& p : {path, path + ".prev", path + ".next"})
+    if (::access(p.c_str(), F_OK) == 0) found.push_back(p);
+  return found;
+}
+
+bool has_checkpoint(const std::string& results_path, const std::string& run) {
+  return !any_checkpoint(results_path, run).empty();
+}
+
+std::string any_checkpoint(const std::string& results_path, const std::string& run) {
+  const std::string own = checkpoint_path(results_path, run);
+  if (::access(own.c_str(), F_OK) == 0) return own;
+  const auto by_iteration = checkpoints_by_iteration(checkpoint_generations(checkpoint_path(results_path, run, 0)));
+  return by_iteration.empty() ? "" : by_iteration.rbegin()->second;
+}
+
+std::map<std::int64_t, std::string> checkpoints_by_iteration(const std::vector<std::string>& generations) {
+  std::map<std::int64_t, std::string> out;
+  for (const auto& p : generations) {
+    try {
+      out[StateArchive::read_file(p).integer("driver/iteration")] = p;
+    } catch (const CheckpointError&) {
+      // A generation that is not whole cannot be: the writes are atomic. A damaged disk is refused
+      // by the reader of the one chosen; here it only does not count.
+    }
+  }
+  return out;
 }
 
 void CheckpointFile::discard() {
   ::unlink(path_.c_str());
   ::unlink((path_ + ".tmp").c_str());
+  ::unlink((path_ + ".prev").c_str());
+  ::unlink((path_ + ".next").c_str());
+  ::unlink((path_ + ".next.tmp").c_str());
   (void)::rmdir(parent_dir(path_).c_str());  // fails, as it should, while other runs' files are there
 }
 

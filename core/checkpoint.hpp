@@ -102,10 +102,17 @@ class CheckpointSink {
 // The checkpoints of one run in one file (checkpoint_path), each with `identity` merged in (what
 // `dposg resume` needs to rebuild the run: its options). before_write makes the rows durable
 // (the results file's flush).
+//
+// keep_previous (MPI: one file per rank): the ranks' files are renamed one by one, so a kill can
+// leave rank 0 at iteration k and rank 1 at k - K. Each rank then keeps its previous checkpoint
+// as well, and a resume takes the last iteration that every rank still has (common_generation).
+// Each save writes PATH.next whole (atomically), renames PATH to PATH.prev, then PATH.next to
+// PATH: a kill at any instant leaves whole files only, among them the last and the one before.
 class CheckpointFile final : public CheckpointSink {
  public:
-  CheckpointFile(std::string path, StateArchive identity, std::function<void()> before_write)
-      : path_(std::move(path)), identity_(std::move(identity)), before_write_(std::move(before_write)) {}
+  CheckpointFile(std::string path, StateArchive identity, std::function<void()> before_write, bool keep_previous = false)
+      : path_(std::move(path)), identity_(std::move(identity)), before_write_(std::move(before_write)),
+        keep_previous_(keep_previous) {}
   // Creates the directory on first use.
   void save(std::int64_t iteration, const StateArchive& state) override;
   // Removes the file (the run ended: finished or diverged) and the directory if it is left empty.
@@ -117,7 +124,18 @@ class CheckpointFile final : public CheckpointSink {
   std::string path_;
   StateArchive identity_;
   std::function<void()> before_write_;
+  bool keep_previous_ = false;
   std::int64_t saved_ = 0;
 };
+
+// The files a CheckpointFile at `path` may have left (PATH, PATH.prev, PATH.next), those present.
+std::vector<std::string> checkpoint_generations(const std::string& path);
+// Whether `run` of the results file has a checkpoint: its own, or rank 0's of an MPI run.
+bool has_checkpoint(const std::string& results_path, const std::string& run);
+// The path of a checkpoint of `run` to read its identity from (the options; the same in every
+// rank's file): the run's own, else rank 0's newest. "" if none.
+std::string any_checkpoint(const std::string& results_path, const std::string& run);
+// The whole checkpoint files among `generations` (unreadable ones skipped), by iteration.
+std::map<std::int64_t, std::string> checkpoints_by_iteration(const std::vector<std::string>& generations);
 
 }  // namespace dposg

@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "core/checkpoint.hpp"
 #include "core/compressor.hpp"
 #include "core/dqgan.hpp"
 #include "core/error.hpp"
@@ -61,6 +62,7 @@ MpiSession::~MpiSession() = default;
 void MpiSession::abort(int code) const { std::exit(code); }
 std::vector<int> MpiSession::gather(int value) const { return {value}; }
 std::string MpiSession::broadcast(const std::string& value) const { return value; }
+std::vector<std::int64_t> MpiSession::all_gather(const std::vector<std::int64_t>& mine) const { return mine; }
 MpiSession::SetupAgreement MpiSession::agree_on_setup(bool failed, double) const {
   return {true, failed ? 1 : 0, failed ? 0 : -1};
 }
@@ -175,6 +177,15 @@ MpiSession::MpiSession(int* argc, char*** argv) {
 }
 
 bool mpi_job_ending() { return g_terminated != 0; }
+
+std::vector<std::int64_t> MpiSession::all_gather(const std::vector<std::int64_t>& mine) const {
+  std::vector<std::int64_t> all(mine.size() * static_cast<std::size_t>(size_));
+  MPI_Request request;
+  MPI_Iallgather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T, all.data(), static_cast<int>(mine.size()),
+                 MPI_INT64_T, MPI_COMM_WORLD, &request);
+  wait_one(request);
+  return all;
+}
 
 std::string MpiSession::broadcast(const std::string& value) const {
   std::uint64_t n = value.size();
@@ -379,30 +390,56 @@ ExchangePlan exchange_plan(const Topology& W, int rank, int ranks, Index block) 
   return plan;
 }
 
-class MpiMixer final : public Mixer {
+// Test hook (tests/test_mpi_failures.cpp): rank DPOSG_TEST_ABORT_RANK dies at iteration
+// DPOSG_TEST_ABORT_ITER (default 1), as a crashed node would; with DPOSG_TEST_ABORT_MODE=throw it
+// throws instead (a local error: the rank itself must end the job). Every MPI engine part that
+// runs once per iteration calls it: the mixers and DQGAN's server link.
+class FailureHook {
  public:
-  MpiMixer(MixingSchedule schedule, int rank, int ranks, NetworkEmulation net, std::shared_ptr<Exchange> exchange)
-      : schedule_(std::move(schedule)), rank_(rank), ranks_(ranks), block_(schedule_.workers() / ranks),
-        sent_(static_cast<std::size_t>(ranks), 0.0), net_(net), exchange_(std::move(exchange)) {
-    // Test hook (tests/test_mpi.cpp): rank DPOSG_TEST_ABORT_RANK dies at iteration
-    // DPOSG_TEST_ABORT_ITER (default 1), as a crashed node would.
-    // With DPOSG_TEST_ABORT_MODE=throw it throws instead (a local error: the rank itself must end the job).
+  explicit FailureHook(int rank) : rank_(rank) {
     if (const char* r = std::getenv("DPOSG_TEST_ABORT_RANK"); r && std::atoi(r) == rank_) {
       const char* k = std::getenv("DPOSG_TEST_ABORT_ITER");
-      abort_at_ = k ? std::atoll(k) : 1;
+      at_ = k ? std::atoll(k) : 1;
       const char* mode = std::getenv("DPOSG_TEST_ABORT_MODE");
       throw_ = mode && std::string(mode) == "throw";
     }
   }
+  void at(std::int64_t iteration) const {
+    if (!at_ || *at_ != iteration) return;
+    if (throw_)
+      throw std::runtime_error("test hook: rank " + std::to_string(rank_) + " fails at iteration " + std::to_string(iteration));
+    std::abort();
+  }
+
+ private:
+  int rank_;
+  std::optional<std::int64_t> at_;
+  bool throw_ = false;
+};
+
+// The cumulative bytes each rank has sent, in a checkpoint.
+void save_sent(StateArchive& a, const std::string& prefix, const std::vector<double>& sent) {
+  a.put(prefix + "sent", Vector(Eigen::Map<const Vector>(sent.data(), static_cast<Index>(sent.size()))));
+}
+
+void load_sent(const StateArchive& a, const std::string& prefix, std::vector<double>& sent) {
+  const Vector v = a.vector(prefix + "sent");
+  if (v.size() != static_cast<Index>(sent.size()))
+    throw CheckpointError("checkpoint of " + std::to_string(v.size()) + " MPI ranks, resumed over " +
+                          std::to_string(sent.size()));
+  std::copy(v.data(), v.data() + v.size(), sent.begin());
+}
+
+class MpiMixer final : public Mixer {
+ public:
+  MpiMixer(MixingSchedule schedule, int rank, int ranks, NetworkEmulation net, std::shared_ptr<Exchange> exchange)
+      : schedule_(std::move(schedule)), rank_(rank), ranks_(ranks), block_(schedule_.workers() / ranks),
+        sent_(static_cast<std::size_t>(ranks), 0.0), hook_(rank), net_(net), exchange_(std::move(exchange)) {}
 
   const MixingSchedule& schedule() const override { return schedule_; }
 
   void mix(Matrix& X, int rounds, std::int64_t iteration) const override {
-    if (abort_at_ && *abort_at_ == iteration) {
-      if (throw_) throw std::runtime_error("test hook: rank " + std::to_string(rank_) + " fails at iteration " +
-                                           std::to_string(iteration));
-      std::abort();
-    }
+    hook_.at(iteration);
     const Index d = X.rows();
     if (rounds <= 0 || schedule_.workers() == 1 || d == 0) return;
     if (schedule_.is_complete()) {
@@ -447,6 +484,11 @@ class MpiMixer final : public Mixer {
   std::optional<double> bytes_busiest_sent() const override {
     return *std::max_element(sent_.begin(), sent_.end());
   }
+  // The exchange plans and buffers are rebuilt as they are used and random rings are drawn from
+  // (seed, iteration, round): what carries over is the byte count.
+  bool checkpointable() const override { return true; }
+  void save_state(StateArchive& a, const std::string& prefix) const override { save_sent(a, prefix, sent_); }
+  void load_state(const StateArchive& a, const std::string& prefix) const override { load_sent(a, prefix, sent_); }
 
  private:
   // One round's exchange for W as seen from this rank (exchange_plan) with a buffer per message.
@@ -531,8 +573,7 @@ class MpiMixer final : public Mixer {
   int rank_, ranks_;
   Index block_;
   mutable std::vector<double> sent_;  // cumulative bytes each rank has sent
-  std::optional<std::int64_t> abort_at_;
-  bool throw_ = false;
+  FailureHook hook_;
   NetworkEmulation net_;
   std::shared_ptr<Exchange> exchange_;  // mix is const (the Mixer interface); the transport is not
   // Scratch kept between rounds (mix is const: the Mixer interface).
@@ -560,7 +601,7 @@ class MpiCompressedMixer final : public Mixer {
       : schedule_(std::move(schedule)), gamma_(gamma), columns_(c, false, seed), compressor_(std::move(c)),
         rank_(rank), ranks_(ranks), block_(schedule_.workers() / ranks), first_(static_cast<Index>(rank) * block_),
         everyone_(schedule_.is_complete() || schedule_.is_time_varying()), sent_(static_cast<std::size_t>(ranks), 0.0),
-        net_(net) {
+        net_(net), hook_(rank) {
     if (!everyone_) plan_ = exchange_plan(schedule_.base(), rank_, ranks_, block_);
     // Where worker j's public copy is kept here (-1: not kept).
     slot_.assign(static_cast<std::size_t>(schedule_.workers()), -1);
@@ -578,6 +619,7 @@ class MpiCompressedMixer final : public Mixer {
   const MixingSchedule& schedule() const override { return schedule_; }
 
   void mix(Matrix& X, int rounds, std::int64_t iteration) const override {
+    hook_.at(iteration);
     const Index d = X.rows();
     if (rounds <= 0 || schedule_.workers() == 1 || d == 0) return;
     if (xhat_.rows() != d) xhat_.setZero(d, kept_);
@@ -624,6 +666,19 @@ class MpiCompressedMixer final : public Mixer {
            static_cast<double>(compressor_->wire_bytes());
   }
   std::optional<double> bytes_busiest_sent() const override { return *std::max_element(sent_.begin(), sent_.end()); }
+  // CHOCO's state: the public copies kept here, the error memories of this rank's workers, and the
+  // byte count (a compressor's randomness is drawn from (seed, iteration, worker)).
+  bool checkpointable() const override { return true; }
+  void save_state(StateArchive& a, const std::string& prefix) const override {
+    a.put(prefix + "xhat", xhat_);
+    a.put(prefix + "memory", columns_.memory());
+    save_sent(a, prefix, sent_);
+  }
+  void load_state(const StateArchive& a, const std::string& prefix) const override {
+    xhat_ = a.matrix(prefix + "xhat");
+    columns_.set_memory(a.matrix(prefix + "memory"));
+    load_sent(a, prefix, sent_);
+  }
 
  private:
   Index slot(Index j) const { return slot_[static_cast<std::size_t>(j)]; }
@@ -700,6 +755,7 @@ class MpiCompressedMixer final : public Mixer {
   Index kept_ = 0;
   mutable std::vector<double> sent_;  // cumulative bytes each rank has sent
   NetworkEmulation net_;
+  FailureHook hook_;
   // State (the public copies) and scratch kept between rounds (mix is const: the Mixer interface).
   mutable Matrix xhat_, diff_, q_;
   mutable Vector decoded_;
@@ -717,11 +773,12 @@ class MpiCompressedMixer final : public Mixer {
 class MpiServerLink final : public ServerLink {
  public:
   MpiServerLink(int rank, int ranks, Index first, Index block, Index workers, NetworkEmulation net)
-      : rank_(rank), ranks_(ranks), first_(first), block_(block), workers_(workers), net_(net) {}
+      : rank_(rank), ranks_(ranks), first_(first), block_(block), workers_(workers), net_(net), hook_(rank) {}
   Index first_worker() const override { return first_; }
 
   bool average_at_server(const Compressor& c, const std::vector<CompressedVector>& messages, const Matrix& decoded,
                          Vector& g_hat) override {
+    hook_.at(++calls_);  // once per iteration
     const std::size_t message_bytes = c.wire_bytes();
     const std::size_t local_bytes = message_bytes * static_cast<std::size_t>(block_);
     if (message_bytes * static_cast<std::size_t>(workers_) > static_cast<std::size_t>(INT_MAX))
@@ -758,6 +815,8 @@ class MpiServerLink final : public ServerLink {
   int rank_, ranks_;
   Index first_, block_, workers_;
   NetworkEmulation net_;
+  FailureHook hook_;
+  std::int64_t calls_ = 0;  // average_at_server's, one per iteration: the hook's clock
   std::vector<std::uint8_t> send_, recv_;
   CompressedVector message_;
   Matrix all_;

@@ -14,6 +14,7 @@
 // MpiMixer's messages go through an Exchange (core/exchange.hpp), chosen by --exchange: MPI on the
 // host buffers, or NCCL between the ranks' GPUs (open_exchange below). DQGAN's server link, CHOCO's
 // compressed messages and the metrics' reductions stay on MPI.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,8 @@ class MpiSession {
   std::vector<int> gather(int value) const;
   // Ends every rank of the job with `code` (a failure on one rank must not leave the others waiting).
   [[noreturn]] void abort(int code) const;
+  // Every rank's `per_rank` values, in rank order, on every rank. Collective.
+  std::vector<std::int64_t> all_gather(const std::vector<std::int64_t>& mine) const;
   // Rank 0's `value` on every rank. Collective; throws (as the exchanges do) when the job is
   // being ended while it waits.
   std::string broadcast(const std::string& value) const;

@@ -18,6 +18,12 @@ int mpi_world_size_from_environment() {
   return 1;
 }
 
+int mpi_world_rank_from_environment() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* v = std::getenv(name)) return std::atoi(v);
+  return 0;
+}
+
 namespace {
 constexpr int kRequestTag = 7101, kReplyTag = 7102;
 }

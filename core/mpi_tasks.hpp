@@ -16,6 +16,8 @@ namespace dposg {
 // The number of ranks of the MPI job this process was started in (Open MPI's, MPICH's or a PMI
 // environment), 1 when it was not started by mpirun.
 int mpi_world_size_from_environment();
+// This process's rank in that job, 0 when it was not started by mpirun.
+int mpi_world_rank_from_environment();
 
 class MpiTaskQueue {
  public:
