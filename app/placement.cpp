@@ -44,14 +44,13 @@ PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions plac
   try {
     const MpiTransport transport{p.mpi.get(), net, p.transport};
     p.experiment = build_experiment(config, {}, &transport);
-    // Every rank's GPU, gathered before the file is opened (collective).
-    if (on_gpu) p.cuda_devices = p.mpi->gather(config.problem.cuda_device);
   } catch (const std::exception& err) {
     // Deterministic bad input fails on every rank at once; input that differs between ranks (a
     // file present on one host only) fails on some, and the rest must learn of it before rank 0
-    // creates the file. A failure that left the others inside a collective call of the set-up
-    // cannot be agreed on: that rank ends the job.
-    constexpr double kAgreementSeconds = 5.0;
+    // creates the file. The others are still building (the block above makes no collective call)
+    // and reach the agreement in their own time: on a loaded machine several seconds after this
+    // one. Should one be stuck elsewhere all the same, this rank ends the job after the timeout.
+    constexpr double kAgreementSeconds = 60.0;
     const MpiSession::SetupAgreement agreed = p.mpi->agree_on_setup(true, kAgreementSeconds);
     if (!agreed.completed) end_job_for(*p.mpi, err, placement.command);
     if (agreed.failed == p.mpi->size()) throw;  // as in one process: rank 0 says it
@@ -63,6 +62,8 @@ PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions plac
   const MpiSession::SetupAgreement agreed = p.mpi->agree_on_setup(false, 0.0);
   if (agreed.failed > 0)
     throw ReportedError("rank " + std::to_string(agreed.first_failed) + " could not set the run up", 2);
+  // Every rank's GPU, gathered before the file is opened (collective).
+  if (on_gpu) p.cuda_devices = p.mpi->gather(config.problem.cuda_device);
   return p;
 }
 
