@@ -4,15 +4,17 @@
 // Streams for other purposes (problem instances, random mixing) are derived from (seed, purpose, k)
 // the same way, so they never depend on the order in which anything else was drawn.
 #include <cstdint>
-#include <memory>
+#include <utility>
 #include <random>
 #include <vector>
 
+#include "core/lazy_mt19937_64.hpp"
 #include "core/types.hpp"
 
 namespace dposg {
 
-using Rng = std::mt19937_64;
+// std::mt19937_64's streams, bit for bit, compact until their 157th draw.
+using Rng = LazyMt19937_64;
 
 // SplitMix64 finaliser: a bijective mixer that decorrelates nearby seeds.
 constexpr std::uint64_t splitmix64(std::uint64_t x) {
@@ -43,40 +45,48 @@ inline Rng make_rng(std::uint64_t seed, StreamPurpose purpose, std::uint64_t k =
 // Per-worker streams for workers [first, first + count) of a run with the given seed: stream i is
 // make_rng(seed, StreamPurpose::worker, first + i), the same numbers bit for bit.
 //
-// At a million workers the streams are 2.5 GB (an mt19937_64 is 312 words) and seeding them one by
-// one dominated the start-up (issue #20: each seed is a 312-step dependent chain, then the first draw
-// twists all 312 words from cold memory). So they are built in batches: the seeding chains of
-// kSeedLanes streams interleaved (independent multiplies in flight instead of one latency-bound
-// chain), the first twist done at once while the batch is in cache, on all threads, into one
-// allocation marked for huge pages (a 2.5 GB buffer faulted in 4 KiB pages cost more than the
-// seeding). The state is written as libstdc++ lays an mt19937_64 out (x[312], then the index);
-// elsewhere each stream is constructed as before (core/rng.cpp).
-// Frees WorkerRngs' storage: mapped (large) or from operator new (small), by its size.
-struct RngStorageRelease {
-  std::size_t bytes = 0;
-  void operator()(Rng* p) const;
-};
-
+// At a million workers, full mt19937_64 states are 2.5 GB (312 words each); seeding and
+// first-touching them was most of the start-up (issue #20). Each stream is an Rng in its compact
+// form (40 bytes: core/lazy_mt19937_64.hpp), built in batches (the seeding chains of several
+// streams interleaved, on all threads), plus a reserved slot of 312 words that the stream fills
+// only at its 157th draw. The slots are one mapping marked for huge pages and never touched before
+// (the kernel zeroes a page when a stream first writes it), so a run pays for the state of the
+// streams that go past 156 draws, when they do.
 class WorkerRngs {
  public:
   WorkerRngs(std::uint64_t seed, Index count, Index first = 0);
   WorkerRngs(const WorkerRngs& other);
   WorkerRngs& operator=(const WorkerRngs& other);
-  WorkerRngs(WorkerRngs&&) noexcept = default;
-  WorkerRngs& operator=(WorkerRngs&&) noexcept = default;
-  Rng& operator[](Index local) { return streams_.get()[local]; }
-  const Rng& operator[](Index local) const { return streams_.get()[local]; }
+  WorkerRngs(WorkerRngs&& other) noexcept;
+  WorkerRngs& operator=(WorkerRngs&& other) noexcept;
+  ~WorkerRngs();
+  Rng& operator[](Index local) { return streams()[local]; }
+  const Rng& operator[](Index local) const { return streams()[local]; }
   Index size() const { return count_; }
 
  private:
-  void allocate(Index count);
-  Index count_ = 0;
-  std::unique_ptr<Rng, RngStorageRelease> streams_;
-};
+  // Storage from mmap (large: huge pages, reserved but untouched) or operator new (small).
+  class Block {
+   public:
+    Block() = default;
+    explicit Block(std::size_t bytes);
+    Block(Block&& o) noexcept : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+    Block& operator=(Block&& o) noexcept;
+    ~Block();
+    void* get() const { return p_; }
 
-// The state of make_rng(seed, StreamPurpose::worker, first + i) for i < count after its first twist,
-// written to out[i] (the batched construction above, exposed for tests/test_rng.cpp).
-void seed_worker_streams(std::uint64_t seed, Index first, Index count, Rng* out);
+   private:
+    void* p_ = nullptr;
+    std::size_t bytes_ = 0;
+  };
+
+  explicit WorkerRngs(Index count);  // storage only: the streams are constructed by the caller
+  Rng* streams() const { return static_cast<Rng*>(streams_.get()); }
+  std::uint64_t* slot(Index i) const { return static_cast<std::uint64_t*>(states_.get()) + i * Index{Rng::state_size}; }
+  void destroy();
+  Index count_ = 0;
+  Block streams_, states_;
+};
 
 // Fills v with independent N(0, stddev^2) draws.
 inline void fill_normal(Rng& rng, double stddev, Eigen::Ref<Vector> v) {

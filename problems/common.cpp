@@ -92,9 +92,10 @@ Matrix coupling_matrix(std::uint64_t seed, const Vector& s) {
 void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col) {
   if (noise == 0.0) return;
   const Index len = col.size();
-  Vector e(len);
-  fill_normal(rng, noise / std::sqrt(static_cast<double>(len) * static_cast<double>(batch)), e);
-  col += e;
+  // Added as drawn: the same sums as filling a vector first, without a heap vector per column per call
+  // (at M = 10^6 its malloc/free was a tenth of an iteration, issue #20).
+  std::normal_distribution<double> n(0.0, noise / std::sqrt(static_cast<double>(len) * static_cast<double>(batch)));
+  for (Index k = 0; k < len; ++k) col[k] += n(rng);
 }
 
 void AdditiveNoiseProblem::exact(const Matrix& Z, Matrix& G) const {
