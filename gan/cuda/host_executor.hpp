@@ -1,11 +1,11 @@
 #pragma once
 // The CPU reference of every operation that gan/cuda/device_gan.cu runs on the GPU (one loop per kernel,
-// the GEMM as the definition of cublasSgemmStridedBatched), for batched_gan_operator (batched_gan.hpp).
+// the GEMM as the definition of cublasSgemmStridedBatched), for batched_gan_operator (batched_gan.hpp) and batched_conv_operator (batched_conv.hpp).
 // A unit test runs the whole batched operator through it and compares with GanProblem's double path,
 // so the layout and the order of the passes are checked on machines without a GPU.
 #include <cmath>
 
-#include "gan/cuda/batched_gan.hpp"
+#include "gan/cuda/batched_conv.hpp"
 
 namespace dposg::gan::cuda {
 
@@ -79,6 +79,58 @@ struct HostExecutor {
       d_real[k] = g.real;
       d_fake_d[k] = g.fake_d;
       d_fake_g[k] = g.fake_g;
+    }
+  }
+  void hinge_output_grads(const float* d_real_out, const float* d_fake_out, long long S, float inv_b, float* d_real,
+                          float* d_fake_d) {
+    for (long long k = 0; k < S; ++k) {
+      const HingeOutputGrad g = hinge_output_grad(d_real_out[k], d_fake_out[k], inv_b);
+      d_real[k] = g.real;
+      d_fake_d[k] = g.fake_d;
+    }
+  }
+  // The dcgan networks' operations (batched_conv.hpp), one element each through the functions the CUDA
+  // kernels call.
+  void im2col(const ConvGeom& g, const float* big, float* cols, int B, int M) {
+    const long long n = g.col_features() * B * M;
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+    for (long long k = 0; k < n; ++k) cols[k] = im2col_element(g, big, B, k);
+  }
+  void col2im(const ConvGeom& g, const float* cols, float* big, int B, int M) {
+    const long long n = g.big_channels() * g.big_pixels() * B * M;
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+    for (long long k = 0; k < n; ++k) big[k] = col2im_element(g, cols, B, k);
+  }
+  void to_canvas(const float* X, const CanvasGeom& c, int B, int M, float fill, float* canvas) {
+    const long long n = static_cast<long long>(c.channels) * c.side * c.side * B * M;
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+    for (long long k = 0; k < n; ++k) canvas[k] = to_canvas_element(c, X, B, fill, k);
+  }
+  void from_canvas(const float* canvas, const CanvasGeom& c, int B, int M, float* X) {
+    const long long n = c.features() * B * M;
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+    for (long long k = 0; k < n; ++k) X[k] = from_canvas_element(c, canvas, B, k);
+  }
+  void channel_bias_act(float* a, float* h, const float* bias, long long bias_stride, int channels, long long plane,
+                        int M, Act act) {
+    const long long blocks = static_cast<long long>(channels) * M;
+#pragma omp parallel for schedule(static) if (blocks * plane > kParallelElements)
+    for (long long q = 0; q < blocks; ++q) {
+      const float b = bias[(q / channels) * bias_stride + q % channels];
+      float* aq = a + q * plane;
+      for (long long j = 0; j < plane; ++j) {
+        aq[j] += b;
+        if (h) h[q * plane + j] = act_value(act, aq[j]);
+      }
+    }
+  }
+  void channel_sums(const float* X, int channels, long long plane, int M, float* out, long long out_stride) {
+    const long long blocks = static_cast<long long>(channels) * M;
+#pragma omp parallel for schedule(static) if (blocks * plane > kParallelElements)
+    for (long long q = 0; q < blocks; ++q) {
+      float s = 0.f;
+      for (long long j = 0; j < plane; ++j) s += X[q * plane + j];
+      out[(q / channels) * out_stride + q % channels] += s;
     }
   }
   void interpolate(const float* real, const float* fake, const float* eps, long long S, int D, float* x_hat) {
