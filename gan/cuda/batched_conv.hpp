@@ -36,7 +36,16 @@
 namespace dposg::gan::cuda {
 
 // --- per-element definitions (host and device) ------------------------------------------------
-// Entry n of the M workers' cols (n < M patch B P_small).
+// The big-grid entry that patch column (c, ky, kx) of small-grid pixel (oy, ox), sample b, worker i
+// reads; -1 where the patch leaves the grid (a zero).
+DPOSG_HD inline long long im2col_source(const ConvGeom& g, int B, long long i, int c, int ky, int kx, long long b,
+                                        int oy, int ox) {
+  const int iy = oy * g.stride - g.pad + ky, ix = ox * g.stride - g.pad + kx, bs = g.big_side();
+  if (iy < 0 || iy >= bs || ix < 0 || ix >= bs) return -1;
+  return ((i * g.big_channels() + c) * B + b) * g.big_pixels() + static_cast<long long>(iy) * bs + ix;
+}
+
+// Entry n of the M workers' cols (n < M patch B P_small), as the CUDA kernel indexes it.
 DPOSG_HD inline float im2col_element(const ConvGeom& g, const float* big, int B, long long n) {
   const long long Ps = g.small_pixels();
   const long long p = n % Ps;
@@ -46,38 +55,42 @@ DPOSG_HD inline float im2col_element(const ConvGeom& g, const float* big, int B,
   const int patch = g.patch();
   const int col = static_cast<int>(r % patch);
   const long long i = r / patch;
-  const int k = g.k, ss = g.small_side(), bs = g.big_side();
-  const int kx = col % k, ky = (col / k) % k, c = col / (k * k);
-  const int oy = static_cast<int>(p / ss), ox = static_cast<int>(p % ss);
-  const int iy = oy * g.stride - g.pad + ky, ix = ox * g.stride - g.pad + kx;
-  if (iy < 0 || iy >= bs || ix < 0 || ix >= bs) return 0.f;
-  return big[((i * g.big_channels() + c) * B + b) * g.big_pixels() + static_cast<long long>(iy) * bs + ix];
+  const int k = g.k, ss = g.small_side();
+  const long long src =
+      im2col_source(g, B, i, col / (k * k), (col / k) % k, col % k, b, static_cast<int>(p / ss), static_cast<int>(p % ss));
+  return src < 0 ? 0.f : big[src];
 }
 
-// Entry n of the M workers' big grids (n < M big_channels B P_big): the sum, in (ky, kx) order, of the
-// patch entries that im2col took from that pixel (a gather, so no two threads write one element).
+// Big-grid pixel (iy, ix) of channel c, sample b, worker i after col2im: the sum, in increasing
+// (ky, kx), of the patch entries im2col took from it (a gather, so no two threads write one element).
+// Only the taps with (iy + pad - ky) divisible by the stride reach it.
+DPOSG_HD inline float col2im_sum(const ConvGeom& g, const float* cols, int B, long long i, long long c, long long b,
+                                 int iy, int ix) {
+  const long long Ps = g.small_pixels();
+  const int k = g.k, st = g.stride, ss = g.small_side();
+  float s = 0.f;
+  for (int ky = (iy + g.pad) % st; ky < k; ky += st) {
+    const int oy = (iy + g.pad - ky) / st;
+    if (oy < 0 || oy >= ss) continue;
+    for (int kx = (ix + g.pad) % st; kx < k; kx += st) {
+      const int ox = (ix + g.pad - kx) / st;
+      if (ox < 0 || ox >= ss) continue;
+      const long long col = ((i * g.big_channels() + c) * k + ky) * k + kx;
+      s += cols[(col * B + b) * Ps + static_cast<long long>(oy) * ss + ox];
+    }
+  }
+  return s;
+}
+
+// Entry n of the M workers' big grids (n < M big_channels B P_big), as the CUDA kernel indexes it.
 DPOSG_HD inline float col2im_element(const ConvGeom& g, const float* cols, int B, long long n) {
-  const long long Pb = g.big_pixels(), Ps = g.small_pixels();
+  const long long Pb = g.big_pixels();
   const long long p = n % Pb;
   long long r = n / Pb;
   const long long b = r % B;
   r /= B;
-  const int Cb = g.big_channels();
-  const long long c = r % Cb, i = r / Cb;
-  const int k = g.k, st = g.stride, ss = g.small_side(), bs = g.big_side();
-  const int iy = static_cast<int>(p / bs), ix = static_cast<int>(p % bs);
-  float s = 0.f;
-  for (int ky = 0; ky < k; ++ky) {
-    const int ty = iy + g.pad - ky;
-    if (ty < 0 || ty % st != 0 || ty / st >= ss) continue;
-    for (int kx = 0; kx < k; ++kx) {
-      const int tx = ix + g.pad - kx;
-      if (tx < 0 || tx % st != 0 || tx / st >= ss) continue;
-      const long long col = ((i * Cb + c) * k + ky) * k + kx;
-      s += cols[(col * B + b) * Ps + static_cast<long long>(ty / st) * ss + tx / st];
-    }
-  }
-  return s;
+  const int Cb = g.big_channels(), bs = g.big_side();
+  return col2im_sum(g, cols, B, r / Cb, r % Cb, b, static_cast<int>(p / bs), static_cast<int>(p % bs));
 }
 
 // Entry n of the M workers' canvases (n < M C B side^2); X: features x B per worker.

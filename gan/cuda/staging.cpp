@@ -143,10 +143,15 @@ namespace {
 // HostExecutor with the GEMMs through Eigen (float, one worker's product per iteration, workers on
 // all threads; inside the parallel region Eigen's product runs on one thread).
 struct EigenExecutor : HostExecutor {
+  // dcgan: every product on one thread, inside a parallel region even for one worker, as the double
+  // path runs its columns (Eigen's own multithreaded GEMM busy-waits for its partner thread, costly on
+  // a shared machine); the MLP keeps its behaviour (and its numbers).
+  bool products_in_region = false;
+
   void gemm(const Gemm& g) {
     using ConstMap = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
     using Map = Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
-#pragma omp parallel for schedule(static) if (g.batch > 1)
+#pragma omp parallel for schedule(static) if (g.batch > 1 || products_in_region)
     for (int i = 0; i < g.batch; ++i) {
       const ConstMap A(g.A + i * g.stride_a, g.trans_a ? g.k : g.m, g.trans_a ? g.m : g.k, Eigen::OuterStride<>(g.lda));
       const ConstMap B(g.B + i * g.stride_b, g.trans_b ? g.n : g.k, g.trans_b ? g.k : g.n, Eigen::OuterStride<>(g.ldb));
@@ -161,27 +166,24 @@ struct EigenExecutor : HostExecutor {
   }
 };
 
-// batched_gan_operator through executor X on `arena` (its inputs filled); returns its G.
-template <class X>
-const float* operator_on_arena(const GanPlan& plan, float* arena) {
-  X x;
-  return batched_operator_on(x, plan, arena);
-}
-
 void run_batched(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G, bool eigen) {
   const GanPlan plan = plan_for(p, batch, Z.cols());
   // Every buffer is written before it is read (the GPU's arena is not cleared either).
   thread_local std::vector<float> arena;
   arena.resize(operator_floats(plan));
   stage_inputs(p, plan, Z, rngs, arena.data());
-  widen_result(eigen ? float_cpu_operator(plan, arena.data()) : operator_on_arena<HostExecutor>(plan, arena.data()),
+  HostExecutor loops;
+  widen_result(eigen ? float_cpu_operator(plan, arena.data()) : batched_operator_on(loops, plan, arena.data()),
                p.dim(), Z.cols(), G);
 }
 
 }  // namespace
 
 const float* float_cpu_operator(const GanPlan& plan, float* arena) {
-  return operator_on_arena<EigenExecutor>(plan, arena);
+  EigenExecutor x;
+  x.products_in_region = plan.conv();
+  x.parallel = !plan.conv();
+  return batched_operator_on(x, plan, arena);
 }
 
 void float_cpu_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) {
