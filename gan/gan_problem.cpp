@@ -225,15 +225,11 @@ GanProblem::GanProblem(const GanOptions& opts, std::string name, std::shared_ptr
         ConvNets{ConvNet(s, ConvNet::Role::generator), ConvNet(s, ConvNet::Role::critic)});
     dim_u_ = conv_->generator.num_params();
     dim_v_ = conv_->critic.num_params();
-    if (device_ != "cpu")
-      throw InputError("--device: --gan-arch dcgan runs on 'cpu' only so far, got '" + device_ + "'");
   }
   if (!(std::isfinite(gp_lambda_) && gp_lambda_ >= 0.0))
     throw InputError("--gan-gp-lambda: must be finite and >= 0, got " + exact_text(gp_lambda_));
   if (!(std::isfinite(clip_) && clip_ > 0.0))
     throw InputError("--gan-clip: must be finite and > 0, got " + exact_text(clip_));
-  if (loss_ == GanLoss::hinge && device_ != "cpu")
-    throw InputError("--gan-loss: hinge runs on --device cpu only, got --device " + device_);
   if (device_ == "cuda")
     cuda_ = cuda::make_cuda_gan_operator(*this, opts.cuda_device);
   else if (device_ != "cpu" && device_ != "cpu-float")

@@ -73,7 +73,8 @@
 
 namespace dposg::gan {
 
-// --gan-arch: mlp (gan/mlp.hpp) or dcgan (gan/conv_net.hpp; image data sets, --device cpu).
+// --gan-arch: mlp (gan/mlp.hpp) or dcgan (gan/conv_net.hpp; image data sets; every --device, the float
+// ones through gan/cuda/batched_conv.hpp).
 enum class GanArch { mlp, dcgan };
 GanArch parse_gan_arch(const std::string& name);  // InputError naming --gan-arch
 std::string to_string(GanArch arch);
@@ -85,7 +86,7 @@ class CudaGanOperator;
 enum class GanLoss { non_saturating, wgan_clip, wgan_gp, hinge };
 // "ns" | "wgan-clip" | "wgan-gp" | "hinge"; throws InputError naming --gan-loss otherwise.
 // hinge (Lim & Ye 2017; Miyato et al. 2018): L_D = E relu(1 - D(x)) + E relu(1 + D(G(z))),
-// L_G = -E D(G(z)), g = [grad_u L_G, grad_v L_D] (two objectives, as ns); --device cpu only.
+// L_G = -E D(G(z)), g = [grad_u L_G, grad_v L_D] (two objectives, as ns).
 GanLoss parse_gan_loss(const std::string& name);
 std::string to_string(GanLoss loss);
 

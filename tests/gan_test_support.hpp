@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
 
 #include "app/problem_catalog.hpp"
 #include "core/rng.hpp"
@@ -78,29 +79,62 @@ inline BlockErrors worst_block_error(const Matrix& G, const Matrix& R, Index dim
   return e;
 }
 
-// A small labelled image set (6 x 6 pixels in [-1, 1], 4 classes) and a random classifier: the image
-// GAN's data path without Fashion-MNIST. D = 36 exercises every D x B buffer of the batched layout.
-inline std::shared_ptr<const gan::GanData> tiny_images() {
+// A labelled image set: `count` images of side H with `channels` planes, pixels uniform in [-1, 1],
+// labels k mod 4, and a random MLP classifier of the given width: ImageData without files.
+inline std::shared_ptr<const gan::GanData> image_set(const std::string& name, Index H, Index channels, Index count,
+                                                     Index classifier_width) {
   Rng rng(4);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
   data::ImageSet train, test;
   for (auto* set : {&train, &test}) {
-    set->height = set->width = 6;
-    set->images.resize(36, 24);
-    for (Index k = 0; k < 24; ++k) {
-      for (Index r = 0; r < 36; ++r) set->images(r, k) = u(rng);
+    set->height = set->width = H;
+    set->channels = channels;
+    set->images.resize(channels * H * H, count);
+    for (Index k = 0; k < count; ++k) {
+      for (Index r = 0; r < set->images.rows(); ++r) set->images(r, k) = u(rng);
       set->labels.push_back(static_cast<int>(k % 4));
     }
   }
   gan::MlpShape shape;
-  shape.inputs = 36;
-  shape.width = 8;
+  shape.inputs = channels * H * H;
+  shape.width = classifier_width;
   shape.depth = 1;
   shape.outputs = 4;
   const gan::Mlp<double> net(shape);
   Vector params(net.num_params());
   for (Index r = 0; r < params.size(); ++r) params[r] = 0.1 * u(rng);
-  return std::make_shared<gan::ImageData>("tiny-images", train, test, gan::Classifier(shape, params, 1));
+  return std::make_shared<gan::ImageData>(name, train, test, gan::Classifier(shape, params, 1));
+}
+
+// 6 x 6 pixels, 4 classes, 24 images: the image GAN's data path without Fashion-MNIST. D = 36
+// exercises every D x B buffer of the batched layout.
+inline std::shared_ptr<const gan::GanData> tiny_images() { return image_set("tiny-images", 6, 1, 24, 8); }
+
+// 12 square images of side H with `channels` planes, for the dcgan networks.
+inline std::shared_ptr<const gan::GanData> labelled_images(Index H, Index channels) {
+  return image_set("tiny", H, channels, 12, 4);
+}
+
+// The tiny dcgan networks of the float and GPU comparisons (test_gan_dcgan_float.cpp, test_gan_cuda.cpp):
+// 6 x 6 x 2 images on an 8 x 8 canvas (the -1 border and the crop), leaky-relu, width 2; and 16 x 16 x 1
+// filling its canvas (one more resolution step), relu, width 4.
+struct TinyDcgan {
+  Index side, channels, width;
+  const char* act;
+};
+inline constexpr TinyDcgan kTinyDcgans[] = {{6, 2, 2, "leaky-relu"}, {16, 1, 4, "relu"}};
+
+inline gan::GanOptions tiny_dcgan_options(const std::string& loss, const TinyDcgan& t, const std::string& device) {
+  gan::GanOptions o;
+  o.gan_arch = "dcgan";
+  o.gan_loss = loss;
+  o.gan_width = t.width;
+  o.gan_latent = 3;
+  o.gan_activation = t.act;
+  o.gan_clip = 0.3;
+  o.gan_gp_lambda = 10.0;
+  o.device = device;
+  return o;
 }
 
 }  // namespace dposg::test

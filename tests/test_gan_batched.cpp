@@ -221,7 +221,7 @@ constexpr double kFloatTolerance = 1e-4;
 TEST_CASE("gan cuda reference: the batched float operator equals GanProblem::sample column by column",
           "[gan][cuda-host]") {
   const Index M = 5, B = 37;
-  for (const char* loss : {"ns", "wgan-clip", "wgan-gp"})
+  for (const char* loss : {"ns", "hinge", "wgan-clip", "wgan-gp"})
     for (const char* act : {"relu", "leaky-relu", "tanh"}) {
       INFO(loss << " x " << act);
       const auto p = make_gan(gan_options(loss, act));
@@ -274,7 +274,7 @@ TEST_CASE("gan cuda reference: image data (D = 36) through the same batched floa
 TEST_CASE("gan cpu-float: the batched float operator with Eigen's GEMM equals the double CPU path",
           "[gan][cuda-host]") {
   const Index M = 4, B = 29;
-  for (const char* loss : {"ns", "wgan-clip", "wgan-gp"})
+  for (const char* loss : {"ns", "hinge", "wgan-clip", "wgan-gp"})
     for (const char* act : {"relu", "leaky-relu", "tanh"}) {
       INFO(loss << " x " << act);
       ProblemOptions o = gan_options(loss, act);

@@ -126,6 +126,24 @@ TEST_CASE("gan cuda: image data (D = 36) on the GPU equals the CPU operator", "[
   }
 }
 
+TEST_CASE("gan cuda: dcgan on the GPU equals the double ConvNet path and the host executor, every loss",
+          "[gan][cuda][dcgan]") {
+  // im2col / col2im / canvas kernels and the conv layers' strided batched GEMMs (batched_conv.hpp), on
+  // the networks of tests/test_gan_dcgan_float.cpp (gan_test_support.hpp, kTinyDcgans).
+  DPOSG_CUDA_GATE();
+  for (const auto& t : dposg::test::kTinyDcgans)
+    for (const char* loss : {"ns", "hinge", "wgan-gp", "wgan-clip"})
+      for (const Index M : {1, 3}) {
+        INFO(loss << ", images " << t.side << " x " << t.side << " x " << t.channels << ", M = " << M);
+        const auto data = dposg::test::labelled_images(t.side, t.channels);
+        const GanProblem gpu(dposg::test::tiny_dcgan_options(loss, t, "cuda"), "tiny", data),
+            cpu(dposg::test::tiny_dcgan_options(loss, t, "cpu"), "tiny", data);
+        const Matrix Z = worker_points(cpu, M, 7);
+        check_close(compare(gpu, cpu, Z, 5, 9));
+        check_close(compare(gpu, cpu, Z, 64, 10));  // more samples than one block of the channel sums
+      }
+}
+
 TEST_CASE("gan cuda: buffers are reused across calls whose shapes change", "[gan][cuda]") {
   DPOSG_CUDA_GATE();
   ProblemOptions o = gan_options("wgan-gp", "tanh", "cuda");

@@ -20,6 +20,7 @@
 #include "gan/gan_data.hpp"
 #include "gan/gan_problem.hpp"
 #include "finite_differences.hpp"
+#include "gan_test_support.hpp"
 
 using dposg::Index;
 using dposg::InputError;
@@ -38,6 +39,7 @@ namespace {
 using dposg::test::Fn;
 using dposg::test::fd_gradient;
 using dposg::test::gaussian_matrix;
+using dposg::test::labelled_images;
 
 void require_close(const Vector& a, const Vector& b, double rel, const std::string& what) {
   INFO(what << ": |a - b| = " << (a - b).norm() << ", |b| = " << b.norm());
@@ -162,31 +164,6 @@ Vector init(const ConvNet& net, std::uint64_t seed) {
 
 double inner(const Matrix& a, const Matrix& b) { return (a.array() * b.array()).sum(); }
 
-// A labelled image set of side H with `channels` planes and a random classifier: ImageData without files.
-std::shared_ptr<const dposg::gan::GanData> images(Index H, Index channels) {
-  Rng rng(4);
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  dposg::data::ImageSet train, test;
-  for (auto* set : {&train, &test}) {
-    set->height = set->width = H;
-    set->channels = channels;
-    set->images.resize(channels * H * H, 12);
-    for (Index k = 0; k < 12; ++k) {
-      for (Index r = 0; r < set->images.rows(); ++r) set->images(r, k) = u(rng);
-      set->labels.push_back(static_cast<int>(k % 4));
-    }
-  }
-  dposg::gan::MlpShape shape;
-  shape.inputs = channels * H * H;
-  shape.width = 4;
-  shape.depth = 1;
-  shape.outputs = 4;
-  const dposg::gan::Mlp<double> net(shape);
-  Vector params(net.num_params());
-  for (Index r = 0; r < params.size(); ++r) params[r] = 0.1 * u(rng);
-  return std::make_shared<dposg::gan::ImageData>("tiny", train, test, dposg::gan::Classifier(shape, params, 1));
-}
-
 std::unique_ptr<GanProblem> dcgan(const std::string& loss, Index H, Index channels, const std::string& act) {
   dposg::gan::GanOptions o;
   o.gan_arch = "dcgan";
@@ -195,7 +172,7 @@ std::unique_ptr<GanProblem> dcgan(const std::string& loss, Index H, Index channe
   o.gan_latent = 3;
   o.gan_activation = act;
   o.gan_clip = 0.3;
-  return std::make_unique<GanProblem>(o, "tiny-dcgan", images(H, channels));
+  return std::make_unique<GanProblem>(o, "tiny-dcgan", labelled_images(H, channels));
 }
 
 }  // namespace
@@ -351,12 +328,14 @@ TEST_CASE("dcgan: option errors name the option", "[gan][dcgan]") {
   };
   dposg::gan::GanOptions o;
   o.gan_arch = "resnet";
-  refused("--gan-arch", [&] { GanProblem(o, "tiny", images(6, 1)); });
+  refused("--gan-arch", [&] { GanProblem(o, "tiny", labelled_images(6, 1)); });
   o.gan_arch = "dcgan";
   o.gan_activation = "tanh";
-  refused("--gan-activation", [&] { GanProblem(o, "tiny", images(6, 1)); });
+  refused("--gan-activation", [&] { GanProblem(o, "tiny", labelled_images(6, 1)); });
   o.gan_activation = "leaky-relu";
   refused("--gan-arch", [&] { GanProblem(o, "gan-mog8", dposg::data::GaussianMixture2D::ring8()); });
-  o.device = "cpu-float";
-  refused("--device", [&] { GanProblem(o, "tiny", images(6, 1)); });
+  o.device = "gpu";
+  refused("--device", [&] { GanProblem(o, "tiny", labelled_images(6, 1)); });
+  o.device = "cpu-float";  // the batched float operator (tests/test_gan_dcgan_float.cpp)
+  CHECK(GanProblem(o, "tiny", labelled_images(6, 1)).device() == "cpu-float");
 }

@@ -29,7 +29,7 @@ namespace dposg::gan::cuda {
 enum class Act : int { relu, leaky_relu, tanh };
 // The losses of gan/gan_problem.hpp; wgan-clip is `wgan` on clip(v) (the caller clips v when it fills
 // Z), wgan-gp with lambda = 0 is `wgan` too.
-enum class BatchedLoss : int { ns, wgan, wgan_gp };
+enum class BatchedLoss : int { ns, wgan, wgan_gp, hinge };
 
 inline constexpr float kLeaky = 0.2f;  // gan::kLeakySlope
 
@@ -70,6 +70,14 @@ DPOSG_HD inline NsOutputGrad ns_output_grad(float logit_real, float logit_fake, 
   const float s = sigmoid_f(logit_fake);
   return {(sigmoid_f(logit_real) - 1.f) * inv_b, s * inv_b, (s - 1.f) * inv_b};
 }
+// hinge: d/d D of L_D's real term relu(1 - D(x)) and fake term relu(1 + D(G(z))), each divided by B
+// (relu'(0) = 0, as gan_problem.cpp).
+struct HingeOutputGrad {
+  float real, fake_d;
+};
+DPOSG_HD inline HingeOutputGrad hinge_output_grad(float d_real, float d_fake, float inv_b) {
+  return {1.f - d_real > 0.f ? -inv_b : 0.f, 1.f + d_fake > 0.f ? inv_b : 0.f};
+}
 // wgan-gp: d (lambda E (||s|| - 1)^2) / d s = coefficient * s for one sample's D-vector s of norm n
 // (0 where s = 0).
 DPOSG_HD inline float gp_coefficient(float n, float lambda, float inv_b) {
@@ -98,14 +106,56 @@ struct NetLayout {
   }
 };
 
+// --gan-arch dcgan: one convolution of gan/conv_net.hpp (ConvLayer), its parameters at absolute
+// offsets inside z. A conv maps the big grid (side big_side(), big_channels()) to the small one, a
+// conv-t the small to the big; both store W as a column-major (big_channels k^2) x small_channels
+// matrix (PyTorch's order), so that every product below has the same three shapes.
+struct ConvGeom {
+  bool transposed = false;
+  int c_in = 0, c_out = 0, in_side = 0, out_side = 0, k = 4, stride = 2, pad = 1;
+  long long weight_offset = 0, bias_offset = 0;
+
+  DPOSG_HD int big_side() const { return transposed ? out_side : in_side; }
+  DPOSG_HD int small_side() const { return transposed ? in_side : out_side; }
+  DPOSG_HD int big_channels() const { return transposed ? c_out : c_in; }
+  DPOSG_HD int small_channels() const { return transposed ? c_in : c_out; }
+  DPOSG_HD long long big_pixels() const { return static_cast<long long>(big_side()) * big_side(); }
+  DPOSG_HD long long small_pixels() const { return static_cast<long long>(small_side()) * small_side(); }
+  DPOSG_HD int patch() const { return big_channels() * k * k; }  // columns of im2col
+  long long in_features() const { return static_cast<long long>(c_in) * in_side * in_side; }
+  long long out_features() const { return static_cast<long long>(c_out) * out_side * out_side; }
+  long long col_features() const { return static_cast<long long>(patch()) * small_pixels(); }  // per sample
+};
+
+// The canvas of gan/conv_net.hpp: images of side image_side centred in a side x side grid.
+struct CanvasGeom {
+  int side = 1, image_side = 1, channels = 1;
+  DPOSG_HD int offset() const { return (side - image_side) / 2; }
+  DPOSG_HD long long features() const { return static_cast<long long>(channels) * image_side * image_side; }
+};
+
+struct ConvNetLayout {
+  std::vector<ConvGeom> layers;
+  bool generator = false;
+  CanvasGeom canvas;      // the generator's output / the critic's input
+  Act act = Act::leaky_relu;  // hidden layers (relu or leaky-relu); the generator's output is tanh
+  int layer_count() const { return static_cast<int>(layers.size()); }
+  const ConvGeom& layer(int l) const { return layers[static_cast<std::size_t>(l)]; }
+};
+
 struct GanPlan {
-  NetLayout gen, disc;  // gen: latent -> D, disc: D -> 1 (D = data_dim(): 2 for mixtures, pixels for images)
+  // gen: latent -> D, disc: D -> 1 (D = data_dim(): 2 for mixtures, pixels for images). For a dcgan
+  // plan (conv()) these carry only the inputs' sizes (units = {latent, D} and {D, 1}) and disc.base;
+  // the networks are cgen and cdisc.
+  NetLayout gen, disc;
+  ConvNetLayout cgen, cdisc;  // --gan-arch dcgan (empty for the MLP)
   long long dim = 0;    // d
   int batch = 1;        // B, per worker
   int workers = 1;      // M
   BatchedLoss loss = BatchedLoss::ns;
   float gp_lambda = 0.f;
 
+  bool conv() const { return !cgen.layers.empty(); }
   long long samples() const { return static_cast<long long>(batch) * workers; }  // B M
   int latent() const { return gen.n(0); }
   int data_dim() const { return disc.n(0); }
@@ -251,17 +301,24 @@ class Carver {
   std::size_t used_ = 0;
 };
 
-inline Workspace carve_workspace(const GanPlan& p, float* base, std::size_t* total_floats = nullptr) {
-  Carver c(base);
-  Workspace w;
+// The start of every workspace (W: Workspace or ConvWorkspace of batched_conv.hpp): the inputs exactly
+// at input_layout(p), then G.
+template <class W>
+void carve_inputs(const GanPlan& p, Carver& c, W& w) {
   const InputLayout in = input_layout(p);
   w.Z = c.at(in.z);
   w.real = c.at(in.real);
   w.latent = c.at(in.latent);
   w.eps = p.loss == BatchedLoss::wgan_gp ? c.at(in.eps) : nullptr;
   c.skip_to(in.total);
-  const std::size_t S = static_cast<std::size_t>(p.samples());
   w.G = c.take(static_cast<std::size_t>(p.dim) * static_cast<std::size_t>(p.workers));
+}
+
+inline Workspace carve_workspace(const GanPlan& p, float* base, std::size_t* total_floats = nullptr) {
+  Carver c(base);
+  Workspace w;
+  carve_inputs(p, c, w);
+  const std::size_t S = static_cast<std::size_t>(p.samples());
   auto forward_bufs = [&](const NetLayout& net, float* input) {
     ForwardBufs f;
     const int L = net.layers();
@@ -320,11 +377,14 @@ inline std::size_t workspace_floats(const GanPlan& p) {
 //   row_sums(X, rows, B, M, out, out_stride)              out_i[r] += sum_j X_i(r, j)
 //   fill(p, n, value), scale(p, n, s)
 //   ns_output_grads(l_real, l_fake, S, inv_b, d_real, d_fake_d, d_fake_g)
+//   hinge_output_grads(d_real_out, d_fake_out, S, inv_b, d_real, d_fake_d)
 //   interpolate(real, fake, eps, S, D, x_hat)             x^_k = eps_k real_k + (1 - eps_k) fake_k
 //   gp_adjoint(s, S, D, lambda, inv_b, s_bar)             d(lambda P)/d s_k
 //   gp_fake_update(d_fake, dx_hat, eps, S, D)             d_fake_k -= (1 - eps_k) dx_hat_k
 // (sample k's D-vectors are columns k of D x S matrices).
 // Elementwise operations run over a flat n = rows * B * M (activations of all workers are contiguous).
+// The dcgan networks (batched_conv.hpp) add im2col, col2im, to_canvas, from_canvas, channel_bias_act
+// and channel_sums.
 
 template <class X>
 void batched_forward(X& x, const GanPlan& p, const NetLayout& net, const float* Z, ForwardBufs& f) {
@@ -425,37 +485,78 @@ void batched_input_gradient_backward(X& x, const GanPlan& p, const NetLayout& ne
   }
 }
 
-// G = g(Z) column by column: GanProblem::operator_on for every worker, w's inputs already in place.
-template <class X>
-void batched_gan_operator(X& x, const GanPlan& p, Workspace& w) {
+// The MLP's passes in the form the loss code below calls (batched_conv.hpp has the dcgan networks').
+struct MlpPasses {
+  const GanPlan& p;
+  const NetLayout& net;
+  Workspace& w;
+
+  template <class X>
+  void forward(X& x, ForwardBufs& f) const {
+    batched_forward(x, p, net, w.Z, f);
+  }
+  template <class X>
+  void backward(X& x, const ForwardBufs& f, const float* d_out, float* G, float* dX) const {
+    batched_backward(x, p, net, w.Z, f, d_out, G, dX, w.ping, w.pong);
+  }
+  // Returns d out / d X (D x B per worker).
+  template <class X>
+  const float* input_gradient(X& x, const ForwardBufs& f, InputGradBufs& ig) const {
+    batched_input_gradient(x, p, net, w.Z, f, ig);
+    return ig.q[0];
+  }
+  template <class X>
+  void input_gradient_backward(X& x, const ForwardBufs& f, const InputGradBufs& ig, const float* s_bar, float* G,
+                               float* dX) const {
+    batched_input_gradient_backward(x, p, net, w.Z, f, ig, s_bar, G, dX, w.ping, w.pong, w.a_bar);
+  }
+};
+
+// G = g(Z) column by column: GanProblem::operator_on (network_operator of gan_problem.cpp) for every
+// worker, w's inputs already in place; written once for both architectures: Net is MlpPasses or
+// ConvPasses (batched_conv.hpp), W the matching workspace. The generator's output w.fg.out is the
+// fake batch in the data's layout (D x B per worker) for both.
+template <class X, class Net, class W>
+void gan_operator_passes(X& x, const GanPlan& p, const Net& gen, const Net& disc, W& w) {
   const long long S = p.samples();
   const float inv_b = 1.f / static_cast<float>(p.batch);
   x.fill(w.G, p.dim * p.workers, 0.f);
-  batched_forward(x, p, p.gen, w.Z, w.fg);
-  batched_forward(x, p, p.disc, w.Z, w.fr);
-  batched_forward(x, p, p.disc, w.Z, w.ff);
+  gen.forward(x, w.fg);
+  disc.forward(x, w.fr);
+  disc.forward(x, w.ff);
   if (p.loss == BatchedLoss::ns) {
     x.ns_output_grads(w.fr.out, w.ff.out, S, inv_b, w.d_real, w.d_fake_d, w.d_fake_g);
-    batched_backward(x, p, p.disc, w.Z, w.fr, w.d_real, w.G, nullptr, w.ping, w.pong);
-    batched_backward(x, p, p.disc, w.Z, w.ff, w.d_fake_d, w.G, nullptr, w.ping, w.pong);
-    batched_backward(x, p, p.disc, w.Z, w.ff, w.d_fake_g, nullptr, w.d_fake, w.ping, w.pong);
+    disc.backward(x, w.fr, w.d_real, w.G, nullptr);
+    disc.backward(x, w.ff, w.d_fake_d, w.G, nullptr);
+    disc.backward(x, w.ff, w.d_fake_g, nullptr, w.d_fake);
+  } else if (p.loss == BatchedLoss::hinge) {
+    x.hinge_output_grads(w.fr.out, w.ff.out, S, inv_b, w.d_real, w.d_fake_d);
+    x.fill(w.d_fake_g, S, -inv_b);  // L_G = -E D(G(z))
+    disc.backward(x, w.fr, w.d_real, w.G, nullptr);
+    disc.backward(x, w.ff, w.d_fake_d, w.G, nullptr);
+    disc.backward(x, w.ff, w.d_fake_g, nullptr, w.d_fake);
   } else {
     x.fill(w.d_real, S, -inv_b);
     x.fill(w.d_fake_d, S, inv_b);
-    batched_backward(x, p, p.disc, w.Z, w.fr, w.d_real, w.G, nullptr, w.ping, w.pong);
-    batched_backward(x, p, p.disc, w.Z, w.ff, w.d_fake_d, w.G, w.d_fake, w.ping, w.pong);
+    disc.backward(x, w.fr, w.d_real, w.G, nullptr);
+    disc.backward(x, w.ff, w.d_fake_d, w.G, w.d_fake);
     const int D = p.data_dim();
     x.scale(w.d_fake, D * S, -1.f);
     if (p.loss == BatchedLoss::wgan_gp) {
-      x.interpolate(w.real, w.ff.h[0], w.eps, S, D, w.x_hat);
-      batched_forward(x, p, p.disc, w.Z, w.fh);
-      batched_input_gradient(x, p, p.disc, w.Z, w.fh, w.ig);
-      x.gp_adjoint(w.ig.q[0], S, D, p.gp_lambda, inv_b, w.s_bar);
-      batched_input_gradient_backward(x, p, p.disc, w.Z, w.fh, w.ig, w.s_bar, w.G, w.dx_hat, w.ping, w.pong, w.a_bar);
+      x.interpolate(w.real, w.fg.out, w.eps, S, D, w.x_hat);
+      disc.forward(x, w.fh);
+      const float* s = disc.input_gradient(x, w.fh, w.ig);
+      x.gp_adjoint(s, S, D, p.gp_lambda, inv_b, w.s_bar);
+      disc.input_gradient_backward(x, w.fh, w.ig, w.s_bar, w.G, w.dx_hat);
       x.gp_fake_update(w.d_fake, w.dx_hat, w.eps, S, D);
     }
   }
-  batched_backward(x, p, p.gen, w.Z, w.fg, w.d_fake, w.G, nullptr, w.ping, w.pong);
+  gen.backward(x, w.fg, w.d_fake, w.G, nullptr);
+}
+
+template <class X>
+void batched_gan_operator(X& x, const GanPlan& p, Workspace& w) {
+  gan_operator_passes(x, p, MlpPasses{p, p.gen, w}, MlpPasses{p, p.disc, w}, w);
 }
 
 }  // namespace dposg::gan::cuda

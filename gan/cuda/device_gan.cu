@@ -1,9 +1,13 @@
-// libdposg_gan_cuda.so: the GPU executor of batched_gan_operator (gan/cuda/batched_gan.hpp), where
+// libdposg_gan_cuda.so: the GPU executor of batched_gan_operator (gan/cuda/batched_gan.hpp) and
+// batched_conv_operator (gan/cuda/batched_conv.hpp), where
 // every product is one cublasSgemmStridedBatched over the M workers and everything else one of the
 // kernels below, and the module's entry points (gan/cuda/device_gan.hpp). Each kernel
 // is the loop of the same name in gan/cuda/host_executor.hpp (the CPU reference), with the same
-// per-element functions (act_value, act_d1, act_d2, ns_output_grad, gp_coefficient).
+// per-element functions (act_value, act_d1, act_d2, ns_output_grad, hinge_output_grad, gp_coefficient,
+// im2col_element, col2im_element, to_canvas_element, from_canvas_element).
 #include "gan/cuda/device_gan.hpp"
+
+#include "gan/cuda/batched_conv.hpp"
 
 #include "core/cuda_device_count.hpp"
 #include "core/cuda_module.hpp"
@@ -101,6 +105,59 @@ __global__ void ns_output_grads_kernel(const float* l_real, const float* l_fake,
     d_fake_d[k] = g.fake_d;
     d_fake_g[k] = g.fake_g;
   }
+}
+
+__global__ void hinge_output_grads_kernel(const float* d_real_out, const float* d_fake_out, long long S, float inv_b,
+                                          float* d_real, float* d_fake_d) {
+  DPOSG_GRID_STRIDE(k, S) {
+    const HingeOutputGrad g = hinge_output_grad(d_real_out[k], d_fake_out[k], inv_b);
+    d_real[k] = g.real;
+    d_fake_d[k] = g.fake_d;
+  }
+}
+
+// The dcgan networks' kernels (batched_conv.hpp): one thread per output element.
+__global__ void im2col_kernel(ConvGeom g, const float* big, float* cols, int B, long long n) {
+  DPOSG_GRID_STRIDE(k, n) cols[k] = im2col_element(g, big, B, k);
+}
+
+__global__ void col2im_kernel(ConvGeom g, const float* cols, float* big, int B, long long n) {
+  DPOSG_GRID_STRIDE(k, n) big[k] = col2im_element(g, cols, B, k);
+}
+
+__global__ void to_canvas_kernel(CanvasGeom c, const float* X, int B, float fill, float* canvas, long long n) {
+  DPOSG_GRID_STRIDE(k, n) canvas[k] = to_canvas_element(c, X, B, fill, k);
+}
+
+__global__ void from_canvas_kernel(CanvasGeom c, const float* canvas, int B, float* X, long long n) {
+  DPOSG_GRID_STRIDE(k, n) X[k] = from_canvas_element(c, canvas, B, k);
+}
+
+__global__ void channel_bias_act_kernel(float* a, float* h, const float* bias, long long bias_stride, int channels,
+                                        long long plane, long long n, Act act) {
+  DPOSG_GRID_STRIDE(k, n) {
+    const long long q = k / plane;
+    const float v = a[k] + bias[(q / channels) * bias_stride + q % channels];
+    a[k] = v;
+    if (h) h[k] = act_value(act, v);
+  }
+}
+
+// One block per (worker, channel): kThreads partial sums over the plane, then a tree in shared memory
+// (a fixed order: the same sums at every call).
+__global__ void channel_sums_kernel(const float* X, int channels, long long plane, float* out, long long out_stride) {
+  __shared__ float part[kThreads];
+  const long long q = blockIdx.x;
+  const float* Xq = X + q * plane;
+  float s = 0.f;
+  for (long long j = threadIdx.x; j < plane; j += kThreads) s += Xq[j];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half) part[threadIdx.x] += part[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[(q / channels) * out_stride + q % channels] += part[0];
 }
 
 // Per sample k (2-vectors at 2k, 2k + 1).
@@ -215,6 +272,42 @@ struct DeviceExecutor {
     ns_output_grads_kernel<<<blocks_for(S), kThreads, 0, stream>>>(l_real, l_fake, S, inv_b, d_real, d_fake_d, d_fake_g);
     launched("ns_output_grads_kernel");
   }
+  void hinge_output_grads(const float* d_real_out, const float* d_fake_out, long long S, float inv_b, float* d_real,
+                          float* d_fake_d) {
+    hinge_output_grads_kernel<<<blocks_for(S), kThreads, 0, stream>>>(d_real_out, d_fake_out, S, inv_b, d_real, d_fake_d);
+    launched("hinge_output_grads_kernel");
+  }
+  void im2col(const ConvGeom& g, const float* big, float* cols, int B, int M) {
+    const long long n = g.col_features() * B * M;
+    im2col_kernel<<<blocks_for(n), kThreads, 0, stream>>>(g, big, cols, B, n);
+    launched("im2col_kernel");
+  }
+  void col2im(const ConvGeom& g, const float* cols, float* big, int B, int M) {
+    const long long n = g.big_channels() * g.big_pixels() * B * M;
+    col2im_kernel<<<blocks_for(n), kThreads, 0, stream>>>(g, cols, big, B, n);
+    launched("col2im_kernel");
+  }
+  void to_canvas(const float* X, const CanvasGeom& c, int B, int M, float fill, float* canvas) {
+    const long long n = static_cast<long long>(c.channels) * c.side * c.side * B * M;
+    to_canvas_kernel<<<blocks_for(n), kThreads, 0, stream>>>(c, X, B, fill, canvas, n);
+    launched("to_canvas_kernel");
+  }
+  void from_canvas(const float* canvas, const CanvasGeom& c, int B, int M, float* X) {
+    const long long n = c.features() * B * M;
+    from_canvas_kernel<<<blocks_for(n), kThreads, 0, stream>>>(c, canvas, B, X, n);
+    launched("from_canvas_kernel");
+  }
+  void channel_bias_act(float* a, float* h, const float* bias, long long bias_stride, int channels, long long plane,
+                        int M, Act act) {
+    const long long n = static_cast<long long>(channels) * M * plane;
+    channel_bias_act_kernel<<<blocks_for(n), kThreads, 0, stream>>>(a, h, bias, bias_stride, channels, plane, n, act);
+    launched("channel_bias_act_kernel");
+  }
+  void channel_sums(const float* X, int channels, long long plane, int M, float* out, long long out_stride) {
+    channel_sums_kernel<<<static_cast<unsigned>(channels) * static_cast<unsigned>(M), kThreads, 0, stream>>>(
+        X, channels, plane, out, out_stride);
+    launched("channel_sums_kernel");
+  }
   void interpolate(const float* real, const float* fake, const float* eps, long long S, int D, float* x_hat) {
     interpolate_kernel<<<blocks_for(S * D), kThreads, 0, stream>>>(real, fake, eps, S, D, x_hat);
     launched("interpolate_kernel");
@@ -275,15 +368,14 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
     check(cudaSetDevice(device_), "cudaSetDevice");
     if (!host_in_ || host_in_floats_ < in.total)
       throw std::logic_error("DeviceGanOperator::evaluate: inputs(plan) was not called for this plan");
-    grow_device(workspace_floats(plan));
-    Workspace w = carve_workspace(plan, arena_);
+    grow_device(operator_floats(plan));
     check(cudaMemcpyAsync(arena_, host_in_, in.total * sizeof(float), cudaMemcpyHostToDevice, stream_),
           "cudaMemcpyAsync (inputs)");
     DeviceExecutor x{stream_, blas_};
-    batched_gan_operator(x, plan, w);
+    const float* G = batched_operator_on(x, plan, arena_);
     const std::size_t out_floats = static_cast<std::size_t>(plan.dim) * static_cast<std::size_t>(plan.workers);
     grow_host(host_out_, host_out_floats_, out_floats);
-    check(cudaMemcpyAsync(host_out_, w.G, out_floats * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+    check(cudaMemcpyAsync(host_out_, G, out_floats * sizeof(float), cudaMemcpyDeviceToHost, stream_),
           "cudaMemcpyAsync (G)");
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
     return host_out_;
@@ -312,7 +404,7 @@ class CudaDeviceGanOperator final : public DeviceGanOperator {
   int device_;  // the ordinal every call runs on (the current device is per host thread)
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
-  float* arena_ = nullptr;  // device: inputs, G, workspace (carve_workspace)
+  float* arena_ = nullptr;  // device: inputs, G, workspace (carve_workspace / carve_conv_workspace)
   std::size_t arena_floats_ = 0;
   float* host_in_ = nullptr;  // pinned staging of the inputs
   std::size_t host_in_floats_ = 0;
@@ -370,7 +462,7 @@ class CudaResidentDevice final : public ResidentDevice {
     release_mixing();
     if (arena_) check(cudaFree(arena_), "cudaFree");
     arena_ = nullptr;
-    check(cudaMalloc(&arena_, workspace_floats(plan) * sizeof(float)), "cudaMalloc (arena)");
+    check(cudaMalloc(&arena_, operator_floats(plan) * sizeof(float)), "cudaMalloc (arena)");
     const InputLayout in = input_layout(plan);
     batch_floats_ = in.total - in.real;
     if (host_batches_) check(cudaFreeHost(host_batches_), "cudaFreeHost");
@@ -471,7 +563,6 @@ class CudaResidentDevice final : public ResidentDevice {
   void evaluate(DeviceArray z, DeviceArray g, double clip) override {
     check(cudaSetDevice(device_), "cudaSetDevice");
     const InputLayout in = input_layout(plan_);
-    Workspace w = carve_workspace(plan_, arena_);
     check(cudaMemcpyAsync(arena_ + in.real, host_batches_, batch_floats_ * sizeof(float), cudaMemcpyHostToDevice,
                           stream_),
           "cudaMemcpyAsync (minibatches)");
@@ -481,8 +572,8 @@ class CudaResidentDevice final : public ResidentDevice {
     narrow_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(arena_ + in.z, slot(z), d_, n, plan_.disc.base, clip);
     check(cudaGetLastError(), "narrow_kernel");
     DeviceExecutor x{stream_, blas_};
-    batched_gan_operator(x, plan_, w);
-    widen_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(g), w.G, n);
+    const float* G = batched_operator_on(x, plan_, arena_);
+    widen_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(slot(g), G, n);
     check(cudaGetLastError(), "widen_kernel");
   }
 

@@ -33,15 +33,56 @@ NetLayout layout_of(const Mlp<double>& net, long long base) {
   return n;
 }
 
+ConvNetLayout conv_layout_of(const ConvNet& net, long long base) {
+  ConvNetLayout c;
+  const ConvGanShape& s = net.shape();
+  c.generator = net.role() == ConvNet::Role::generator;
+  c.canvas.side = static_cast<int>(s.side);
+  c.canvas.image_side = static_cast<int>(s.image_side);
+  c.canvas.channels = static_cast<int>(s.channels);
+  c.act = to_act(s.activation);
+  for (const ConvLayer& l : net.layers()) c.layers.push_back(conv_geom(l, base));
+  return c;
+}
+
 }  // namespace
+
+ConvGeom conv_geom(const ConvLayer& l, long long base) {
+  ConvGeom g;
+  g.transposed = l.transposed;
+  g.c_in = static_cast<int>(l.c_in);
+  g.c_out = static_cast<int>(l.c_out);
+  g.in_side = static_cast<int>(l.in_side);
+  g.out_side = static_cast<int>(l.out_side);
+  g.k = static_cast<int>(l.k);
+  g.stride = static_cast<int>(l.stride);
+  g.pad = static_cast<int>(l.pad);
+  g.weight_offset = base + static_cast<long long>(l.weight_offset);
+  g.bias_offset = base + static_cast<long long>(l.bias_offset);
+  return g;
+}
 
 GanPlan plan_for(const GanProblem& p, Index batch, Index workers) {
   // cuBLAS takes int sizes and leading dimensions; the batch is the largest of them.
   if (batch > INT_MAX / 2 || workers > INT_MAX)
     throw InputError("--batch: " + std::to_string(batch) + " samples per worker is too large for --device cuda");
   GanPlan plan;
-  plan.gen = layout_of(p.generator(), 0);
-  plan.disc = layout_of(p.discriminator(), static_cast<long long>(p.dim_u()));
+  if (p.arch() == GanArch::dcgan) {
+    // The GEMMs' row count is a layer's pixels times the batch: the critic's first layer has the most.
+    const ConvNet& critic = p.conv_critic();
+    const Index pixels = critic.layers().front().out_side * critic.layers().front().out_side;
+    if (batch > INT_MAX / (2 * pixels))
+      throw InputError("--batch: " + std::to_string(batch) + " samples per worker is too large for the batched dcgan");
+    const auto data = static_cast<int>(p.data().dim());
+    plan.gen.units = {static_cast<int>(p.conv_generator().inputs()), data};
+    plan.disc.units = {data, 1};
+    plan.disc.base = static_cast<long long>(p.dim_u());
+    plan.cgen = conv_layout_of(p.conv_generator(), 0);
+    plan.cdisc = conv_layout_of(critic, plan.disc.base);
+  } else {
+    plan.gen = layout_of(p.generator(), 0);
+    plan.disc = layout_of(p.discriminator(), static_cast<long long>(p.dim_u()));
+  }
   plan.dim = static_cast<long long>(p.dim());
   plan.batch = static_cast<int>(batch);
   plan.workers = static_cast<int>(workers);
@@ -50,7 +91,7 @@ GanPlan plan_for(const GanProblem& p, Index batch, Index workers) {
     case GanLoss::non_saturating: plan.loss = BatchedLoss::ns; break;
     case GanLoss::wgan_clip: plan.loss = BatchedLoss::wgan; break;
     case GanLoss::wgan_gp: plan.loss = p.gp_lambda() > 0.0 ? BatchedLoss::wgan_gp : BatchedLoss::wgan; break;
-    case GanLoss::hinge: throw std::logic_error("plan_for: the batched operator has no hinge loss");
+    case GanLoss::hinge: plan.loss = BatchedLoss::hinge; break;
   }
   return plan;
 }
@@ -102,10 +143,15 @@ namespace {
 // HostExecutor with the GEMMs through Eigen (float, one worker's product per iteration, workers on
 // all threads; inside the parallel region Eigen's product runs on one thread).
 struct EigenExecutor : HostExecutor {
+  // dcgan: every product on one thread, inside a parallel region even for one worker, as the double
+  // path runs its columns (Eigen's own multithreaded GEMM busy-waits for its partner thread, costly on
+  // a shared machine); the MLP keeps its behaviour (and its numbers).
+  bool products_in_region = false;
+
   void gemm(const Gemm& g) {
     using ConstMap = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
     using Map = Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
-#pragma omp parallel for schedule(static) if (g.batch > 1)
+#pragma omp parallel for schedule(static) if (g.batch > 1 || products_in_region)
     for (int i = 0; i < g.batch; ++i) {
       const ConstMap A(g.A + i * g.stride_a, g.trans_a ? g.k : g.m, g.trans_a ? g.m : g.k, Eigen::OuterStride<>(g.lda));
       const ConstMap B(g.B + i * g.stride_b, g.trans_b ? g.n : g.k, g.trans_b ? g.k : g.n, Eigen::OuterStride<>(g.ldb));
@@ -120,29 +166,24 @@ struct EigenExecutor : HostExecutor {
   }
 };
 
-// batched_gan_operator through executor X on `arena` (its inputs filled); returns its G.
-template <class X>
-const float* operator_on_arena(const GanPlan& plan, float* arena) {
-  Workspace w = carve_workspace(plan, arena);
-  X x;
-  batched_gan_operator(x, plan, w);
-  return w.G;
-}
-
 void run_batched(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G, bool eigen) {
   const GanPlan plan = plan_for(p, batch, Z.cols());
   // Every buffer is written before it is read (the GPU's arena is not cleared either).
   thread_local std::vector<float> arena;
-  arena.resize(workspace_floats(plan));
+  arena.resize(operator_floats(plan));
   stage_inputs(p, plan, Z, rngs, arena.data());
-  widen_result(eigen ? float_cpu_operator(plan, arena.data()) : operator_on_arena<HostExecutor>(plan, arena.data()),
+  HostExecutor loops;
+  widen_result(eigen ? float_cpu_operator(plan, arena.data()) : batched_operator_on(loops, plan, arena.data()),
                p.dim(), Z.cols(), G);
 }
 
 }  // namespace
 
 const float* float_cpu_operator(const GanPlan& plan, float* arena) {
-  return operator_on_arena<EigenExecutor>(plan, arena);
+  EigenExecutor x;
+  x.products_in_region = plan.conv();
+  x.parallel = !plan.conv();
+  return batched_operator_on(x, plan, arena);
 }
 
 void float_cpu_sample(const GanProblem& p, const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) {

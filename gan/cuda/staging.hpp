@@ -9,9 +9,14 @@
 
 namespace dposg::gan {
 class GanProblem;
+struct ConvLayer;
 }
 
 namespace dposg::gan::cuda {
+
+// A dcgan layer of gan/conv_net.hpp as the batched operator sees it, its parameters at `base` + its
+// offsets inside z.
+ConvGeom conv_geom(const ConvLayer& layer, long long base);
 
 // The plan of p for `workers` columns and `batch` samples per worker: wgan-clip is `wgan` (v is clipped
 // while staging), wgan-gp with lambda = 0 is `wgan`. Throws InputError naming --batch when the sizes do
@@ -29,7 +34,7 @@ void stage_inputs(const GanProblem& p, const GanPlan& plan, const Matrix& Z, Wor
 void stage_batches(const GanProblem& p, const GanPlan& plan, WorkerRngs& rngs, float* batches);
 
 // batched_gan_operator with Eigen's float GEMM (--device cpu-float's executor) on `arena`
-// (workspace_floats(plan) floats, its inputs filled); returns the arena's G (d x M floats).
+// (operator_floats(plan) floats, its inputs filled); returns the arena's G (d x M floats).
 const float* float_cpu_operator(const GanPlan& plan, float* arena);
 
 // The clip the operator applies to v when Z is narrowed to float (narrow_element of
