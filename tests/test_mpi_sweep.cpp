@@ -154,7 +154,7 @@ TEST_CASE("mpi sweep: a rank killed mid-sweep loses no finished run and duplicat
 }
 #endif
 
-TEST_CASE("sweep shards: --shard i/n parts joined by dposg merge give the whole sweep; other sweeps are refused",
+TEST_CASE("sweep shards: --shard i/n parts joined by dposg merge give the whole sweep, other sweeps are refused",
           "[sweep][merge]") {
   TempDir dir;
   REQUIRE(run_cli(kGrid + " --shard 0/2 --out a.h5", dir).code == 0);
