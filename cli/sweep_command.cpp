@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <boost/any.hpp>
 #include <cctype>
@@ -25,6 +26,7 @@
 #include "cli/problem_defaults.hpp"
 #include "core/error.hpp"
 #include "app/experiment.hpp"
+#include "core/live_file.hpp"
 #include "core/recorder.hpp"
 #include "app/merge.hpp"
 #include "app/sweep.hpp"
@@ -256,17 +258,23 @@ void print_brief(const std::string& path, const std::string& what, const std::ve
   std::printf("sweep -> %s (%s): %zu run now; %s\n", path.c_str(), what.c_str(), ran, line.c_str());
 }
 
-// The per-rank file of an MPI sweep: OUT.rankR.JOB.h5, JOB the launcher's job id (the same on every
-// rank), so that a rerun never writes a file of the name a killed job's file had (HDF5 tells open
-// files apart by inode, which a deleted file may hand on to a new one).
-std::string rank_file(const std::string& out, int rank) {
-  std::string job = "0";
+// The name rank 0 gives this job's rank files: the launcher's job id where it sets one, else rank
+// 0's pid and clock (MPICH's hydra exports none), so that a rerun never writes a file of the name a
+// killed job's file had (HDF5 tells open files apart by inode, which a deleted file may hand on to
+// a new one).
+std::string mpi_job_name() {
   for (const char* name : {"OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE", "PMI_KVSNAME"})
-    if (const char* v = std::getenv(name)) {
-      job.clear();
+    if (const char* v = std::getenv(name); v && *v) {
+      std::string job;
       for (const char* c = v; *c; ++c) job += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
-      break;
+      return job;
     }
+  return "p" + std::to_string(::getpid()) + "t" +
+         std::to_string(std::chrono::system_clock::now().time_since_epoch() / std::chrono::milliseconds(1));
+}
+
+// The per-rank file of an MPI sweep: OUT.rankR.JOB.h5.
+std::string rank_file(const std::string& out, int rank, const std::string& job) {
   return out + ".rank" + std::to_string(rank) + "." + job + ".h5";
 }
 
@@ -289,7 +297,7 @@ std::vector<std::string> leftover_rank_files(const std::string& out) {
 }
 
 // `mpirun -np P dposg sweep ...`: every rank runs the runs it is handed (MpiTaskQueue: dynamic, a
-// rank that finishes takes the next) into its own file OUT.rankR.h5, each file with one writer
+// rank that finishes takes the next) into its own file OUT.rankR.JOB.h5, each file with one writer
 // (serial HDF5, and a killed rank damages at most its own file); rank 0 then merges them into OUT
 // and removes them. A job killed before that leaves the rank files: the next sweep on OUT merges
 // their recorded runs first (runs left running are dropped and redone), then plans as always.
@@ -298,17 +306,23 @@ int mpi_sweep(const std::vector<SweepRun>& runs, const OutputOptions& output, co
   MpiSession session(nullptr, nullptr);
   const std::string& out = output.out;
   std::vector<std::size_t> todo;
+  std::string job;
   if (session.rank() == 0) {
     try {
       const auto left = leftover_rank_files(out);
       if (!left.empty()) {
         merge_results(out, left);
-        for (const auto& f : left) std::filesystem::remove(f);
+        // Their writers are gone (killed) and left their live markers (core/live_file.hpp) behind.
+        for (const auto& f : left) {
+          std::filesystem::remove(f);
+          std::filesystem::remove(live_marker_path(f));
+        }
       }
       auto file = ResultsFile::open(out);
       const std::vector<ResumeAction> plan = plan_sweep(*file, runs, policy);
       for (std::size_t i = 0; i < runs.size(); ++i)
         if (plan[i] != ResumeAction::skip) todo.push_back(i);
+      job = mpi_job_name();
     } catch (const std::exception& e) {
       const bool input = dynamic_cast<const InputError*>(&e) != nullptr;
       std::fprintf(stderr, "dposg sweep: %s%s\n", input ? "" : "error: ", e.what());
@@ -316,9 +330,14 @@ int mpi_sweep(const std::vector<SweepRun>& runs, const OutputOptions& output, co
       session.abort(input ? 2 : 1);
     }
   }
-  (void)session.gather(0);  // the leftovers are merged before a rank makes its file
+  // No rank makes its file before rank 0 has merged and removed the leftovers: a broadcast returns
+  // on no rank before rank 0 has called it. (MPI_Gather is no such barrier: a rank's contribution
+  // goes out eagerly and its call returns at once; rank 0 then took the files the other ranks had
+  // just made for this job as leftovers, and removed them while they wrote their runs into them.)
+  job = session.broadcast(job);
+  const std::string mine = rank_file(out, session.rank(), job);
   try {
-    auto part = ResultsFile::open(rank_file(out, session.rank()));
+    auto part = ResultsFile::open(mine);
     MpiTaskQueue queue(session, todo);
     SweepOptions opts;
     opts.jobs = 1;
@@ -334,11 +353,13 @@ int mpi_sweep(const std::vector<SweepRun>& runs, const OutputOptions& output, co
     std::fflush(stderr);
     session.abort(1);
   }
-  (void)session.gather(0);  // every rank's file is complete
+  // Rank 0 passes this once every rank has closed its file (rank 0's own is closed above); the
+  // other ranks have nothing left to do and pass at once.
+  (void)session.gather(0);
   if (session.rank() != 0) return 0;
   std::vector<std::string> parts;
   for (int r = 0; r < session.size(); ++r)
-    if (std::filesystem::exists(rank_file(out, r))) parts.push_back(rank_file(out, r));
+    if (std::filesystem::exists(rank_file(out, r, job))) parts.push_back(rank_file(out, r, job));
   merge_results(out, parts, true);
   for (const auto& f : parts) std::filesystem::remove(f);
   auto reader = ResultsReader::open(out);

@@ -122,6 +122,14 @@ TEST_CASE("mpi sweep: a rank killed mid-sweep loses no finished run and duplicat
   // The job ends (mpirun takes the other ranks down).
   for (int i = 0; i < 300 && std::system(("kill -0 " + pid.substr(0, pid.find('\n')) + " 2>/dev/null").c_str()) == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Every rank left its file: a marker of a killed writer (FILE.live) without its FILE means that
+  // the file was removed while its rank wrote it.
+  for (const auto& entry : fs::directory_iterator(dir.path)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find("k.h5.rank") != 0 || name.size() < 5 || name.compare(name.size() - 5, 5, ".live") != 0) continue;
+    INFO(name);
+    CHECK(fs::exists(dir.path / name.substr(0, name.size() - 5)));
+  }
   // What the rank files hold now, as recorded before the rerun.
   const std::map<std::string, std::vector<double>> walls = finished_in_rank_files(dir);
   REQUIRE_FALSE(walls.empty());
@@ -132,6 +140,9 @@ TEST_CASE("mpi sweep: a rank killed mid-sweep loses no finished run and duplicat
   const auto rerun = run_mpi(3, grid + " --out k.h5", dir);
   INFO(rerun.err);
   REQUIRE(rerun.code == 0);
+  // The killed job's rank files and their writers' markers are merged and removed, as the rerun's.
+  for (const auto& entry : fs::directory_iterator(dir.path))
+    CHECK(entry.path().filename().string().find(".rank") == std::string::npos);
   auto reader = ResultsReader::open(dir / "k.h5");
   CHECK(reader->runs().size() == 12);
   for (const auto& [run, wall] : walls) {
@@ -143,7 +154,7 @@ TEST_CASE("mpi sweep: a rank killed mid-sweep loses no finished run and duplicat
 }
 #endif
 
-TEST_CASE("sweep shards: --shard i/n parts joined by dposg merge give the whole sweep; other sweeps are refused",
+TEST_CASE("sweep shards: --shard i/n parts joined by dposg merge give the whole sweep, other sweeps are refused",
           "[sweep][merge]") {
   TempDir dir;
   REQUIRE(run_cli(kGrid + " --shard 0/2 --out a.h5", dir).code == 0);
