@@ -7,6 +7,20 @@
 
 namespace dposg {
 
+namespace {
+
+// The one line of an error this rank met, "<command>: rank R: <what>" (see end_job_for); returns
+// the exit code it calls for: 2 for bad input, else 1.
+int say_rank_error(const MpiSession& mpi, const std::exception& err, const std::string& command, bool name_rank) {
+  const bool input = dynamic_cast<const InputError*>(&err) != nullptr;
+  const std::string rank = name_rank && mpi.size() > 1 ? "rank " + std::to_string(mpi.rank()) + ": " : "";
+  std::fprintf(stderr, "%s: %s%s%s\n", command.c_str(), rank.c_str(), input ? "" : "error: ", err.what());
+  std::fflush(stderr);
+  return input ? 2 : 1;
+}
+
+}  // namespace
+
 PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions placement) {
   const std::string& backend = placement.backend;
   const NetworkEmulation& net = placement.net;
@@ -55,9 +69,7 @@ PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions plac
     if (!agreed.completed) end_job_for(*p.mpi, err, placement.command);
     if (agreed.failed == p.mpi->size()) throw;  // as in one process: rank 0 says it
     if (agreed.first_failed != p.mpi->rank()) throw ReportedError(err.what(), 2);
-    const bool input = dynamic_cast<const InputError*>(&err) != nullptr;
-    std::fprintf(stderr, "%s: rank %d: %s%s\n", placement.command.c_str(), p.mpi->rank(), input ? "" : "error: ", err.what());
-    throw ReportedError(err.what(), input ? 2 : 1);
+    throw ReportedError(err.what(), say_rank_error(*p.mpi, err, placement.command, true));
   }
   const MpiSession::SetupAgreement agreed = p.mpi->agree_on_setup(false, 0.0);
   if (agreed.failed > 0)
@@ -68,11 +80,7 @@ PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions plac
 }
 
 void end_job_for(const MpiSession& mpi, const std::exception& err, const std::string& command, bool name_rank) {
-  const bool input = dynamic_cast<const InputError*>(&err) != nullptr;
-  const std::string rank = name_rank && mpi.size() > 1 ? "rank " + std::to_string(mpi.rank()) + ": " : "";
-  std::fprintf(stderr, "%s: %s%s%s\n", command.c_str(), rank.c_str(), input ? "" : "error: ", err.what());
-  std::fflush(stderr);
-  mpi.abort(input ? 2 : 1);
+  mpi.abort(say_rank_error(mpi, err, command, name_rank));
 }
 
 void write_placement_attributes(const PlacedExperiment& p, const PlacementOptions& placement, RunWriter& w) {

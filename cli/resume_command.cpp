@@ -142,11 +142,11 @@ bool of_a_sweep(const std::string& checkpoint) {
   }
 }
 
-int resume_one(const std::string& file, const std::string& run, bool quiet) {
+// `path`: the run's checkpoint to read its options from (any_checkpoint).
+int resume_one(const std::string& file, const std::string& run, const std::string& path, bool quiet) {
   ResumePoint p;
   p.file = file;
   p.run = run;
-  const std::string path = any_checkpoint(file, run);
   p.state = StateArchive::read_file(path);
   p.iteration = p.state.integer("driver/iteration");
   std::vector<std::string> args = split_argv(p.state.text("run/argv"));
@@ -203,7 +203,7 @@ int resume_command(int argc, const char* const argv[]) {
   if (!std::filesystem::exists(file, ec)) throw InputError("FILE: '" + file + "' does not exist");
   file = std::filesystem::absolute(file).lexically_normal().string();
 
-  std::vector<std::string> todo;
+  std::vector<std::pair<std::string, std::string>> todo;  // (run, the checkpoint to read its options from)
   {
     const auto reader = ResultsReader::open(file);
     const std::vector<std::string> runs = reader->runs();
@@ -222,19 +222,22 @@ int resume_command(int argc, const char* const argv[]) {
         throw InputError("--run: no run '" + run + "' in '" + file + "'");
       const std::string status = status_of(run);
       if (!resumable(status)) throw InputError("--run: run '" + run + "' is " + status + ": nothing to resume");
-      if (!has_checkpoint(file, run))
+      const std::string ckpt = any_checkpoint(file, run);
+      if (ckpt.empty())
         throw InputError("--run: run '" + run + "' has no checkpoint (" + checkpoint_path(file, run) + ")");
-      if (of_a_sweep(any_checkpoint(file, run)))
+      if (of_a_sweep(ckpt))
         throw InputError("--run: run '" + run + "' belongs to a sweep: run the same dposg sweep again to continue it");
-      todo.push_back(run);
+      todo.emplace_back(run, ckpt);
     } else {
       for (const auto& r : runs) {
-        if (!resumable(status_of(r)) || !has_checkpoint(file, r)) continue;
-        if (of_a_sweep(any_checkpoint(file, r))) {
+        if (!resumable(status_of(r))) continue;
+        const std::string ckpt = any_checkpoint(file, r);
+        if (ckpt.empty()) continue;
+        if (of_a_sweep(ckpt)) {
           if (!quiet) std::printf("run '%s' belongs to a sweep: run the same dposg sweep again to continue it\n", r.c_str());
           continue;
         }
-        todo.push_back(r);
+        todo.emplace_back(r, ckpt);
       }
     }
   }
@@ -247,8 +250,8 @@ int resume_command(int argc, const char* const argv[]) {
     return 0;
   }
   int worst = 0;
-  for (const auto& r : todo) {
-    const int rc = resume_one(file, r, quiet);
+  for (const auto& [r, ckpt] : todo) {
+    const int rc = resume_one(file, r, ckpt, quiet);
     if (rc > 128) return rc;  // interrupted again: the rest waits for the next resume
     worst = std::max(worst, rc);
   }

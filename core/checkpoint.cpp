@@ -310,10 +310,6 @@ std::vector<std::string> checkpoint_generations(const std::string& path) {
   return found;
 }
 
-bool has_checkpoint(const std::string& results_path, const std::string& run) {
-  return !any_checkpoint(results_path, run).empty();
-}
-
 std::string any_checkpoint(const std::string& results_path, const std::string& run) {
   const std::string own = checkpoint_path(results_path, run);
   if (::access(own.c_str(), F_OK) == 0) return own;

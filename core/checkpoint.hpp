@@ -130,8 +130,6 @@ class CheckpointFile final : public CheckpointSink {
 
 // The files a CheckpointFile at `path` may have left (PATH, PATH.prev, PATH.next), those present.
 std::vector<std::string> checkpoint_generations(const std::string& path);
-// Whether `run` of the results file has a checkpoint: its own, or rank 0's of an MPI run.
-bool has_checkpoint(const std::string& results_path, const std::string& run);
 // The path of a checkpoint of `run` to read its identity from (the options; the same in every
 // rank's file): the run's own, else rank 0's newest. "" if none.
 std::string any_checkpoint(const std::string& results_path, const std::string& run);

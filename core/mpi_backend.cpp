@@ -201,10 +201,11 @@ std::string MpiSession::broadcast(const std::string& value) const {
 
 MpiSession::SetupAgreement MpiSession::agree_on_setup(bool failed, double timeout_s) const {
   if (size_ == 1) return {true, failed ? 1 : 0, failed ? 0 : -1};
-  // {failed ranks, first failed rank}: a sum and a min, as one MIN of {-failed, rank or size}.
-  int mine[2] = {failed ? -1 : 0, failed ? rank_ : size_}, all[2] = {0, 0};
+  // Every rank's flag, to every rank: the count and the first failed rank follow from it.
+  const int mine = failed ? 1 : 0;
+  std::vector<int> all(static_cast<std::size_t>(size_), 0);
   MPI_Request request;
-  MPI_Iallreduce(mine, all, 2, MPI_INT, MPI_MIN, as_comm(failure_comm_), &request);
+  MPI_Iallgather(&mine, 1, MPI_INT, all.data(), 1, MPI_INT, as_comm(failure_comm_), &request);
   if (!failed) {
     wait_one(request);
   } else {
@@ -216,11 +217,12 @@ MpiSession::SetupAgreement MpiSession::agree_on_setup(bool failed, double timeou
       if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
-  // A MIN of -1/0 counts only "someone failed"; the count of failures comes from a second sum,
-  // which every rank can afford now that none is stuck elsewhere.
-  int count = failed ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &count, 1, MPI_INT, MPI_SUM, as_comm(failure_comm_));
-  return {true, count, all[1] < size_ ? all[1] : -1};
+  SetupAgreement agreed;
+  for (int r = 0; r < size_; ++r)
+    if (all[static_cast<std::size_t>(r)]) {
+      if (agreed.failed++ == 0) agreed.first_failed = r;
+    }
+  return agreed;
 }
 
 std::vector<int> MpiSession::gather(int value) const {
