@@ -38,8 +38,8 @@ using plot::Curve;
 using plot::Figure;
 
 const char* kUsage =
-    "usage: dposg plot FILE [--kind grad|consensus|bytes|verify|metric|samples|all] [--metric NAME] [--logy]\n"
-    "                  [--group-by OPTION] [--runs REGEX] [--out-dir DIR]\n"
+    "usage: dposg plot FILE [--kind grad|consensus|bytes|verify|metric|samples|all] [--metric NAME [--band]] [--logy]\n"
+    "                  [--x iteration|epochs] [--group-by OPTION] [--runs REGEX] [--out-dir DIR]\n"
     "Renders PNG figures of a results file with gnuplot; beside each NAME.png it writes NAME.gp (run\n"
     "`gnuplot NAME.gp` in DIR to restyle and re-render) and NAME.dat (the data).";
 
@@ -48,6 +48,10 @@ struct Run {
   std::map<std::string, AttrValue> attrs;
   std::vector<double> iteration, grad, consensus, bytes, chosen;  // chosen: the --metric series
   std::vector<double> uplink;  // bytes_uplink where logged (DQGAN), else bytes_busiest
+  // --band: the --metric's spread over the workers' own generators (NAME_min, NAME_max; the
+  // driver logs them with --eval-workers K), empty where the run did not log them.
+  std::vector<double> chosen_lo, chosen_hi;
+  std::vector<double> epoch;  // --x epochs: iteration * m * M / the training set's size
 };
 
 std::string attr_text(const Run& r, const std::string& key) {
@@ -221,6 +225,42 @@ Curve aggregate(const Group& g, Series xs, Series ys) {
   return c;
 }
 
+// The paper's Fig. 2 band: the mean of ys over the group's runs, shaded from the lowest of their
+// los to the highest of their his (each run's own spread over its workers). Iterations where no
+// run has a finite y are left out; a band point needs a finite lo and hi from every run that has y.
+Curve aggregate_band(const Group& g, Series xs, Series ys, Series los, Series his) {
+  struct At {
+    double sx = 0, sy = 0, lo = INFINITY, hi = -INFINITY;
+    std::size_t n = 0;
+    bool band = true;
+  };
+  std::map<double, At> at;
+  for (const Run* r : g.runs) {
+    const auto& it = r->iteration;
+    const auto &x = r->*xs, &y = r->*ys, &lo = r->*los, &hi = r->*his;
+    for (std::size_t i = 0; i < it.size() && i < x.size() && i < y.size(); ++i) {
+      if (!std::isfinite(x[i]) || !std::isfinite(y[i])) continue;
+      At& a = at[it[i]];
+      a.sx += x[i], a.sy += y[i], ++a.n;
+      if (i < lo.size() && i < hi.size() && std::isfinite(lo[i]) && std::isfinite(hi[i]))
+        a.lo = std::min(a.lo, lo[i]), a.hi = std::max(a.hi, hi[i]);
+      else
+        a.band = false;
+    }
+  }
+  Curve c;
+  c.title = g.label;
+  for (const auto& [k, a] : at) {
+    const double n = static_cast<double>(a.n);
+    c.x.push_back(a.sx / n);
+    c.y.push_back(a.sy / n);
+    // Without a band at this point the shading closes onto the curve (plot.cpp draws lo = hi = y).
+    c.lo.push_back(a.band ? a.lo : a.sy / n);
+    c.hi.push_back(a.band ? a.hi : a.sy / n);
+  }
+  return c;
+}
+
 std::vector<Group> make_groups(const std::vector<Run>& runs, const std::string& group_by) {
   std::vector<const Run*> all;
   for (const auto& r : runs) all.push_back(&r);
@@ -265,7 +305,7 @@ std::string grad_axis_label(const std::vector<Run>& runs) {
 }
 
 std::string title_lines(const std::string& what, const std::vector<Run>& runs, const std::string& group_by,
-                        const std::string& path, bool lines_per_run = false) {
+                        const std::string& path, bool lines_per_run = false, const std::string& band_of = "") {
   std::vector<const Run*> all;
   for (const auto& r : runs) all.push_back(&r);
   std::set<std::string> skip;
@@ -273,7 +313,13 @@ std::string title_lines(const std::string& what, const std::vector<Run>& runs, c
   std::string second = plot::enhanced_literal(common_options(all, skip));
   std::string third = plot::enhanced_literal(fs::path(path).filename().string() + ", " + std::to_string(runs.size()) +
                                              " run" + (runs.size() > 1 ? "s" : ""));
-  if (!group_by.empty() && lines_per_run)
+  if (!band_of.empty()) {
+    const double K = attr_number(runs[0], "eval_workers");
+    const std::string workers = std::isfinite(K) ? std::to_string(static_cast<long long>(K)) + " workers'" : "the workers'";
+    third += plot::enhanced_literal(std::string(group_by.empty() ? "; curve: " : "; one curve per value of " + group_by + ": mean over its runs of ") +
+                                    band_of + " at z̄; band: lowest to highest of " + band_of + " over " + workers +
+                                    " own generators (" + band_of + "_min.." + band_of + "_max)");
+  } else if (!group_by.empty() && lines_per_run)
     third += plot::enhanced_literal("; one colour per value of " + group_by +
                                     ": the mean of its runs that sent the same bytes (band = min..max)");
   else if (!group_by.empty())
@@ -514,11 +560,31 @@ std::vector<Figure> verify_figures(const std::string& path, bool& present) {
   return figures;
 }
 
+// /runs/<run>/problem/<key> (a scalar dataset the problem described itself with) of each run, NaN
+// where it is absent.
+std::vector<double> problem_scalars(const std::string& path, const std::vector<Run>& runs, const std::string& key) {
+  H5::Exception::dontPrint();
+  H5::FileAccPropList fapl;
+  H5Pset_file_locking(fapl.getId(), false, true);
+  H5::H5File file(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl);
+  std::vector<double> values;
+  for (const auto& r : runs) {
+    const std::string where = "/runs/" + r.name + "/problem/" + key;
+    double v = std::nan("");
+    if (file.nameExists("/runs/" + r.name + "/problem") && file.nameExists(where)) {
+      H5::DataSet ds = file.openDataSet(where);
+      if (ds.getSpace().getSimpleExtentNpoints() == 1) ds.read(&v, H5::PredType::NATIVE_DOUBLE);
+    }
+    values.push_back(v);
+  }
+  return values;
+}
+
 }  // namespace
 
 int plot_command(int argc, const char* const argv[]) {
-  std::string path, kind = "all", group_by, runs_regex, out_dir, metric, bytes_axis = "busiest";
-  bool logy = false;
+  std::string path, kind = "all", group_by, runs_regex, out_dir, metric, bytes_axis = "busiest", x_axis = "iteration";
+  bool logy = false, band = false;
   po::options_description desc("Plot");
   desc.add_options()
       ("file", po::value(&path), "HDF5 results file")
@@ -533,6 +599,12 @@ int plot_command(int argc, const char* const argv[]) {
        "with --kind bytes, the x axis: busiest (bytes_busiest: the busiest node, a DQGAN server's broadcast) | "
        "uplink (what one worker sends: bytes_uplink for DQGAN, bytes_busiest for gossip)")
       ("logy", po::bool_switch(&logy), "with --kind metric, or --kind bytes with --metric: logarithmic y axis")
+      ("band", po::bool_switch(&band),
+       "with --kind metric: shade each curve from the lowest to the highest value over the workers' own generators "
+       "(the metric's NAME_min and NAME_max, which runs log with --eval-workers K; the paper's Fig. 2 band)")
+      ("x", po::value(&x_axis)->default_value(x_axis),
+       "with --kind grad, consensus or metric, the x axis: iteration | epochs (iteration * m * M / the training set's "
+       "size: the image GANs)")
       ("group-by", po::value(&group_by),
        "one curve per value of this option (e.g. topology, rounds, workers): mean over its runs with a min/max band")
       ("runs", po::value(&runs_regex), "only runs whose name matches this regular expression (ECMAScript, search)")
@@ -550,6 +622,12 @@ int plot_command(int argc, const char* const argv[]) {
   if (bytes_axis != "busiest" && bytes_axis != "uplink")
     throw InputError("--bytes: expected busiest or uplink, got '" + bytes_axis + "'");
   if (bytes_axis != "busiest" && kind != "bytes") throw InputError("--bytes: only with --kind bytes");
+  if (band && kind != "metric") throw InputError("--band: only with --kind metric");
+  if (x_axis != "iteration" && x_axis != "epochs")
+    throw InputError("--x: expected iteration or epochs, got '" + x_axis + "'");
+  const bool epochs = x_axis == "epochs";
+  if (epochs && kind != "grad" && kind != "consensus" && kind != "metric")
+    throw InputError("--x: epochs only with --kind grad, consensus or metric");
   std::optional<std::regex> filter;
   if (!runs_regex.empty()) {
     try {
@@ -589,8 +667,14 @@ int plot_command(int argc, const char* const argv[]) {
         r.uplink = std::find(names.begin(), names.end(), "bytes_uplink") != names.end()
                        ? reader->metric(name, "bytes_uplink")
                        : r.bytes;
-        if (!metric.empty() && std::find(s.metric_names.begin(), s.metric_names.end(), metric) != s.metric_names.end())
-          r.chosen = reader->metric(name, metric);
+        auto logged = [&](const std::string& m) {
+          return std::find(names.begin(), names.end(), m) != names.end();
+        };
+        if (!metric.empty() && logged(metric)) r.chosen = reader->metric(name, metric);
+        if (band && logged(metric + "_min") && logged(metric + "_max")) {
+          r.chosen_lo = reader->metric(name, metric + "_min");
+          r.chosen_hi = reader->metric(name, metric + "_max");
+        }
         runs.push_back(std::move(r));
       } catch (const std::exception& e) {
         std::fprintf(stderr, "dposg plot: run '%s' is damaged and left out (%s)\n", name.c_str(), e.what());
@@ -604,6 +688,22 @@ int plot_command(int argc, const char* const argv[]) {
   if ((kind == "metric" || (kind == "bytes" && !metric.empty())) && !runs.empty() &&
       std::none_of(runs.begin(), runs.end(), [](const Run& r) { return !r.chosen.empty(); }))
     throw InputError("--metric: no selected run in '" + path + "' logged '" + metric + "'");
+  if (band && !runs.empty() && std::none_of(runs.begin(), runs.end(), [](const Run& r) { return !r.chosen_lo.empty(); }))
+    throw InputError("--band: no selected run in '" + path + "' logged " + metric + "_min and " + metric +
+                     "_max (a run logs them with --eval-workers K)");
+  if (epochs && !runs.empty()) {
+    const auto sizes = problem_scalars(path, runs, "train_images");
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      Run& r = runs[i];
+      const double per_iteration = attr_number(r, "batch") * attr_number(r, "workers");
+      if (!(sizes[i] > 0) || !(per_iteration > 0))
+        throw InputError("--x: epochs need the training set's size, which run '" + r.name +
+                         "' does not record (only the image GANs count epochs)");
+      for (double k : r.iteration) r.epoch.push_back(k * per_iteration / sizes[i]);
+    }
+  }
+  const Series xs = epochs ? &Run::epoch : &Run::iteration;
+  const std::string x_label = epochs ? "epoch (iteration × m·M / training images)" : "iteration k";
   if (!group_attr.empty() && !runs.empty()) {
     const bool any = std::any_of(runs.begin(), runs.end(), [&](const Run& r) { return r.attrs.count(group_attr); });
     if (!any) throw InputError("--group-by: no run in '" + path + "' has the option '" + group_by + "'");
@@ -629,22 +729,22 @@ int plot_command(int argc, const char* const argv[]) {
     Figure f;
     f.name = "grad_norm";
     f.source = path;
-    f.title = title_lines("||g(z̄_k)||^2 at the worker average z̄_k, by iteration", runs, group_attr, path);
-    f.xlabel = "iteration k";
+    f.title = title_lines("||g(z̄_k)||^2 at the worker average z̄_k, by " + x_axis, runs, group_attr, path);
+    f.xlabel = x_label;
     f.ylabel = grad_axis_label(runs);
-    for (const auto& g : groups) f.curves.push_back(aggregate(g, &Run::iteration, &Run::grad));
+    for (const auto& g : groups) f.curves.push_back(aggregate(g, xs, &Run::grad));
     emit(std::move(f), "no positive finite ||g(z̄_k)||^2 in the selected runs");
   }
   if (!runs.empty() && (kind == "consensus" || kind == "all")) {
     Figure f;
     f.name = "consensus";
     f.source = path;
-    f.title = title_lines("consensus error (1/M) Σ_i ||z_k^i - z̄_k||^2, by iteration", runs, group_attr, path);
-    f.xlabel = "iteration k";
+    f.title = title_lines("consensus error (1/M) Σ_i ||z_k^i - z̄_k||^2, by " + x_axis, runs, group_attr, path);
+    f.xlabel = x_label;
     f.ylabel = "consensus error (1/M) Σ_i ||z_k^i - z̄_k||^2";
-    f.reference_title = "dashed: ρ_t^{2k} through the first point (ρ_t = ρ^t, or measured for random mixing)";
+    if (!epochs) f.reference_title = "dashed: ρ_t^{2k} through the first point (ρ_t = ρ^t, or measured for random mixing)";
     for (const auto& g : groups) {
-      Curve c = aggregate(g, &Run::iteration, &Run::consensus);
+      Curve c = aggregate(g, xs, &Run::consensus);
       double rho_t = 0, lo = INFINITY, hi = -INFINITY;
       for (const Run* r : g.runs) {
         const double v = attr_number(*r, "rho_t");
@@ -653,7 +753,8 @@ int plot_command(int argc, const char* const argv[]) {
       }
       if (std::isfinite(rho_t)) {
         // rho_t ~ 0 (complete graph: exact consensus in one round) has no slope worth drawing.
-        if (rho_t > 1e-9) c.reference_rate = rho_t * rho_t;
+        // Along epochs the slope would need each run's iterations per epoch: drawn along iterations only.
+        if (rho_t > 1e-9 && !epochs) c.reference_rate = rho_t * rho_t;
         char buf[96];
         if (hi - lo > 1e-9) std::snprintf(buf, sizeof buf, "  rho_t=%.3g..%.3g (dashed: their mean %.3g)", lo, hi, rho_t);
         else std::snprintf(buf, sizeof buf, "  rho_t=%.3g", rho_t > 1e-9 ? rho_t : 0.0);
@@ -714,13 +815,16 @@ int plot_command(int argc, const char* const argv[]) {
   }
   if (!runs.empty() && kind == "metric") {
     Figure f;
-    f.name = "metric-" + metric;
+    f.name = "metric-" + metric + (band ? "-band" : "") + (epochs ? "-epochs" : "");
     f.source = path;
-    f.title = title_lines(plot::enhanced_literal(metric) + ", by iteration", runs, group_attr, path);
-    f.xlabel = "iteration k";
+    f.title = title_lines(plot::enhanced_literal(metric) + ", by " + x_axis, runs, group_attr, path, false,
+                          band ? metric : "");
+    f.xlabel = x_label;
     f.ylabel = plot::enhanced_literal(metric);
     f.logy = logy;
-    for (const auto& g : groups) f.curves.push_back(aggregate(g, &Run::iteration, &Run::chosen));
+    for (const auto& g : groups)
+      f.curves.push_back(band ? aggregate_band(g, xs, &Run::chosen, &Run::chosen_lo, &Run::chosen_hi)
+                              : aggregate(g, xs, &Run::chosen));
     emit(std::move(f), "no finite value of " + metric + " in the selected runs");
   }
   if (!runs.empty() && (kind == "samples" || kind == "all")) {

@@ -29,9 +29,10 @@ dposg=${DPOSG:-"$(dirname "$0")/../build/dposg"}
   --workers 16 --rounds 1 --total-batch 256 --step-rule oadam --beta1 0.5 --beta2 0.9 \
   --lr 2e-4 --init problem --iters "$iters" --log-every $((iters / 7)) --eval-batch 4 --eval-workers 4 \
   --out "$out.h5"
-for metric in is_classifier is_classifier_min is_classifier_max fd_classifier kid_classifier; do
-  "$dposg" plot "$out.h5" --kind metric --metric "$metric" --group-by topology --out-dir "$out-plots"
+# Fig. 2's own figure: is_classifier at z̄ against epochs, each curve in its band over 4 workers.
+"$dposg" plot "$out.h5" --kind metric --metric is_classifier --band --x epochs --group-by topology --out-dir "$out-plots"
+for metric in fd_classifier kid_classifier; do
+  "$dposg" plot "$out.h5" --kind metric --metric "$metric" --x epochs --group-by topology --out-dir "$out-plots"
 done
 "$dposg" plot "$out.h5" --kind samples --out-dir "$out-plots"
 "$dposg" info "$out.h5"
-echo "x axis: iteration; epochs = iteration * 256 / 60000"

@@ -305,6 +305,106 @@ TEST_CASE("dposg plot --kind bytes: one worker's uplink on x, any metric on y", 
   CHECK(dat.find("\n6400 ") != std::string::npos);
 }
 
+// Parses a .dat block by block: each block's rows of numbers.
+std::vector<std::vector<std::vector<double>>> dat_blocks(const fs::path& dat) {
+  std::vector<std::vector<std::vector<double>>> out;
+  std::ifstream in(dat);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# block ", 0) == 0) out.emplace_back();
+    if (line.empty() || line[0] == '#' || out.empty()) continue;
+    std::istringstream row(line);
+    std::vector<double> v;
+    for (double x; row >> x;) v.push_back(x);
+    out.back().push_back(v);
+  }
+  return out;
+}
+
+TEST_CASE("dposg plot --band --x epochs: the paper's Fig. 2 band over the workers, against epochs", "[plot][cli]") {
+  TempDir dir;
+  // Three runs written by hand, so that every number drawn is known: two seeds on the ring, one
+  // on the complete graph; 16 workers x 16 samples over 60,000 training images.
+  {
+    auto file = ResultsFile::open((dir.path / "f.h5").string());
+    struct Spec {
+      std::string name, topology;
+      std::int64_t seed;
+      std::vector<double> is, lo, hi;
+    };
+    const std::vector<Spec> specs = {
+        {"ring-s1", "ring", 1, {1.0, 1.5, 2.0}, {0.9, 1.25, 1.75}, {1.1, 1.75, 2.25}},
+        {"ring-s2", "ring", 2, {1.2, 1.7, 2.4}, {1.0, 1.5, 2.5}, {1.3, 1.8, 2.6}},
+        {"complete-s1", "complete", 1, {1.0, 2.0, 3.0}, {0.5, 1.5, 2.5}, {1.5, 2.5, 3.5}}};
+    for (const auto& sp : specs) {
+      auto w = file->create_run(sp.name);
+      for (const auto& [k, v] : std::vector<std::pair<std::string, AttrValue>>{
+               {"problem", std::string("gan-fashion")}, {"topology", sp.topology}, {"workers", std::int64_t{16}},
+               {"batch", std::int64_t{16}}, {"eval_workers", std::int64_t{4}}, {"seed", sp.seed}})
+        w->set_attr(k, v);
+      w->problem_group().scalar("train_images", 60000);
+      for (std::size_t i = 0; i < 3; ++i) {
+        MetricsRow row;
+        row.iteration = static_cast<std::int64_t>(i) * 375;
+        for (const auto& [n, v] : std::vector<std::pair<std::string, double>>{
+                 {"grad_norm_sq", 1.0}, {"consensus_error", 0.1}, {"bytes_busiest", 8.0 * static_cast<double>(i)},
+                 {"is_classifier", sp.is[i]}, {"is_classifier_min", sp.lo[i]}, {"is_classifier_max", sp.hi[i]}})
+          row.set(n, v);
+        w->append(row);
+      }
+      w->set_status("finished");
+    }
+  }
+  const auto r = run_cli("plot f.h5 --kind metric --metric is_classifier --band --x epochs --group-by topology --out-dir p",
+                         dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  check_figure(dir.path / "p", "metric-is_classifier-band-epochs");
+  CHECK(have_content({dir.path / "p" / "metric-is_classifier-band-epochs.png"}));
+  const auto b = dat_blocks(dir.path / "p" / "metric-is_classifier-band-epochs.dat");
+  REQUIRE(b.size() == 2);  // complete, ring (alphabetical)
+  // 375 iterations x 256 samples = 96,000 = 1.6 epochs. Ring: the mean of the two seeds, the band
+  // from the lower of their minima to the higher of their maxima.
+  const std::vector<std::vector<double>> complete = {{0, 1.0, 0.5, 1.5}, {1.6, 2.0, 1.5, 2.5}, {3.2, 3.0, 2.5, 3.5}};
+  const std::vector<std::vector<double>> ring = {{0, 1.1, 0.9, 1.3}, {1.6, 1.6, 1.25, 1.8}, {3.2, 2.2, 1.75, 2.6}};
+  for (std::size_t g = 0; g < 2; ++g) {
+    const auto& want = g == 0 ? complete : ring;
+    REQUIRE(b[g].size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      REQUIRE(b[g][i].size() == 4);
+      for (std::size_t j = 0; j < 4; ++j) CHECK(b[g][i][j] == Approx(want[i][j]).margin(1e-12));
+    }
+  }
+  const std::string gp = slurp(dir.path / "p" / "metric-is_classifier-band-epochs.gp");
+  CHECK(gp.find("filledcurves") != std::string::npos);
+  CHECK(gp.find("4 workers") != std::string::npos);
+  // Without the band series, or along epochs for a problem without a training set: one line each.
+  {
+    auto file = ResultsFile::open((dir.path / "s.h5").string());
+    auto w = file->create_run("star");
+    w->set_attr("problem", std::string("star"));
+    MetricsRow row;
+    row.set("grad_norm_sq", 1.0);
+    row.set("consensus_error", 0.5);
+    row.set("bytes_busiest", 0.0);
+    w->append(row);
+    w->set_status("finished");
+  }
+  for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"plot s.h5 --kind metric --metric grad_norm_sq --band", "--band"},
+           {"plot s.h5 --kind grad --x epochs", "--x"},
+           {"plot f.h5 --kind grad --band", "--band"},
+           {"plot f.h5 --kind bytes --x epochs", "--x"},
+           {"plot f.h5 --kind grad --x steps", "--x"}}) {
+    INFO(args);
+    const auto e = run_cli(args + " --out-dir bad", dir);
+    CHECK(e.code == 2);
+    CHECK(std::count(e.err.begin(), e.err.end(), '\n') == 1);
+    CHECK(e.err.find(needle) != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "bad"));
+  }
+}
+
 TEST_CASE("dposg plot: bad input and a missing gnuplot give exit code 2 and one line", "[plot][cli]") {
   TempDir dir;
   make_results(dir);
