@@ -33,6 +33,7 @@ int rank_of(const std::string& status) {
 struct Source {
   std::string file;
   int rank = 0;
+  bool unfinished = false;  // interrupted or running, copied under `continuable`
 };
 
 // A copy of an HDF5 object tree, object by object. H5Ocopy is not used: HDF5 1.10 crashes copying
@@ -120,7 +121,8 @@ void copy_tree(hid_t from, hid_t to_parent, const std::string& name) {
 
 }  // namespace
 
-MergeReport merge_results(const std::string& out, const std::vector<std::string>& inputs, bool replace) {
+MergeReport merge_results(const std::string& out, const std::vector<std::string>& inputs, bool replace,
+                          bool continuable) {
   MergeReport report;
   std::optional<std::string> definition;
   std::string definition_from;
@@ -163,10 +165,12 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
     auto reader = ResultsReader::open(in);
     for (const auto& run : reader->runs()) {
       int rank = 0;
+      bool unfinished = false;
       try {
         const RunSummary s = reader->summary(run);
         same_sweep(s, in);
         rank = rank_of(s.status);
+        if (continuable && rank == 0 && (s.status == "interrupted" || s.status == "running")) rank = 1, unfinished = true;
       } catch (const InputError&) {
         throw;
       } catch (const std::exception&) {
@@ -177,7 +181,7 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
         continue;
       }
       auto it = best.find(run);
-      if (it == best.end() || rank > it->second.rank) best[run] = {in, rank};
+      if (it == best.end() || rank > it->second.rank) best[run] = {in, rank, unfinished};
     }
   }
 
@@ -194,7 +198,7 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
     for (const auto& [run, src] : best) {
       auto it = existing.find(run);
       if (it != existing.end()) {
-        if (!(replace || src.rank > it->second)) {
+        if (!(replace || src.rank > it->second || (continuable && it->second < 2))) {
           ++report.kept;
           continue;
         }
@@ -202,8 +206,20 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
       }
       auto& f = open[src.file];
       if (!f) f = std::make_unique<H5::H5File>(src.file, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl);
-      copy_tree(H5Oopen(f->getId(), ("runs/" + run).c_str(), H5P_DEFAULT), runs.getId(), run);
-      ++report.copied;
+      if (!src.unfinished) {
+        copy_tree(H5Oopen(f->getId(), ("runs/" + run).c_str(), H5P_DEFAULT), runs.getId(), run);
+        ++report.copied;
+        continue;
+      }
+      // A killed writer's run may be damaged where it was writing: one that cannot be copied is
+      // left out (the sweep redoes it), never the cause of a failed merge.
+      try {
+        copy_tree(H5Oopen(f->getId(), ("runs/" + run).c_str(), H5P_DEFAULT), runs.getId(), run);
+        ++report.copied;
+      } catch (const std::exception&) {
+        if (runs.nameExists(run)) runs.unlink(run);
+        ++report.left_out;
+      }
     }
     dst.flush(H5F_SCOPE_GLOBAL);
   } catch (const H5::Exception& e) {
@@ -217,6 +233,23 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
     throw std::runtime_error("dposg merge: writing '" + out + "': " + detail);
   }
   return report;
+}
+
+void copy_run(const std::string& from, const std::string& to, const std::string& run) {
+  H5::Exception::dontPrint();
+  H5::FileAccPropList fapl;
+  H5Pset_file_locking(fapl.getId(), false, true);
+  fapl.setLibverBounds(H5F_LIBVER_V18, H5F_LIBVER_V110);
+  try {
+    H5::H5File src(from, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl);
+    H5::H5File dst(to, H5F_ACC_RDWR, H5::FileCreatPropList::DEFAULT, fapl);
+    H5::Group runs = dst.openGroup("runs");
+    if (runs.nameExists(run)) runs.unlink(run);
+    copy_tree(H5Oopen(src.getId(), ("runs/" + run).c_str(), H5P_DEFAULT), runs.getId(), run);
+    dst.flush(H5F_SCOPE_GLOBAL);
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error("copying run '" + run + "' of '" + from + "' into '" + to + "': " + e.getDetailMsg());
+  }
 }
 
 }  // namespace dposg

@@ -20,6 +20,16 @@ struct MergeReport {
 // `replace` (the results of a sweep that has just redone it). Throws InputError, before anything
 // is written, when a run was not made by a sweep or its sweep's options (`sweep_definition`) differ
 // from the other runs' (files of different sweeps are not joined).
-MergeReport merge_results(const std::string& out, const std::vector<std::string>& inputs, bool replace = false);
+//
+// `continuable` (an MPI sweep taking over a killed or stopped job's rank files): runs left
+// `interrupted` or `running` are copied too, and any copy from the inputs replaces one in `out`
+// that is not a result (failed, interrupted, running, damaged), so that the sweep can continue them
+// from their checkpoints with the rows they had logged.
+MergeReport merge_results(const std::string& out, const std::vector<std::string>& inputs, bool replace = false,
+                          bool continuable = false);
+
+// Copies /runs/<run> of `from` into `to` (both results files, neither open in this process),
+// replacing a run of that name: an MPI sweep's rank continues a run of --out in its own file.
+void copy_run(const std::string& from, const std::string& to, const std::string& run);
 
 }  // namespace dposg

@@ -241,6 +241,7 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
   auto fractions = std::make_unique<std::atomic<double>[]>(static_cast<std::size_t>(jobs));
   for (int j = 0; j < jobs; ++j) fractions[j].store(0.0);
 
+  const std::string& checkpoint_base = opts.checkpoint_base.empty() ? file.path() : opts.checkpoint_base;
   auto worker = [&](int slot) {
     while (!stop.load() && !(opts.checkpoints && stop_signal() != 0)) {
       const std::size_t t = next.fetch_add(1);
@@ -261,11 +262,11 @@ std::vector<SweepRunResult> run_sweep(ResultsFile& file, const std::vector<Sweep
           e.emplace(build_experiment(config));
           e->run_name = run.name;
           if (opts.checkpoints && checkpoints_unsupported(*e).empty()) {
-            if (plan[i] == ResumeAction::resume) from = checkpoint_of(file.path(), run);
+            if (plan[i] == ResumeAction::resume) from = checkpoint_of(checkpoint_base, run);
             StateArchive identity;
             identity.put_text("run/name", run.name);
             identity.put_text("sweep/options_key", run.options_key);
-            sink = std::make_unique<CheckpointFile>(checkpoint_path(file.path(), run.name), std::move(identity), [&] {
+            sink = std::make_unique<CheckpointFile>(checkpoint_path(checkpoint_base, run.name), std::move(identity), [&] {
               std::lock_guard flush_lock(h5);
               writer->flush(true);
             });

@@ -95,6 +95,10 @@ struct SweepOptions {
   bool checkpoints = false;
   std::int64_t checkpoint_every = 0;
   double checkpoint_seconds = 300.0;
+  // The results file the checkpoints are named after ("": the file run_sweep writes). An MPI
+  // sweep's ranks write runs into files of their own but checkpoint them under --out, where the
+  // next job (any rank of it) finds them.
+  std::string checkpoint_base;
 };
 
 struct SweepRunResult {

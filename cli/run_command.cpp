@@ -201,9 +201,9 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
       e.driver.resume_from = &resume->state;
       if (writer) writer->set_attr("resumed_at_iteration", resume->iteration);
     }
-    // Under mpirun SIGTERM means that the job is being ended (another rank died, or the job was
-    // cancelled; core/mpi_backend.cpp): the run ends failed, and resumes from its last periodic
-    // checkpoint.
+    // Under mpirun, MpiSession's own SIGTERM handler is the stop request (core/mpi_backend.cpp):
+    // a cancelled job whose ranks are all alive checkpoints and ends interrupted; one whose rank
+    // died ends failed, and resumes from its last periodic checkpoint.
     if (!mpi) install_stop_handlers();
   }
   const RunOutcome out = run_experiment(e, writer.get(), {&first, &progress});

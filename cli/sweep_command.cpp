@@ -301,17 +301,25 @@ std::vector<std::string> leftover_rank_files(const std::string& out) {
 // (serial HDF5, and a killed rank damages at most its own file); rank 0 then merges them into OUT
 // and removes them. A job killed before that leaves the rank files: the next sweep on OUT merges
 // their recorded runs first (runs left running are dropped and redone), then plans as always.
+//
+// Checkpoints: each rank checkpoints its runs under --out (OUT.checkpoints/RUN.ckpt), not under its
+// rank file, so that the next job finds them whichever rank takes the run. SIGTERM (mpirun passes
+// a cancellation on to every rank; MpiSession's handler is the stop request) checkpoints the runs
+// in flight and leaves them `interrupted` in the rank files; no rank takes a further run, and the
+// rank files stay, as a killed job's do: the next sweep merges them, interrupted and killed runs
+// included (merge_results' `continuable`), and hands each run with a checkpoint to a rank that
+// copies it into its own file and continues it.
 int mpi_sweep(const std::vector<SweepRun>& runs, const OutputOptions& output, const ResumePolicy& policy,
-              const std::string& definition) {
+              const std::string& definition, const CheckpointOptions& checkpoints) {
   MpiSession session(nullptr, nullptr);
   const std::string& out = output.out;
   std::vector<std::size_t> todo;
-  std::string job;
+  std::string job, actions;  // actions: one character per run, 'r' = resume from its checkpoint
   if (session.rank() == 0) {
     try {
       const auto left = leftover_rank_files(out);
       if (!left.empty()) {
-        merge_results(out, left);
+        merge_results(out, left, false, true);
         // Their writers are gone (killed) and left their live markers (core/live_file.hpp) behind.
         for (const auto& f : left) {
           std::filesystem::remove(f);
@@ -320,8 +328,10 @@ int mpi_sweep(const std::vector<SweepRun>& runs, const OutputOptions& output, co
       }
       auto file = ResultsFile::open(out);
       const std::vector<ResumeAction> plan = plan_sweep(*file, runs, policy);
-      for (std::size_t i = 0; i < runs.size(); ++i)
+      for (std::size_t i = 0; i < runs.size(); ++i) {
         if (plan[i] != ResumeAction::skip) todo.push_back(i);
+        actions += plan[i] == ResumeAction::resume ? 'r' : '-';
+      }
       job = mpi_job_name();
     } catch (const std::exception& e) {
       const bool input = dynamic_cast<const InputError*>(&e) != nullptr;
@@ -335,18 +345,38 @@ int mpi_sweep(const std::vector<SweepRun>& runs, const OutputOptions& output, co
   // goes out eagerly and its call returns at once; rank 0 then took the files the other ranks had
   // just made for this job as leftovers, and removed them while they wrote their runs into them.)
   job = session.broadcast(job);
+  actions = session.broadcast(actions);
   const std::string mine = rank_file(out, session.rank(), job);
+  int stopped_by = 0;
   try {
-    auto part = ResultsFile::open(mine);
+    (void)ResultsFile::open(mine);
     MpiTaskQueue queue(session, todo);
     SweepOptions opts;
     opts.jobs = 1;
     opts.resume = policy;
     opts.definition = definition;
-    while (const auto i = queue.next()) {
+    opts.checkpoints = true;
+    opts.checkpoint_every = checkpoints.every;
+    opts.checkpoint_seconds = checkpoints.seconds;
+    opts.checkpoint_base = out;
+    while (!stop_signal()) {
+      const auto i = queue.next();
+      if (!i) break;
       std::vector<ResumeAction> one(runs.size(), ResumeAction::skip);
       one[*i] = ResumeAction::run;
-      (void)run_sweep(*part, runs, one, opts);
+      // Continued from --out: the run with the rows it logged up to its checkpoint, into this
+      // rank's file (run_sweep then reopens it there). Nobody writes --out while the job runs.
+      if (actions.size() == runs.size() && actions[*i] == 'r') {
+        copy_run(out, mine, runs[*i].name);
+        one[*i] = ResumeAction::resume;
+      }
+      auto part = ResultsFile::open(mine);
+      for (const auto& r : run_sweep(*part, runs, one, opts))
+        if (r.stop_signal) stopped_by = r.stop_signal;
+    }
+    if (stop_signal()) {
+      stopped_by = stop_signal();
+      queue.leave();
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dposg sweep: rank %d: error: %s\n", session.rank(), e.what());
@@ -356,6 +386,13 @@ int mpi_sweep(const std::vector<SweepRun>& runs, const OutputOptions& output, co
   // Rank 0 passes this once every rank has closed its file (rank 0's own is closed above); the
   // other ranks have nothing left to do and pass at once.
   (void)session.gather(0);
+  if (stopped_by) {
+    // The rank files stay for the next sweep on --out, which continues their interrupted runs.
+    if (session.rank() == 0 && !output.quiet)
+      std::printf("Stopped by %s: the runs in flight are checkpointed and interrupted in %s.rank*.h5; run the same "
+                  "sweep again to continue them.\n", stopped_by == SIGINT ? "SIGINT" : "SIGTERM", out.c_str());
+    return exit_code_for_signal(stopped_by);
+  }
   if (session.rank() != 0) return 0;
   std::vector<std::string> parts;
   for (int r = 0; r < session.size(); ++r)
@@ -541,7 +578,7 @@ int sweep_command(int argc, const char* const argv[]) {
   ResumePolicy policy;
   policy.retry_failed = retry_failed;
   policy.overwrite = output.overwrite;
-  if (mpi_world_size_from_environment() > 1) return mpi_sweep(runs, output, policy, definition);
+  if (mpi_world_size_from_environment() > 1) return mpi_sweep(runs, output, policy, definition, checkpoints);
   const auto start = std::chrono::steady_clock::now();
   auto file = ResultsFile::open(output.out);
   const std::vector<ResumeAction> plan = plan_sweep(*file, runs, policy);

@@ -19,10 +19,13 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <condition_variable>
 #include <csignal>
+#include <ctime>
 #include <sys/prctl.h>
+#include <unistd.h>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -109,13 +112,41 @@ void emulate(const NetworkEmulation& net, double messages, double bytes_per_step
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
 
-// Set by SIGTERM. When a rank dies, mpirun sends the others SIGTERM and, odls_base_sigkill_timeout
-// seconds later (1 s by default), SIGKILL. Every wait below polls this flag, so a rank blocked in
-// an exchange with the dead one throws instead, the driver ends the run as `failed`, and rank 0
-// writes that status before the SIGKILL.
-volatile std::sig_atomic_t g_terminated = 0;
+// Set by SIGTERM. mpirun sends every rank SIGTERM both when the job is cancelled (mpirun itself got
+// SIGTERM or SIGINT: a scheduler's preemption, a ^C) and when a rank has died, and SIGKILL
+// odls_base_sigkill_timeout seconds later (1 s by default; measured here: SIGTERM reaches the
+// ranks ~1 s after mpirun gets it, SIGKILL follows ~1 s after that).
+//
+// The two cases need opposite things, and the ranks cannot tell them apart locally. So SIGTERM
+// is first a stop request (core/checkpoint.hpp): the driver's per-iteration agreement
+// (checkpoint_due: a sum over all ranks) sees it on every rank at the same iteration when every
+// rank is alive, and the run writes its last checkpoint and ends `interrupted`. Only a wait that
+// is still blocked kTerminationGrace after the SIGTERM gives up (a peer is dead, or the agreement
+// cannot complete): it throws, the driver ends the run `failed`, and rank 0 writes that status in
+// what is left of the grace period before the SIGKILL.
+// Atomics, not volatile: the handler may run on any thread of the process (OpenMP's, MPI's), and
+// whoever sees g_terminated must also see the stop request and the time stored before it.
+std::atomic<int> g_terminated{0};
+// CLOCK_MONOTONIC nanoseconds at the SIGTERM (clock_gettime is async-signal-safe).
+std::atomic<std::int64_t> g_terminated_at_ns{0};
+constexpr std::int64_t kTerminationGraceNs = 500'000'000;
 
-extern "C" void on_sigterm(int) { g_terminated = 1; }
+std::int64_t monotonic_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+extern "C" void on_sigterm(int) {
+  request_stop(SIGTERM);
+  if (!g_terminated.load()) g_terminated_at_ns.store(monotonic_ns());
+  g_terminated.store(1);
+}
+
+// True once a SIGTERM is older than the grace period: a wait still blocked then will not complete.
+bool past_termination_grace() {
+  return g_terminated && monotonic_ns() - g_terminated_at_ns.load() > kTerminationGraceNs;
+}
 
 MPI_Comm as_comm(void* c) { return static_cast<MPI_Comm>(c); }
 
@@ -129,7 +160,7 @@ void wait_all(MPI_Request* requests, int n) {
   while (true) {
     MPI_Testall(n, requests, &done, MPI_STATUSES_IGNORE);
     if (done) return;
-    if (g_terminated)
+    if (past_termination_grace())
       throw std::runtime_error("the MPI job is being ended (SIGTERM): another rank failed or the job was cancelled");
     if (t_background) std::this_thread::sleep_for(std::chrono::microseconds(5));
   }
@@ -404,10 +435,20 @@ class FailureHook {
       at_ = k ? std::atoll(k) : 1;
       const char* mode = std::getenv("DPOSG_TEST_ABORT_MODE");
       throw_ = mode && std::string(mode) == "throw";
+      // A scheduler's preemption: mpirun (the ranks' parent) gets SIGTERM and passes it on to
+      // every rank. This rank waits for its own SIGTERM before it goes on (so do the others, in
+      // their exchanges with it), so that the job stops at this iteration however long mpirun
+      // takes to pass the signal on.
+      cancel_job_ = mode && std::string(mode) == "sigterm-mpirun";
     }
   }
   void at(std::int64_t iteration) const {
     if (!at_ || *at_ != iteration) return;
+    if (cancel_job_) {
+      ::kill(::getppid(), SIGTERM);
+      for (int ms = 0; !g_terminated && ms < 60'000; ++ms) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return;
+    }
     if (throw_)
       throw std::runtime_error("test hook: rank " + std::to_string(rank_) + " fails at iteration " + std::to_string(iteration));
     std::abort();
@@ -416,7 +457,7 @@ class FailureHook {
  private:
   int rank_;
   std::optional<std::int64_t> at_;
-  bool throw_ = false;
+  bool throw_ = false, cancel_job_ = false;
 };
 
 // The cumulative bytes each rank has sent, in a checkpoint.
@@ -889,7 +930,7 @@ std::shared_ptr<Exchange> open_exchange(const MpiSession& session, const std::st
     MPI_Ibcast(buffer, static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD, &request);
     wait_one(request);
   };
-  return make_nccl_exchange(session.rank(), session.size(), cuda_device, broadcast, [] { return g_terminated != 0; });
+  return make_nccl_exchange(session.rank(), session.size(), cuda_device, broadcast, [] { return past_termination_grace(); });
 }
 
 std::unique_ptr<Mixer> make_mpi_mixer(MixingSchedule schedule, const MpiSession& session, const NetworkEmulation& net,

@@ -44,7 +44,8 @@ void MpiTaskQueue::serve() {
     int request = 0;
     MPI_Status st;
     MPI_Recv(&request, 1, MPI_INT, MPI_ANY_SOURCE, kRequestTag, MPI_COMM_WORLD, &st);
-    const std::size_t i = next_.fetch_add(1);
+    // request 0: the rank leaves (no task is consumed for it).
+    const std::size_t i = request ? next_.fetch_add(1) : tasks_.size();
     long long reply = i < tasks_.size() ? static_cast<long long>(tasks_[i]) : -1;
     if (reply < 0) ++finished;
     MPI_Send(&reply, 1, MPI_LONG_LONG, st.MPI_SOURCE, kReplyTag, MPI_COMM_WORLD);
@@ -69,6 +70,18 @@ std::optional<std::size_t> MpiTaskQueue::next() {
 #endif
   done_ = true;
   return std::nullopt;
+}
+
+void MpiTaskQueue::leave() {
+  if (done_) return;
+  done_ = true;
+  if (session_.rank() == 0 || session_.size() == 1) return;
+#ifdef DPOSG_HAVE_MPI
+  int request = 0;
+  long long reply = -1;
+  MPI_Send(&request, 1, MPI_INT, 0, kRequestTag, MPI_COMM_WORLD);
+  MPI_Recv(&reply, 1, MPI_LONG_LONG, 0, kReplyTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+#endif
 }
 
 }  // namespace dposg

@@ -29,6 +29,9 @@ class MpiTaskQueue {
   MpiTaskQueue& operator=(const MpiTaskQueue&) = delete;
   // The next task for this rank, or nullopt when none is left (then keep asking: nullopt again).
   std::optional<std::size_t> next();
+  // This rank takes no further task (a sweep stopped by SIGTERM): rank 0's server counts it as
+  // done without handing it one, so that the server ends once the other ranks have left too.
+  void leave();
 
  private:
   void serve();

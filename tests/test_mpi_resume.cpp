@@ -98,6 +98,34 @@ TEST_CASE("mpi resume: ranks one checkpoint apart continue from the one they all
   resume_and_compare(dir, 2, kFailAt / kEvery * kEvery - kEvery);
 }
 
+TEST_CASE("mpi resume: SIGTERM to mpirun checkpoints every rank at one iteration, ends interrupted, resumes bit for bit",
+          "[mpi][resume]") {
+  // A scheduler's preemption: mpirun gets SIGTERM (here from rank 1 at iteration 5, which then
+  // waits for the SIGTERM mpirun passes on to every rank, ~1 s later; SIGKILL follows ~1 s after
+  // that). The job stops at that iteration. No --checkpoint-every: the default wall-clock
+  // checkpoints alone, which the SIGTERM's last checkpoint joins.
+  TempDir dir;
+  const std::string run = "run --backend mpi --problem star --noise 0.5 --topology random-ring "
+                          "--iters 40 --log-every 5 --run-name r --quiet --threads 1";
+  const CliResult full = run_mpi(2, run + " --out full.h5", dir);
+  INFO(full.err);
+  REQUIRE(full.code == 0);
+  const CliResult part = run_mpi(2, run + " --out part.h5", dir,
+                                 "-x DPOSG_TEST_ABORT_RANK=1 -x DPOSG_TEST_ABORT_ITER=5 -x DPOSG_TEST_ABORT_MODE=sigterm-mpirun");
+  INFO(part.err);
+  REQUIRE(part.code != 0);
+  const auto s = dposg::ResultsReader::open(dir / "part.h5")->summary("r");
+  REQUIRE(s.status == "interrupted");
+  for (int r = 0; r < 2; ++r) REQUIRE(fs::exists(dir / ("part.h5.checkpoints/r.rank" + std::to_string(r) + ".ckpt")));
+  const CliResult resumed = run_mpi(2, "resume part.h5 --quiet", dir);
+  INFO(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK(status_of(dir / "part.h5") == "finished");
+  const std::int64_t at = attr_int(dir / "part.h5", "r", "resumed_at_iteration");
+  CHECK(at == 5);
+  dposg::test::require_identical(dir / "full.h5", dir / "part.h5", "r");
+}
+
 TEST_CASE("mpi resume: another number of ranks is refused in one line", "[mpi][resume]") {
   TempDir dir;
   run_and_fail(dir, 2, "--problem star --noise 0.5", 1, "throw");
