@@ -316,9 +316,10 @@ std::string title_lines(const std::string& what, const std::vector<Run>& runs, c
   if (!band_of.empty()) {
     const double K = attr_number(runs[0], "eval_workers");
     const std::string workers = std::isfinite(K) ? std::to_string(static_cast<long long>(K)) + " workers'" : "the workers'";
-    third += plot::enhanced_literal(std::string(group_by.empty() ? "; curve: " : "; one curve per value of " + group_by + ": mean over its runs of ") +
-                                    band_of + " at z̄; band: lowest to highest of " + band_of + " over " + workers +
-                                    " own generators (" + band_of + "_min.." + band_of + "_max)");
+    // Short enough for one line at the default size: the third line is not wrapped.
+    third += plot::enhanced_literal(std::string(group_by.empty() ? "; line: " : "; per " + group_by + ": ") + band_of +
+                                    " at z̄" + (group_by.empty() ? "" : " (mean of its runs)") + ", band: " + band_of +
+                                    "_min.._max over " + workers + " own generators");
   } else if (!group_by.empty() && lines_per_run)
     third += plot::enhanced_literal("; one colour per value of " + group_by +
                                     ": the mean of its runs that sent the same bytes (band = min..max)");
