@@ -625,7 +625,7 @@ RunOutcome run_experiment(Experiment& e, RunWriter* writer, const std::vector<Ob
 }
 
 std::string checkpoints_unsupported(const Experiment& e) {
-  if (e.engine) return "--engine resident";
+  if (e.engine && !e.engine->checkpointable()) return "--engine resident";
   if (!e.rule->checkpointable()) return "the step rule of --algorithm " + e.config.algorithm;
   if (!e.mixer->checkpointable()) return "this mixer (--algorithm " + e.config.algorithm + ")";
   return "";

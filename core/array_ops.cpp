@@ -43,6 +43,42 @@ void HostArrays::mix(Array x, int rounds, std::int64_t iteration) {
   mixer_->mix(at(x), rounds, iteration);
 }
 
+bool HostArrays::checkpointable() const {
+  return (!own_oracle_ || own_oracle_->checkpointable()) && (!mixer_ || mixer_->checkpointable());
+}
+
+void HostArrays::save_state(StateArchive& a) const {
+  if (own_oracle_) own_oracle_->save_state(a);
+  if (mixer_) mixer_->save_state(a, "mixer/");
+}
+
+void HostArrays::load_state(const StateArchive& a) {
+  if (own_oracle_) own_oracle_->load_state(a);
+  if (mixer_) mixer_->load_state(a, "mixer/");
+}
+
+namespace {
+
+// a <- the d x M matrix under key (CheckpointError if it has another shape).
+void restore_array(const StateArchive& in, const std::string& key, ArrayOps& ops, Array a) {
+  Matrix buffer(ops.rows(), ops.cols());
+  in.restore(key, buffer);
+  ops.assign(a, buffer);
+}
+
+}  // namespace
+
+void save_program_state(StepProgram& program, ArrayOps& ops, StateArchive& a) {
+  Matrix buffer;
+  for (const auto& [name, array] : program.state()) a.put("rule/" + name, ops.read(array, buffer));
+  for (const auto& [name, value] : program.counters()) a.put_integer("rule/" + name, *value);
+}
+
+void load_program_state(StepProgram& program, ArrayOps& ops, const StateArchive& a) {
+  for (const auto& [name, array] : program.state()) restore_array(a, "rule/" + name, ops, array);
+  for (const auto& [name, value] : program.counters()) *value = a.integer("rule/" + name);
+}
+
 ArrayEngine::ArrayEngine(std::unique_ptr<ArrayOps> ops, std::unique_ptr<StepProgram> program, int rounds,
                          bool overlap)
     : ops_(std::move(ops)), program_(std::move(program)), rounds_(rounds), overlap_(overlap) {}
@@ -73,6 +109,27 @@ void ArrayEngine::iterate(std::int64_t k) {
     ops_->mix(x_, rounds_, k);
     program_->step(*ops_, z_, x_);
   }
+  z_view_ = x_view_ = nullptr;
+}
+
+void ArrayEngine::save_state(StateArchive& a) const {
+  if (z_ < 0) throw std::logic_error("ArrayEngine::save_state before init");
+  put_arithmetic(a, ops_->arithmetic());
+  Matrix buffer;
+  a.put("engine/z", ops_->read(z_, buffer));
+  a.put("engine/x", ops_->read(x_, buffer));
+  a.put_real("engine/comm_s", comm_seconds());
+  save_program_state(*program_, *ops_, a);
+  ops_->save_state(a);
+}
+
+void ArrayEngine::load_state(const StateArchive& a) {
+  if (z_ < 0) throw std::logic_error("ArrayEngine::load_state before init");
+  require_arithmetic(a, ops_->arithmetic());
+  restore_array(a, "engine/z", *ops_, z_);
+  restore_array(a, "engine/x", *ops_, x_);
+  load_program_state(*program_, *ops_, a);
+  ops_->load_state(a);
   z_view_ = x_view_ = nullptr;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/driver.hpp"
@@ -41,7 +42,20 @@ class ArrayOps {
   virtual std::int64_t evaluations() const = 0;
   // x <- x W_{k,1} ... W_{k,rounds} for iteration k of the schedule (Mixer::mix).
   virtual void mix(Array x, int rounds, std::int64_t iteration) = 0;
+  // Checkpoints: the state these ops own besides the arrays (the workers' streams and the
+  // evaluation count, the mixer's), under the host engine's keys (oracle/, mixer/); the arrays are
+  // their engine's and program's to save. Ops that do not override these cannot be checkpointed.
+  virtual bool checkpointable() const { return false; }
+  virtual void save_state(StateArchive&) const {}
+  virtual void load_state(const StateArchive&) {}
+  // What the arrays are computed with (put_arithmetic, core/driver.hpp): "host" or "device".
+  virtual std::string arithmetic() const = 0;
 };
+
+// A program's state() arrays and counters() under rule/<name>, as the host engine's StepRule keeps
+// them, from and into arrays of `ops`; restored after the program's init.
+void save_program_state(StepProgram& program, ArrayOps& ops, StateArchive& a);
+void load_program_state(StepProgram& program, ArrayOps& ops, const StateArchive& a);
 
 // The host implementation: Eigen matrices, apply_step, adam_update over all threads, the Oracle
 // and the Mixer. Arrays are owned, or bound to a caller's matrix (StepRule's Z and X).
@@ -66,6 +80,11 @@ class HostArrays final : public ArrayOps {
   void evaluate(Array z, Array g) override;
   std::int64_t evaluations() const override { return oracle_ ? oracle_->calls() : 0; }
   void mix(Array x, int rounds, std::int64_t iteration) override;
+  // The oracle and mixer given at construction; one bound by use_oracle is its owner's to save.
+  bool checkpointable() const override;
+  void save_state(StateArchive& a) const override;
+  void load_state(const StateArchive& a) override;
+  std::string arithmetic() const override { return "host"; }
 
  private:
   Matrix& at(Array a) { return *at_[static_cast<std::size_t>(a)]; }
@@ -89,6 +108,11 @@ class ArrayEngine final : public IterationEngine {
   const Matrix& z() override { return fetch(z_, Z_, z_view_); }
   const Matrix& x() override { return fetch(x_, X_, x_view_); }
   std::int64_t oracle_calls() const override { return ops_->evaluations(); }
+  // Z, X, the program's state and the ops', under the host engine's keys: the CPU twin's checkpoint
+  // is the host engine's. Overlap's X_local and X_prev are copies of X made in every iteration.
+  bool checkpointable() const override { return ops_->checkpointable(); }
+  void save_state(StateArchive& a) const override;
+  void load_state(const StateArchive& a) override;
 
  private:
   // Read once per iteration: a device download happens only when the driver asks.

@@ -99,6 +99,35 @@ void MetricsEvaluator::evaluate(const Matrix& Z, std::int64_t iteration, Metrics
   }
 }
 
+void save_oracle_state(StateArchive& a, std::int64_t calls, const WorkerRngs& rngs, Index first_worker) {
+  a.put_integer("oracle/calls", calls);
+  for (Index i = 0; i < rngs.size(); ++i) a.put_rng("oracle/rng/" + std::to_string(first_worker + i), rngs[i]);
+}
+
+std::int64_t load_oracle_state(const StateArchive& a, WorkerRngs& rngs, Index first_worker) {
+  for (Index i = 0; i < rngs.size(); ++i) a.get_rng("oracle/rng/" + std::to_string(first_worker + i), rngs[i]);
+  return a.integer("oracle/calls");
+}
+
+namespace {
+
+const char* arithmetic_of(const std::string& arithmetic) {
+  return arithmetic == "device" ? "the resident engine on a GPU (--engine resident --device cuda)"
+                                : "the host engine (or the resident engine's CPU twin, --device cpu-float)";
+}
+
+}  // namespace
+
+void put_arithmetic(StateArchive& a, const std::string& arithmetic) { a.put_text("engine/arithmetic", arithmetic); }
+
+void require_arithmetic(const StateArchive& a, const std::string& arithmetic) {
+  const std::string was = a.has("engine/arithmetic") ? a.text("engine/arithmetic") : "host";
+  if (was == arithmetic) return;
+  throw CheckpointError(std::string("checkpoint: written by ") + arithmetic_of(was) + ", continued by " +
+                        arithmetic_of(arithmetic) + "; a run continues bit for bit only on the arithmetic it "
+                        "started on: resume it with the options it was started with");
+}
+
 namespace {
 
 // The iterates as host matrices, through the Mixer, the StepRule and the problem's oracle.
@@ -109,7 +138,6 @@ class HostEngine final : public IterationEngine {
       : mixer_(mixer),
         rule_(rule),
         opts_(opts),
-        first_worker_(first_worker),
         oracle_(problem, opts.batch, opts.seed, local_workers, first_worker) {}
   void init(const Matrix& Z0) override {
     Z_ = Z0;
@@ -139,18 +167,20 @@ class HostEngine final : public IterationEngine {
   // X_local_ and X_prev_ are copies of X_ made in every overlapped iteration.
   bool checkpointable() const override { return rule_.checkpointable() && mixer_.checkpointable(); }
   void save_state(StateArchive& a) const override {
+    put_arithmetic(a, "host");
     a.put("engine/z", Z_);
     a.put("engine/x", X_);
     a.put_real("engine/comm_s", comm_);
-    oracle_.save_state(a, first_worker_);
+    oracle_.save_state(a);
     rule_.save_state(a);
     mixer_.save_state(a, "mixer/");
   }
   void load_state(const StateArchive& a) override {
+    require_arithmetic(a, "host");
     a.restore("engine/z", Z_);
     a.restore("engine/x", X_);
     comm_ = a.real("engine/comm_s");
-    oracle_.load_state(a, first_worker_);
+    oracle_.load_state(a);
     rule_.load_state(a);
     mixer_.load_state(a, "mixer/");
   }
@@ -159,7 +189,6 @@ class HostEngine final : public IterationEngine {
   const Mixer& mixer_;
   StepRule& rule_;
   const DriverOptions& opts_;
-  Index first_worker_;
   // Columns are workers first_worker ..., so each draws from its own stream wherever it lives.
   ProblemOracle oracle_;
   Matrix Z_, X_;

@@ -85,25 +85,26 @@ class Observer {
   virtual void on_finish(const RunOutcome&) {}
 };
 
+// The workers' streams and the call count of an oracle under oracle/ (oracle/calls, and
+// oracle/rng/<i> for worker i = first_worker + local column): the keys of every engine's
+// checkpoint, wherever its streams live (ProblemOracle, the resident engine's device arrays).
+void save_oracle_state(StateArchive& a, std::int64_t calls, const WorkerRngs& rngs, Index first_worker);
+// The call count; the streams are restored into `rngs`.
+std::int64_t load_oracle_state(const StateArchive& a, WorkerRngs& rngs, Index first_worker);
+
 // Draws g(z; xi) for every column from the workers' own streams, counting calls.
 class ProblemOracle final : public Oracle {
  public:
   ProblemOracle(const Problem& p, Index batch, std::uint64_t seed, Index workers, Index first_worker = 0)
-      : problem_(p), batch_(batch), rngs_(seed, workers, first_worker) {}
+      : problem_(p), batch_(batch), first_worker_(first_worker), rngs_(seed, workers, first_worker) {}
   void operator()(const Matrix& Z, Matrix& G) override {
     ++calls_;
     problem_.sample(Z, batch_, rngs_, G);
   }
   std::int64_t calls() const override { return calls_; }
-  // Every stream's position and the count, under oracle/ (checkpoints).
-  void save_state(StateArchive& a, Index first_worker) const {
-    a.put_integer("oracle/calls", calls_);
-    for (Index i = 0; i < rngs_.size(); ++i) a.put_rng("oracle/rng/" + std::to_string(first_worker + i), rngs_[i]);
-  }
-  void load_state(const StateArchive& a, Index first_worker) {
-    calls_ = a.integer("oracle/calls");
-    for (Index i = 0; i < rngs_.size(); ++i) a.get_rng("oracle/rng/" + std::to_string(first_worker + i), rngs_[i]);
-  }
+  bool checkpointable() const override { return true; }
+  void save_state(StateArchive& a) const override { save_oracle_state(a, calls_, rngs_, first_worker_); }
+  void load_state(const StateArchive& a) override { calls_ = load_oracle_state(a, rngs_, first_worker_); }
   // Both points draw from copies of the same stream state: a problem's samples do not depend on
   // the point they are taken at, so A and B see the same samples.
   void same_samples(const Matrix& A, const Matrix& B, Matrix& GA, Matrix& GB) override {
@@ -120,6 +121,7 @@ class ProblemOracle final : public Oracle {
  private:
   const Problem& problem_;
   Index batch_;
+  Index first_worker_;
   WorkerRngs rngs_;
   std::int64_t calls_ = 0;
 };
@@ -150,6 +152,14 @@ class IterationEngine {
   virtual void save_state(StateArchive&) const {}
   virtual void load_state(const StateArchive&) {}
 };
+
+// Which arithmetic a checkpoint's state came from, under engine/arithmetic: "host" (the host
+// engine's Eigen, and the resident engine's CPU twin, which is the same code) or "device" (the
+// resident engine's device arrays: a GPU's kernels, with their own rounding). A run continues bit
+// for bit only on the arithmetic it was checkpointed on, so require_arithmetic refuses another's
+// in one line (CheckpointError); a checkpoint without the key is the host engine's.
+void put_arithmetic(StateArchive& a, const std::string& arithmetic);
+void require_arithmetic(const StateArchive& a, const std::string& arithmetic);
 
 // Metrics of DESIGN.md §3 for the worker matrix Z (everything but bytes and wall time). With a
 // distributed partition Z holds this process's columns and the sums over workers are reduced.

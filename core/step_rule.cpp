@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include "core/array_ops.hpp"
-#include "core/checkpoint.hpp"
 #include "core/error.hpp"
 #include "core/parallel_ranges.hpp"
 
@@ -169,19 +168,11 @@ class HostStepRule final : public StepRule {
   bool checkpointable() const override { return true; }
   void save_state(StateArchive& a) const override {
     if (!arrays_) throw std::logic_error("StepRule::save_state before init");
-    Matrix buffer;
-    for (const auto& [name, array] : program_->state()) a.put("rule/" + name, arrays_->read(array, buffer));
-    for (const auto& [name, value] : program_->counters()) a.put_integer("rule/" + name, *value);
+    save_program_state(*program_, *arrays_, a);
   }
   void load_state(const StateArchive& a) override {
     if (!arrays_) throw std::logic_error("StepRule::load_state before init");
-    Matrix buffer;
-    for (const auto& [name, array] : program_->state()) {
-      buffer = arrays_->read(array, buffer);
-      a.restore("rule/" + name, buffer);
-      arrays_->assign(array, buffer);
-    }
-    for (const auto& [name, value] : program_->counters()) *value = a.integer("rule/" + name);
+    load_program_state(*program_, *arrays_, a);
   }
 
  private:

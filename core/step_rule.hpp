@@ -36,6 +36,11 @@ class Oracle {
     (void)Z, (void)batch, (void)G;
     throw std::logic_error("this oracle cannot change its batch");
   }
+  // Checkpoints, as StepRule's: the streams' positions and the call count. An oracle that does not
+  // override these cannot be checkpointed.
+  virtual bool checkpointable() const { return false; }
+  virtual void save_state(StateArchive&) const {}
+  virtual void load_state(const StateArchive&) {}
 };
 
 // Step sizes: eta_u for the first dim_u rows (min player u), eta_v for the rest (max player v).

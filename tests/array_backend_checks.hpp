@@ -7,6 +7,8 @@
 // Both sides evaluate the same operator, a tiny GAN's g on minibatches drawn from the workers' own
 // streams (seed, worker): the loop through Problem::sample, the backend through its own path (the
 // oracle on the host, the staged minibatches and the device's operator on the GPU).
+#include <omp.h>
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -14,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "cli_harness.hpp"
 #include "core/array_ops.hpp"
 #include "core/mixer.hpp"
 #include "core/problem.hpp"
@@ -21,6 +24,7 @@
 #include "core/step_rule.hpp"
 #include "gan/cuda/resident_engine.hpp"
 #include "gan_test_support.hpp"
+#include "kept_checkpoints.hpp"
 
 namespace dposg::test {
 
@@ -258,6 +262,103 @@ void check_mixing(const std::string& topology, Index M = 5) {
     INFO(B::device << " " << topology << " M = " << M << " iteration " << k);
     check_close("X", ops->read(x, buffer), X, B::tol_mix);
   }
+}
+
+// A small run of the driver on backend B's arrays (ArrayEngine), or with device = false on the host
+// engine: the same problem, rule, schedule and start.
+template <class B>
+struct EngineRun {
+  std::unique_ptr<gan::GanProblem> problem = tiny_gan(B::device);
+  StepRuleOptions rule;
+  DriverOptions opts;
+  MixingSchedule schedule;
+  Matrix Z0;
+  EngineRun(const std::string& rule_name, const std::string& topology, bool overlap)
+      : schedule(topology, 4, 7), Z0(worker_points(*problem, 4, 5)) {
+    rule.name = rule_name;
+    rule.step = {0.05, 0.02, problem->dim_u()};
+    opts.rounds = 2;
+    opts.iters = 12;
+    opts.batch = 8;
+    opts.log_every = 6;  // each row costs the problem's quality metrics, 2500 samples each
+    opts.seed = 5;
+    opts.eval_batch = 32;
+    opts.overlap = overlap;
+  }
+  RunOutcome run(const DriverOptions& o, LoggedRows& rows, bool device = true) const {
+    const CpuMixer mixer(schedule);
+    auto host_rule = make_step_rule(rule);
+    std::unique_ptr<IterationEngine> engine;
+    if (device) engine = std::make_unique<ArrayEngine>(B::arrays(*problem, schedule, o), make_step_program(rule), o.rounds, o.overlap);
+    // One thread: on a loaded machine OpenMP's spinning workers make these small runs ten times slower.
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    RunOutcome out = run_driver(*problem, mixer, *host_rule, o, Z0, {&rows}, nullptr, engine.get());
+    omp_set_num_threads(threads);
+    return out;
+  }
+  // The checkpoints of the run left to finish, every `every` iterations.
+  KeptCheckpoints checkpointed(std::int64_t every, bool device = true) const {
+    KeptCheckpoints kept;
+    DriverOptions o = opts;
+    o.checkpoints = &kept;
+    o.checkpoint_every = every;
+    LoggedRows rows;
+    REQUIRE(run(o, rows, device).status == RunStatus::finished);
+    return kept;
+  }
+};
+
+// Checkpointed after iteration 5 and continued by a fresh engine on fresh arrays (a fresh device):
+// the rows after 5 and z̄ of the run left alone, bit for bit.
+template <class B>
+void check_resume(const std::string& rule, const std::string& topology, bool overlap) {
+  const EngineRun<B> r(rule, topology, overlap);
+  LoggedRows whole;
+  const RunOutcome alone = r.run(r.opts, whole);
+  REQUIRE(alone.status == RunStatus::finished);
+  // k = 5 falls between logged rows (0, 6, 12): the continuation owes nothing to a logging read.
+  const auto kept = r.checkpointed(5);
+  REQUIRE(kept.at.count(5));
+  // Through the file, as dposg resume reads it.
+  TempDir dir;
+  kept.at.at(5).write_file(dir / "r.ckpt");
+  const StateArchive state = StateArchive::read_file(dir / "r.ckpt");
+  CHECK(state.text("engine/arithmetic") == "device");
+  if (rule != "extragradient") CHECK(state.integer("oracle/calls") == 1 + 5);  // init's call, then one per iteration
+  DriverOptions o = r.opts;
+  o.resume_from = &state;
+  LoggedRows resumed;
+  const RunOutcome continued = r.run(o, resumed);
+  INFO(continued.message);
+  REQUIRE(continued.status == RunStatus::finished);
+  CHECK(continued.iterations_done == r.opts.iters);
+  require_rows_after(5, whole.rows, resumed.rows);
+  CHECK(same_bits(continued.z_bar, alone.z_bar));
+  // It moved after the checkpoint: the comparison is of something.
+  CHECK((alone.z_bar - state.matrix("engine/z").rowwise().mean()).norm() > 0.0);
+}
+
+// Device backend B's checkpoint is refused by the host engine, and the host engine's by B's, each
+// with one line naming both.
+template <class B>
+void check_arithmetic_refused() {
+  EngineRun<B> r("oadam", "ring", false);
+  r.opts.iters = 6;  // checkpointed at 5
+  auto refused = [&](const StateArchive& state, bool device, const std::string& says) {
+    DriverOptions o = r.opts;
+    o.resume_from = &state;
+    LoggedRows rows;
+    const RunOutcome out = r.run(o, rows, device);
+    CHECK(out.status == RunStatus::failed);
+    CHECK(out.message.find(says) != std::string::npos);
+    CHECK(out.message.find("resume it with the options it was started with") != std::string::npos);
+    CHECK(out.message.find('\n') == std::string::npos);
+    CHECK(rows.rows.empty());
+  };
+  refused(r.checkpointed(5, true).at.at(5), false,
+          "written by the resident engine on a GPU (--engine resident --device cuda), continued by the host engine");
+  refused(r.checkpointed(5, false).at.at(5), true, "continued by the resident engine on a GPU");
 }
 
 }  // namespace dposg::test

@@ -4,7 +4,7 @@
 // engine's arithmetic), the float-operator twin the resident engine runs for --device cpu-float, and
 // the GPU's adapter (DeviceArrays) over a reference device written here with the kernels' per-element
 // functions, so that the adapter runs without a GPU. The GPU instantiation is
-// tests/test_array_backends_cuda.cpp.
+// tests/test_array_backends_cuda.cpp. Last, the adapter's checkpoints, which the GPU's runs write.
 #include "array_backend_checks.hpp"
 
 #include <algorithm>
@@ -153,4 +153,17 @@ TEMPLATE_TEST_CASE("mixing by neighbours above M = 64 (the resident engine's gat
       if constexpr (std::is_same_v<TestType, DeviceReference>) CHECK(ReferenceDevice::sparse_mixes - before == 9);
     }
   }
+}
+
+TEST_CASE("DeviceArrays: a run checkpointed at k and continued by a fresh engine on a fresh device is the run left "
+          "alone, bit for bit", "[arrays][checkpoint]") {
+  // The rules' arrays all pass through one save and load (save_program_state): oadam has the most
+  // (and a counter), osg under overlap the engine's extra arrays.
+  SECTION("oadam random-ring") { dposg::test::check_resume<DeviceReference>("oadam", "random-ring", false); }
+  SECTION("osg random-ring overlap") { dposg::test::check_resume<DeviceReference>("osg", "random-ring", true); }
+}
+
+TEST_CASE("a checkpoint of the GPU's arithmetic is refused by the host engine, and the host's by the GPU's, in "
+          "one line", "[arrays][checkpoint]") {
+  dposg::test::check_arithmetic_refused<DeviceReference>();
 }

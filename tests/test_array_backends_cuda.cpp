@@ -1,7 +1,9 @@
 // ctest-label: cuda
 // The GPU instantiation of tests/test_array_backends.cpp: every step rule and the mixing on the
 // resident engine's device arrays (DeviceArrays over CudaResidentDevice) against the loops of
-// tests/array_backend_checks.hpp, state included, at the float tolerance justified there. Without a
+// tests/array_backend_checks.hpp, state included, at the float tolerance justified there, and their
+// checkpoints (continued bit for bit: the kernels use no atomics, and cuBLAS's products give the same
+// bits at every run on one GPU, as its documentation promises). Without a
 // CUDA device (or without CUDA in the build) every test prints "SKIPPED: no CUDA device" and main
 // returns 77, which CTest reports as "Not Run (Skipped)"; any failure returns 1.
 #define CATCH_CONFIG_RUNNER
@@ -61,6 +63,14 @@ TEST_CASE("mixing by neighbours on the GPU (the gather kernel, M = 70): x_i = su
   for (const char* topology : {"ring", "random-ring", "one-peer-exponential", "grid", "star"}) {
     SECTION(topology) { check_mixing<Cuda>(topology, 70); }
   }
+}
+
+TEST_CASE("checkpoints on the GPU arrays: continued by a fresh engine bit for bit, refused by the host engine",
+          "[arrays][checkpoint][cuda]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  SECTION("oadam random-ring") { dposg::test::check_resume<Cuda>("oadam", "random-ring", false); }
+  SECTION("osg random-ring overlap") { dposg::test::check_resume<Cuda>("osg", "random-ring", true); }
+  SECTION("another arithmetic's checkpoint") { dposg::test::check_arithmetic_refused<Cuda>(); }
 }
 
 int main(int argc, char* argv[]) {

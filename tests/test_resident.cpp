@@ -3,7 +3,8 @@
 // iteration (ArrayEngine, core/array_ops.hpp) over its CPU twin's arrays (--device cpu-float) must give
 // the run the host engine gives (CpuMixer, core/step_rule.cpp) on the same float operator, for every
 // step rule and --overlap. The GPU device is checked against this twin in tests/test_gan_cuda.cpp, and
-// its arrays against the rules' loops in tests/test_array_backends_cuda.cpp.
+// its arrays against the rules' loops in tests/test_array_backends_cuda.cpp. The twin's checkpoints are
+// the host engine's: either engine continues the other's.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "core/error.hpp"
 #include "app/experiment.hpp"
 #include "core/recorder.hpp"
+#include "kept_checkpoints.hpp"
 #include "run_attrs.hpp"
 
 using namespace dposg;
@@ -156,4 +158,43 @@ TEST_CASE("resident engine: reachable from dposg run, recorded as the attribute 
   CHECK(bad.code == 2);
   CHECK(bad.err.find("--engine: 'resident' needs --device cuda") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "bad.h5"));
+}
+
+TEST_CASE("resident engine: the CPU twin's checkpoint is the host engine's, and each engine continues the other's bit "
+          "for bit", "[resident][checkpoint]") {
+  ExperimentConfig c = gan_config("random-ring", 4, "oadam", "ns");
+  // Small: each logged row costs the problem's quality metrics (2500 generator samples).
+  c.problem.gan_width = 8;
+  c.iters = 12;
+  c.log_every = 6;
+  c.eval_batch = 32;
+  c.threads = 1;  // on a loaded machine OpenMP's spinning workers make these small runs ten times slower
+  using dposg::test::KeptCheckpoints;
+  using dposg::test::LoggedRows;
+  auto run_with = [&](const std::string& engine, KeptCheckpoints* kept, const StateArchive* from,
+                      LoggedRows& rows) {
+    c.engine = engine;
+    Experiment e = build_experiment(c);
+    REQUIRE(checkpoints_unsupported(e).empty());
+    e.driver.checkpoints = kept;
+    e.driver.checkpoint_every = 5;  // between logged rows: the continuation owes nothing to a logging read
+    e.driver.resume_from = from;
+    return run_experiment(e, nullptr, {&rows});
+  };
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"resident", "host"}, {"host", "resident"}}) {
+    SECTION("written by " + from + ", continued by " + to) {
+      LoggedRows whole, rows, resumed;
+      const RunOutcome alone = run_with(to, nullptr, nullptr, whole);
+      KeptCheckpoints kept;
+      REQUIRE(run_with(from, &kept, nullptr, rows).status == RunStatus::finished);
+      REQUIRE(kept.at.count(5));
+      const StateArchive& state = kept.at.at(5);
+      CHECK(state.text("engine/arithmetic") == "host");
+      const RunOutcome continued = run_with(to, nullptr, &state, resumed);
+      INFO(continued.message);
+      REQUIRE(continued.status == RunStatus::finished);
+      dposg::test::require_rows_after(5, whole.rows, resumed.rows);
+      CHECK(dposg::test::same_bits(continued.z_bar, alone.z_bar));
+    }
+  }
 }

@@ -16,7 +16,8 @@ namespace {
 
 // The ArrayOps of the step rules (core/array_ops.hpp) over a ResidentDevice: the device's arrays,
 // the mixing as the device's X W^T per round with the schedule's W (CpuMixer's rounds), the operator
-// on the minibatches drawn here from the workers' streams in the host engine's order.
+// on the minibatches drawn here from the workers' streams in the host engine's order (and saved under
+// its keys: oracle/calls, oracle/rng/<i>).
 class DeviceArrays final : public ArrayOps {
  public:
   DeviceArrays(const GanProblem& p, MixingSchedule schedule, const DriverOptions& opts,
@@ -58,6 +59,12 @@ class DeviceArrays final : public ArrayOps {
     ++calls_;
   }
   std::int64_t evaluations() const override { return calls_; }
+  // The streams and the count; the mixing has no state (a time-varying W is drawn from the
+  // iteration and the round, a fixed one was handed to the device at construction).
+  bool checkpointable() const override { return true; }
+  void save_state(StateArchive& a) const override { save_oracle_state(a, calls_, rngs_, 0); }
+  void load_state(const StateArchive& a) override { calls_ = load_oracle_state(a, rngs_, 0); }
+  std::string arithmetic() const override { return "device"; }
   void mix(Array x, int rounds, std::int64_t iteration) override {
     if (M_ == 1) return;
     const int applied = schedule_.effective_rounds(rounds);
