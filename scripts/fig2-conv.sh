@@ -6,11 +6,11 @@
 # against iterations, plus fd_classifier and kid_classifier (all in the project's conv
 # classifier's features: not Inception's). Writes OUT.h5 and OUT-plots/.
 #
-#   scripts/fig2-conv.sh [OUT=fig2-conv] [ITERS=700] [WIDTH=8] [SEEDS=1]
+#   scripts/fig2-conv.sh [OUT=fig2-conv] [ITERS=2800] [WIDTH=8] [SEEDS=1]
 #
-# One epoch = 60,000 / 256 = 234.4 iterations: the default 700 iterations are 3 epochs; at width 8
-# the whole script took 7 min 0 s on 2 quiet CPU cores (2026-12-02), so ITERS=2800 (12 epochs) or a
-# larger WIDTH fills about 30 minutes.
+# Sized for about 30 minutes on 2 CPU cores: width 8 (d = 54,130), 2800 iterations = 12 epochs
+# (one epoch = 60,000 / 256 = 234.4 iterations). 700 iterations (3 epochs) took 7 min 0 s on 2
+# quiet cores (2026-12-02), and the cost is linear in the iterations.
 # The paper's full size: --gan-width 64 --gan-latent 128 (1.84 M parameters, 7.4 MB in float32, for
 # Fashion-MNIST's one channel and CIFAR-10's three alike; the paper's model is 8.36 MB); on GPUs,
 # one rank per GPU through mpirun with NCCL gossip:
@@ -19,7 +19,7 @@
 # against its host twin here, never yet run on a GPU).
 set -euo pipefail
 out=${1:-fig2-conv}
-iters=${2:-700}
+iters=${2:-2800}
 width=${3:-8}
 seeds=${4:-1}
 dposg=${DPOSG:-"$(dirname "$0")/../build/dposg"}
