@@ -82,7 +82,7 @@ TEST_CASE("mpi resume: a run failed on one rank continues from its last checkpoi
   }
 }
 
-TEST_CASE("mpi resume: four ranks, one of them crashed", "[mpi][resume]") {
+TEST_CASE("mpi resume: four ranks, one of them crashed", "[mpi][resume][slow]") {
   TempDir dir;
   run_and_fail(dir, 4, "--problem star --noise 0.5 --topology random-ring", 2, "abort");
   resume_and_compare(dir, 4, kFailAt / kEvery * kEvery);
