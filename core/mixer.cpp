@@ -118,6 +118,14 @@ std::vector<Index> MixingSchedule::round_permutation(std::int64_t iteration, int
   return random_permutation(workers_, derive_seed(seed_, StreamPurpose::mixing, key));
 }
 
+void MixingSchedule::at_into(std::int64_t iteration, int round, Topology& W) const {
+  if (is_random()) {
+    fill_permuted_ring(round_permutation(iteration, round), W);
+    return;
+  }
+  W = at(iteration, round);
+}
+
 Topology MixingSchedule::at(std::int64_t iteration, int round) const {
   if (kind_ == "one-peer-exponential") return one_peer_topology(workers_, one_peer_distance(workers_, iteration + round));
   if (!is_random()) return base_;
@@ -422,13 +430,14 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   const Index d = X.rows();
   if (rounds <= 0 || M == 1 || d == 0) return;
   const bool complete = schedule_.is_complete();
-  std::vector<Topology> drawn;
+  std::unique_lock<std::mutex> hold(drawn_lock_, std::defer_lock);
   if (schedule_.is_time_varying()) {
-    drawn.reserve(static_cast<std::size_t>(rounds));
-    for (int r = 0; r < rounds; ++r) drawn.push_back(schedule_.at(iteration, r));
+    hold.lock();
+    if (drawn_.size() < static_cast<std::size_t>(rounds)) drawn_.resize(static_cast<std::size_t>(rounds));
+    for (int r = 0; r < rounds; ++r) schedule_.at_into(iteration, r, drawn_[static_cast<std::size_t>(r)]);
   }
   auto round_topology = [&](int r) -> const Topology& {
-    return schedule_.is_time_varying() ? drawn[static_cast<std::size_t>(r)] : schedule_.base();
+    return schedule_.is_time_varying() ? drawn_[static_cast<std::size_t>(r)] : schedule_.base();
   };
   // Small matrices are mixed on one thread: waking a team costs more than the work.
   const bool parallel = d * M * schedule_.effective_rounds(rounds) >= kParallelMinWork;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +79,8 @@ class MixingSchedule {
   // for one-peer-exponential: round 0's W).
   const Topology& base() const { return base_; }
   Topology at(std::int64_t iteration, int round) const;
+  // at(iteration, round) written into W, reusing its rows for random-ring.
+  void at_into(std::int64_t iteration, int round, Topology& W) const;
   const Spectrum& base_spectrum() const { return spectrum_; }
   double rho() const { return spectrum_.rho; }
 
@@ -151,6 +154,9 @@ class CpuMixer final : public Mixer {
 
  private:
   MixingSchedule schedule_;
+  // The drawn rounds' W, kept between calls so that their rows are rewritten, not reallocated.
+  mutable std::vector<Topology> drawn_;
+  mutable std::mutex drawn_lock_;
 };
 
 }  // namespace dposg
