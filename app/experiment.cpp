@@ -531,6 +531,12 @@ void write_run_attributes(const Experiment& e, RunWriter& w) {
     w.set_attr("rho_t_std_error", est.std_error);
     w.set_attr("rho_t_draws", static_cast<std::int64_t>(est.draws));
     w.set_attr("rho_t_method", est.method);
+    w.set_attr("rho_t_convergence_error", est.convergence_error);
+    w.set_attr("rho_t_lanczos_steps", static_cast<std::int64_t>(est.lanczos_steps));
+    w.set_attr("rho_t_errors", std::string("each draw's Lanczos value rises to its norm from below and stopped with at "
+                                           "most its rise over its last half of steps to go (rho_t_convergence_error, "
+                                           "the mean over draws): the mean lies in [rho_t, rho_t + "
+                                           "rho_t_convergence_error], +- rho_t_std_error (Monte Carlo)"));
   }
   const Index d = e.problem->dim();
   w.set_attr("bytes_per_iteration_busiest",

@@ -77,9 +77,14 @@ int topology_command(int argc, const char* const argv[]) {
     } else if (s.is_random()) {
       // Above kDenseDeviationMaxWorkers the draws stop once the mean is known to 1e-3 (core/mixer.hpp).
       const DeviationEstimate e = s.product_deviation_estimate(t, draws);
-      std::printf("t = %2d: E||W_t..W_1 - J||_2 = %.6f +- %.6f (95%%, %d draws, %s), bound sqrt(M-1)/sqrt(3)^t = %.6f, "
+      // Lanczos values approach each draw's norm from below (core/mixer.hpp, convergence_error).
+      char converge[64] = "";
+      if (e.lanczos_steps > 0)
+        std::snprintf(converge, sizeof converge, ", + at most %.1e to converge", e.convergence_error);
+      std::printf("t = %2d: E||W_t..W_1 - J||_2 = %.6f +- %.6f (95%%, %d draws, %s%s), bound sqrt(M-1)/sqrt(3)^t = %.6f, "
                   "rho^t = %.6f\n",
                   t, e.mean, 1.96 * e.std_error, e.draws, e.method.c_str(),
+                  converge,
                   std::sqrt(static_cast<double>(workers - 1)) / std::pow(std::sqrt(3.0), t), std::pow(sp.rho, t));
     } else {
       std::printf("t = %2d: rho^t = %.6e\n", t, std::pow(sp.rho, t));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,12 +32,22 @@ struct DeviationEstimate {
   int draws = 0;
   std::string method;
   double max = 0.0;  // the largest draw (one-peer-exponential: the worst phase of its period)
+  // Lanczos: the mean over draws of each stop's stated error (core/spectral.hpp, RitzValue::change
+  // in the norm). Each draw's value approaches its norm from below, so the true mean lies in
+  // [mean, mean + convergence_error] up to the Monte-Carlo error std_error.
+  double convergence_error = 0.0;
+  int lanczos_steps = 0;  // the most steps any draw took
 };
 // The dense SVD of the product for M at or below this; above, Lanczos on neighbour products.
 inline constexpr Index kDenseDeviationMaxWorkers = 128;
 // Lanczos draws come in batches of this many (in parallel) until the mean's standard error is
 // below 1e-3 of it.
 inline constexpr int kMinDeviationDraws = 4;
+// Each draw's Lanczos stops once the norm rose by at most this fraction over the last half of its
+// steps (half the Monte-Carlo target above; ~75 steps at M = 10^6, t = 2, where 1e-4 took ~185),
+// and after at most kDeviationLanczosMaxSteps.
+inline constexpr double kDeviationLanczosTolerance = 5e-4;
+inline constexpr int kDeviationLanczosMaxSteps = 4000;
 
 class MixingSchedule {
  public:
@@ -68,12 +79,20 @@ class MixingSchedule {
   // for one-peer-exponential: round 0's W).
   const Topology& base() const { return base_; }
   Topology at(std::int64_t iteration, int round) const;
+  // at(iteration, round) written into W, reusing its rows for random-ring.
+  void at_into(std::int64_t iteration, int round, Topology& W) const;
   const Spectrum& base_spectrum() const { return spectrum_; }
   double rho() const { return spectrum_.rho; }
 
   // ||W_t ... W_1 - 11^T/M||_2 for one draw (fixed W: rho^t exactly), and its mean over draws
   // for random kinds (Remark 2), from a stream independent of the run's own rounds.
   double product_deviation(int rounds, std::int64_t draw) const;
+  // The same with the stated error of the Lanczos stop (0 for the exact paths).
+  struct Draw {
+    double value = 0.0, convergence_error = 0.0;
+    int lanczos_steps = 0;
+  };
+  Draw product_deviation_draw(int rounds, std::int64_t draw) const;
   double mean_product_deviation(int rounds, int draws) const;
   // The mean with its Monte-Carlo error, at most `draws` draws; cached per (kind, M, seed, rounds,
   // draws) within the process, so that a sweep computes it once.
@@ -135,6 +154,9 @@ class CpuMixer final : public Mixer {
 
  private:
   MixingSchedule schedule_;
+  // The drawn rounds' W, kept between calls so that their rows are rewritten, not reallocated.
+  mutable std::vector<Topology> drawn_;
+  mutable std::mutex drawn_lock_;
 };
 
 }  // namespace dposg

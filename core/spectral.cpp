@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numbers>
 #include <set>
 #include <stdexcept>
@@ -181,9 +182,98 @@ double sparse_rho(const Topology& W) {
   return lanczos_extreme(M, apply, Spectra::SortRule::LargestMagn, 1e-10, 40);
 }
 
-double largest_eigenvalue_on_complement(Index M, const std::function<void(const double*, double*)>& apply,
-                                        double tol) {
-  return lanczos_extreme(M, apply, Spectra::SortRule::LargestAlge, tol, 10);
+namespace {
+// The largest eigenvalue of the k x k symmetric tridiagonal (alpha, beta) by Sturm bisection on
+// [lo, Gershgorin's bound]: O(k) a count, so a long Lanczos run (thousands of steps) does not pay
+// the O(k^2) of a full tridiagonal solve at every step. lo: a value known to be below it (the
+// previous step's, by interlacing).
+double top_of_tridiagonal(const Vector& alpha, const Vector& beta, int k, double lo) {
+  double hi = -std::numeric_limits<double>::infinity();
+  for (int i = 0; i < k; ++i)
+    hi = std::max(hi, alpha[i] + (i > 0 ? std::abs(beta[i - 1]) : 0.0) + (i + 1 < k ? std::abs(beta[i]) : 0.0));
+  lo = std::min(lo, hi);
+  // Eigenvalues of T below x: the negative pivots of T - x I's LDL^T.
+  auto below = [&](double x) {
+    int n = 0;
+    double d = 1.0;
+    for (int i = 0; i < k; ++i) {
+      d = alpha[i] - x - (i > 0 ? beta[i - 1] * beta[i - 1] / d : 0.0);
+      if (d == 0.0) d = -std::numeric_limits<double>::min();
+      n += d < 0.0;
+    }
+    return n;
+  };
+  if (below(lo) == k) lo -= std::abs(hi - lo) + std::abs(lo) + 1.0;  // lo was not below it after all
+  for (int it = 0; it < 200 && hi - lo > 4 * std::numeric_limits<double>::epsilon() * std::max(std::abs(lo), std::abs(hi));
+       ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (below(mid) == k ? hi : lo) = mid;
+  }
+  return hi;
+}
+}  // namespace
+
+RitzValue largest_ritz_value_on_complement(Index M, const std::function<void(const double*, double*)>& apply,
+                                           double rel_tol, int max_steps) {
+  RitzValue r;
+  if (M < 2) return r;
+  constexpr int kMinSteps = 8;
+  // At M = 10^6 a step is memory-bound, so each Lanczos vector is kept unnormalised, v = s u, and
+  // the scale folded into the two passes a step makes besides `apply` (one for the mean and
+  // alpha, one for the next vector and its norm). The mean of each product is removed there: the
+  // operator maps 1^perp to itself only up to rounding, and 1 has the top eigenvalue of P^T P.
+  std::vector<double> u(static_cast<std::size_t>(M)), u_prev(static_cast<std::size_t>(M)), y(static_cast<std::size_t>(M));
+  double s = 0.0, s_prev = 0.0;
+  {
+    double mean = 0.0, sq = 0.0;
+    for (Index i = 0; i < M; ++i) mean += u[static_cast<std::size_t>(i)] = std::cos(1.0 + 7.0 * static_cast<double>(i));
+    mean /= static_cast<double>(M);
+    for (double& x : u) {
+      x -= mean;
+      sq += x * x;
+    }
+    s = 1.0 / std::sqrt(sq);
+  }
+  Vector alpha(max_steps), beta(max_steps);
+  std::vector<double> theta;
+  double b = 0.0;
+  for (int k = 1; k <= max_steps; ++k) {
+    apply(u.data(), y.data());  // A v = s y
+    double sum = 0.0, dot = 0.0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      sum += y[i];
+      dot += u[i] * y[i];
+    }
+    const double mean = sum / static_cast<double>(M);
+    const double a = s * s * dot;  // v . (A v); v is orthogonal to 1
+    // w = A v - mean - a v - b v_prev, written over u_prev.
+    const double cy = s, cu = a * s, cp = b * s_prev;
+    double sq = 0.0;
+    for (Index i = 0; i < M; ++i) {
+      const auto j = static_cast<std::size_t>(i);
+      const double w = cy * (y[j] - mean) - cu * u[j] - (k > 1 ? cp * u_prev[j] : 0.0);
+      u_prev[j] = w;
+      sq += w * w;
+    }
+    alpha[k - 1] = a;
+    theta.push_back(k == 1 ? a : top_of_tridiagonal(alpha, beta, k, theta.back()));
+    r.value = theta.back();
+    r.steps = k;
+    r.change = k >= 2 ? r.value - theta[static_cast<std::size_t>(k / 2 - 1)] : r.value;
+    b = std::sqrt(sq);
+    // A closed Krylov space (the zero operator of W = 11^T/M, tiny M): its Ritz values are eigenvalues.
+    if (!(b > 1e-12 * std::max(std::abs(a), std::abs(r.value)))) {
+      r.invariant = true;
+      r.change = 0.0;
+      break;
+    }
+    if (k >= kMinSteps && r.change <= rel_tol * r.value) break;
+    beta[k - 1] = b;
+    u.swap(u_prev);
+    s_prev = s;
+    s = 1.0 / b;
+  }
+  return r;
 }
 
 Spectrum spectrum_for(const std::string& kind, const Topology& W) {

@@ -3,6 +3,7 @@
 #include <H5Cpp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 #include <set>
@@ -93,6 +94,26 @@ Topology permuted_ring_topology(const std::vector<Index>& perm) {
     acc.add(i, perm[static_cast<std::size_t>(wrap(k + 1, M))], 1.0 / 3.0);
   }
   return std::move(acc).build();
+}
+
+void fill_permuted_ring(const std::vector<Index>& perm, Topology& W) {
+  const Index M = static_cast<Index>(perm.size());
+  // Below 3 nodes a node's neighbours coincide (merged weights): the general construction.
+  if (M < 3) {
+    W = permuted_ring_topology(perm);
+    return;
+  }
+  // Three distinct entries of weight 0.0 + 1/3, sorted by node: what Contributions::build makes.
+  W.workers = M;
+  W.rows.resize(static_cast<std::size_t>(M));
+  for (Index k = 0; k < M; ++k) {
+    std::array<Index, 3> j = {perm[static_cast<std::size_t>(k == 0 ? M - 1 : k - 1)], perm[static_cast<std::size_t>(k)],
+                              perm[static_cast<std::size_t>(k + 1 == M ? 0 : k + 1)]};
+    std::sort(j.begin(), j.end());
+    auto& row = W.rows[static_cast<std::size_t>(perm[static_cast<std::size_t>(k)])];
+    row.resize(3);
+    for (std::size_t e = 0; e < 3; ++e) row[e] = {j[e], 0.0 + 1.0 / 3.0};
+  }
 }
 
 Topology ring_topology(Index M) {

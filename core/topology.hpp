@@ -32,6 +32,9 @@ Topology torus_topology(Index M);        // r x c wrap-around grid, r the larges
 Topology exponential_topology(Index M);  // neighbours i +- 2^k, uniform weight 1/(degree + 1)
 // A ring through the nodes in the order `perm` (Rand-DP-OAdam's random ring).
 Topology permuted_ring_topology(const std::vector<Index>& perm);
+// The same Topology written over W's rows: once W has held a ring of this M nothing is allocated
+// (a run draws two of 10^6 rows every iteration at M = 10^6).
+void fill_permuted_ring(const std::vector<Index>& perm, Topology& W);
 // Validates a user W: square, symmetric, non-negative, rows summing to 1, rho < 1. Throws
 // InputError naming `option` and the first violation found.
 Topology topology_from_dense(const Matrix& W, const std::string& option);

@@ -97,6 +97,31 @@ TEST_CASE("a mixer with a wrong weight breaks the contraction check", "[mixer]")
   CHECK_THROWS_AS(topology_from_dense(W, "--topology-file"), InputError);
 }
 
+TEST_CASE("a drawn ring rewritten into a reused W is the Topology permuted_ring_topology builds", "[mixer]") {
+  // CpuMixer rewrites its rounds' W in place (core/topology.hpp, fill_permuted_ring); the rows,
+  // weights and their order must be permuted_ring_topology's for the sums to stay bit for bit.
+  Topology W;
+  for (Index M : {1, 2, 3, 4, 5, 9, 300, 7, 2}) {  // shrinking and growing over the same W
+    const MixingSchedule s("random-ring", M, 5);
+    for (int r : {0, 1}) {
+      s.at_into(9, r, W);
+      const Topology expected = s.at(9, r);
+      INFO("M = " << M << " round " << r);
+      CHECK(W.workers == expected.workers);
+      CHECK(W.rows == expected.rows);
+    }
+  }
+  // A mixer called twice (rows reused) mixes as a fresh one.
+  const MixingSchedule s("random-ring", 50, 8);
+  const CpuMixer reused(s);
+  Matrix X = random_matrix(7, 50, 3), Y = X;
+  reused.mix(X, 2, 1);
+  reused.mix(X, 2, 2);
+  CpuMixer(s).mix(Y, 2, 1);
+  CpuMixer(s).mix(Y, 2, 2);
+  CHECK(X == Y);
+}
+
 TEST_CASE("random-ring draws are reproducible from (seed, iteration, round) and differ across rounds", "[mixer]") {
   const MixingSchedule a("random-ring", 16, 42), b("random-ring", 16, 42), c("random-ring", 16, 43);
   CHECK(a.at(3, 1).dense() == b.at(3, 1).dense());
