@@ -26,7 +26,7 @@ namespace {
 
 // What the defaults reached (gan/gan_registry.cpp states the measured figures), with margin.
 constexpr int kMog25MinModes = 14;
-constexpr double kMog25MinQuality = 0.10;
+constexpr double kMog25MinQuality = 0.25;
 constexpr double kFashionMaxFdRatio = 0.35;
 constexpr double kFashionMinClasses = 8;
 
@@ -78,11 +78,10 @@ GridCount count_grid(const std::vector<double>& samples, hsize_t n) {
 
 }  // namespace
 
-// Measured (2026-12-02): seed 1: 20 modes, high-quality 0.053 -> 0.147 (the second draw: 20, 0.142);
-// seed 2: 16, 0.026 -> 0.158 (19, 0.156).
-// Seeds 3 and 4 reach 19 and 16 modes, 0.019 -> 0.140 and 0.023 -> 0.084 (below the 0.10 here).
-// Each costs what gan-mog8's command does (the same networks, batch and length; README: ~40 s on 2
-// cores); 5-7 min with one thread on the shared machine at load 6-12.
+// Measured (2026-12-02): seed 1: 16 modes, high-quality 0.024 -> 0.408 (the second draw: 17,
+// 0.409); seed 2: 20, 0.023 -> 0.371 (20, 0.383). Seeds 3 and 4 reach 17 and 16 modes, 0.010 ->
+// 0.313 and 0.074 -> 0.357, and pass these checks too. About twice gan-mog8's command (a third
+// hidden layer); 5 min a seed with one thread on the shared machine at load 4-5.
 TEST_CASE("gan defaults: gan-mog25 with its defaults only covers most of the grid, its high-quality fraction rising",
           "[gan][defaults]") {
   const int seed = GENERATE(1, 2);
@@ -109,13 +108,13 @@ TEST_CASE("gan defaults: gan-mog25 with its defaults only covers most of the gri
   INFO("modes " << modes.front() << " -> " << modes.back() << " (recounted " << recount.modes << "), high-quality "
                 << quality.front() << " -> " << quality.back() << " (recounted " << recount.high_quality << ")");
   // Two draws of 2,500 from one generator: their fractions differ by a binomial error of about
-  // sqrt(2 p (1 - p) / 2500) ~ 0.01 at p ~ 0.15, so 0.03 is three of it. The modes a draw covers
+  // sqrt(2 p (1 - p) / 2500) ~ 0.014 at p ~ 0.4, so 0.045 is three of it. The modes a draw covers
   // differ more (a mode with a few good samples), hence the thresholds on both draws.
-  CHECK(recount.high_quality == Approx(quality.back()).margin(0.03));
+  CHECK(recount.high_quality == Approx(quality.back()).margin(0.045));
   for (const double m : {modes.back(), static_cast<double>(recount.modes)}) CHECK(m >= kMog25MinModes);
   for (const double q : {quality.back(), recount.high_quality}) {
     CHECK(q >= kMog25MinQuality);
-    CHECK(q > 2 * quality.front());
+    CHECK(q > 4 * quality.front());
   }
 }
 
