@@ -47,7 +47,7 @@ TEST_CASE("problem defaults: --help shows the problem's own defaults, the global
   CHECK(star.out.find("--gan-width arg (=128)") != std::string::npos);
   // From a config file too.
   std::ofstream(dir / "g.cfg") << "problem = gan-mog25\n";
-  CHECK(run_cli("run --config g.cfg --help", dir).out.find("--lr arg (=1e-4)") != std::string::npos);
+  CHECK(run_cli("run --config g.cfg --help", dir).out.find("--lr arg (=5e-4)") != std::string::npos);
 }
 
 TEST_CASE("problem defaults: a GAN run takes its problem's defaults; the user's options win", "[cli]") {
