@@ -112,8 +112,7 @@ std::int64_t load_oracle_state(const StateArchive& a, WorkerRngs& rngs, Index fi
 namespace {
 
 const char* arithmetic_of(const std::string& arithmetic) {
-  return arithmetic == "device" ? "the resident engine on a GPU (--engine resident --device cuda)"
-                                : "the host engine (or the resident engine's CPU twin, --device cpu-float)";
+  return arithmetic == "device" ? "the resident engine on a GPU" : "the host engine (or the resident engine's CPU twin)";
 }
 
 }  // namespace
