@@ -357,7 +357,7 @@ void check_arithmetic_refused() {
     CHECK(rows.rows.empty());
   };
   refused(r.checkpointed(5, true).at.at(5), false,
-          "written by the resident engine on a GPU (--engine resident --device cuda), continued by the host engine");
+          "written by the resident engine on a GPU, continued by the host engine");
   refused(r.checkpointed(5, false).at.at(5), true, "continued by the resident engine on a GPU");
 }
 
