@@ -4,6 +4,7 @@
 // tests/CMakeLists.txt).
 #include <H5Cpp.h>
 
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,7 +21,12 @@ namespace dposg::test {
 inline CliResult run_mpi_apps(const std::vector<std::pair<int, std::string>>& apps, const TempDir& dir,
                               const std::string& env = "") {
   const std::string out = dir / "mpi-stdout.txt", err = dir / "mpi-stderr.txt";
-  std::string cmd = "cd '" + dir.path.string() + "' && timeout 120 " + std::string(DPOSG_MPIEXEC) +
+  // Each job's Open MPI session directory in its own TMPDIR: concurrent mpiruns (ctest -j) that
+  // share /tmp/ompi.HOST.UID now and then end a finished job with "process rank 1 with PID 0 ...
+  // exiting improperly" (Open MPI 4.1, open-mpi/ompi#12607, #9389; seen once in this suite).
+  const std::string tmp = dir / "ompi-tmp";
+  std::filesystem::create_directories(tmp);
+  std::string cmd = "cd '" + dir.path.string() + "' && TMPDIR='" + tmp + "' timeout 120 " + std::string(DPOSG_MPIEXEC) +
                     " --allow-run-as-root --oversubscribe " + env;
   for (std::size_t i = 0; i < apps.size(); ++i)
     cmd += (i ? " : -np " : " -np ") + std::to_string(apps[i].first) + " " + DPOSG_CLI + " " + apps[i].second;
