@@ -44,7 +44,7 @@ bool python_has_h5py() { return std::system("/usr/bin/python3 -c 'import h5py, p
 TEST_CASE("readers in other processes see consistent snapshots of a file that a run is writing", "[live]") {
   TempDir dir;
   const std::string file = dir / "live.h5";
-  const pid_t pid = dposg::test::spawn_cli("run --iters 400000 --log-every 1 --out live.h5 --run-name r --quiet --threads 1", dir);
+  const pid_t pid = dposg::test::spawn_cli("run --iters 40000000 --log-every 1 --out live.h5 --run-name r --quiet --threads 1", dir);
   // Until the run has rows on disk.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::int64_t rows = 0;
