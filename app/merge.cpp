@@ -119,6 +119,16 @@ void copy_tree(hid_t from, hid_t to_parent, const std::string& name) {
   H5Oclose(from);
 }
 
+// As the recorder opens its files: no file lock (a killed writer's lock is gone with it, and a
+// reader may be looking), the writer's format bounds (superblock v2, object headers v2).
+H5::FileAccPropList writer_access() {
+  H5::Exception::dontPrint();
+  H5::FileAccPropList fapl;
+  H5Pset_file_locking(fapl.getId(), false, true);
+  fapl.setLibverBounds(H5F_LIBVER_V18, H5F_LIBVER_V110);
+  return fapl;
+}
+
 }  // namespace
 
 MergeReport merge_results(const std::string& out, const std::vector<std::string>& inputs, bool replace,
@@ -185,12 +195,7 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
     }
   }
 
-  H5::Exception::dontPrint();
-  // As the recorder opens its files: no file lock (a killed writer's lock is gone with it, and a
-  // reader may be looking), the writer's format bounds (superblock v2, object headers v2).
-  H5::FileAccPropList fapl;
-  H5Pset_file_locking(fapl.getId(), false, true);
-  fapl.setLibverBounds(H5F_LIBVER_V18, H5F_LIBVER_V110);
+  const H5::FileAccPropList fapl = writer_access();
   try {
     H5::H5File dst(out, H5F_ACC_RDWR, H5::FileCreatPropList::DEFAULT, fapl);
     H5::Group runs = dst.openGroup("runs");
@@ -236,10 +241,7 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
 }
 
 void copy_run(const std::string& from, const std::string& to, const std::string& run) {
-  H5::Exception::dontPrint();
-  H5::FileAccPropList fapl;
-  H5Pset_file_locking(fapl.getId(), false, true);
-  fapl.setLibverBounds(H5F_LIBVER_V18, H5F_LIBVER_V110);
+  const H5::FileAccPropList fapl = writer_access();
   try {
     H5::H5File src(from, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fapl);
     H5::H5File dst(to, H5F_ACC_RDWR, H5::FileCreatPropList::DEFAULT, fapl);
