@@ -82,6 +82,19 @@ const std::string kGrid =
 #ifdef DPOSG_MPIEXEC
 using dposg::test::run_mpi;
 
+namespace {
+
+// `mpirun -np ranks dposg GRID --out k.h5` left running in dir; mpirun.pid holds mpirun's own pid
+// (`exec ... &`), whose children are the ranks.
+void start_sweep_in_background(const TempDir& dir, int ranks, const std::string& grid) {
+  const std::string cmd = "cd '" + dir.path.string() + "' && { exec " + std::string(DPOSG_MPIEXEC) +
+                          " --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " " + DPOSG_CLI + " " +
+                          grid + " --out k.h5 >mpi.out 2>mpi.err </dev/null & echo $! > mpirun.pid; }";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+}
+
+}  // namespace
+
 TEST_CASE("mpi sweep: 24 runs over 3 ranks give the single-process sweep's file", "[mpi][sweep]") {
   TempDir dir;
   const auto m = run_mpi(3, kGrid + " --out m.h5", dir);
@@ -103,11 +116,7 @@ TEST_CASE("mpi sweep: a rank killed mid-sweep loses no finished run and duplicat
   const std::string grid =
       "sweep --grid topology=ring,complete --grid rounds=1,2 --seeds 3 --workers 8 --dim 200 --iters 3000 "
       "--log-every 100 --threads 1 --quiet";
-  // `exec ... &`: the pid written is mpirun's own, whose children are the ranks.
-  const std::string cmd = "cd '" + dir.path.string() + "' && { exec " + std::string(DPOSG_MPIEXEC) +
-                          " --allow-run-as-root --oversubscribe -np 3 " + DPOSG_CLI + " " + grid +
-                          " --out k.h5 >mpi.out 2>mpi.err </dev/null & echo $! > mpirun.pid; }";
-  REQUIRE(std::system(cmd.c_str()) == 0);
+  start_sweep_in_background(dir, 3, grid);
   // Wait until some rank file holds a finished run, then SIGKILL one rank.
   std::set<std::string> finished_before;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
@@ -165,10 +174,7 @@ TEST_CASE("mpi sweep: SIGTERM to mpirun checkpoints the runs in flight, the reru
   const std::string grid =
       "sweep --grid topology=ring,complete --seeds 2 --workers 8 --dim 200 --iters 6000 --log-every 300 "
       "--checkpoint-every 300 --threads 1 --quiet";
-  const std::string cmd = "cd '" + dir.path.string() + "' && { exec " + std::string(DPOSG_MPIEXEC) +
-                          " --allow-run-as-root --oversubscribe -np 2 " + DPOSG_CLI + " " + grid +
-                          " --out k.h5 >mpi.out 2>mpi.err </dev/null & echo $! > mpirun.pid; }";
-  REQUIRE(std::system(cmd.c_str()) == 0);
+  start_sweep_in_background(dir, 2, grid);
   const std::string pid_text = dposg::test::slurp(dir.path / "mpirun.pid");
   const std::string pid = pid_text.substr(0, pid_text.find('\n'));
   // A scheduler's preemption once a run has written a checkpoint: mpirun passes the SIGTERM on to
