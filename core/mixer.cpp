@@ -348,13 +348,26 @@ template <bool Accumulate>
   }
 }
 
-// One gossip round on rows [0, n) of a block: column i of `out` = sum_j W_ij column j of `in`
-// (in and out: column-major with leading dimensions ld_in, ld_out; they never overlap).
+// Nodes ahead whose neighbours' columns the column path prefetches: their addresses come from W's
+// rows, which the hardware prefetcher cannot follow (exponential: 2 log2 M streams; random ring:
+// random columns).
+constexpr Index kPrefetchNodes = 8;
+
+// One gossip round on rows [0, n) of a block, nodes [i0, i1): column i of `out` = sum_j W_ij
+// column j of `in` (in and out: column-major with leading dimensions ld_in, ld_out; they never
+// overlap). With `prefetch` (whole columns, n = d) the columns node i + kPrefetchNodes reads are
+// requested first.
 [[gnu::always_inline]] inline void mix_round_body(const Topology& topo, const double* in, Index ld_in, double* out,
-                                                  Index ld_out, Index n) {
+                                                  Index ld_out, Index n, Index i0, Index i1, bool prefetch) {
   const double* p[4];
   double w[4];
-  for (Index i = 0; i < topo.workers; ++i) {
+  for (Index i = i0; i < i1; ++i) {
+    if (prefetch && i + kPrefetchNodes < i1) {
+      for (const auto& [j, wij] : topo.rows[static_cast<std::size_t>(i + kPrefetchNodes)]) {
+        const char* c = reinterpret_cast<const char*>(in + j * ld_in);
+        for (Index b = 0; b < n * static_cast<Index>(sizeof(double)); b += 64) __builtin_prefetch(c + b);
+      }
+    }
     const auto& row = topo.rows[static_cast<std::size_t>(i)];
     double* o = out + i * ld_out;
     std::size_t e = 0;
@@ -381,21 +394,23 @@ template <bool Accumulate>
 #define DPOSG_MIX_VARIANTS 1
 #define DPOSG_NO_CONTRACT optimize("fp-contract=off")
 __attribute__((target("avx512f,prefer-vector-width=512"), DPOSG_NO_CONTRACT)) void mix_round_avx512(
-    const Topology& topo, const double* in, Index ld_in, double* out, Index ld_out, Index n) {
-  mix_round_body(topo, in, ld_in, out, ld_out, n);
+    const Topology& topo, const double* in, Index ld_in, double* out, Index ld_out, Index n, Index i0, Index i1,
+    bool prefetch) {
+  mix_round_body(topo, in, ld_in, out, ld_out, n, i0, i1, prefetch);
 }
 __attribute__((target("avx2"), DPOSG_NO_CONTRACT)) void mix_round_avx2(const Topology& topo, const double* in,
                                                                        Index ld_in, double* out, Index ld_out,
-                                                                       Index n) {
-  mix_round_body(topo, in, ld_in, out, ld_out, n);
+                                                                       Index n, Index i0, Index i1, bool prefetch) {
+  mix_round_body(topo, in, ld_in, out, ld_out, n, i0, i1, prefetch);
 }
 __attribute__((DPOSG_NO_CONTRACT))
 #endif
-void mix_round_generic(const Topology& topo, const double* in, Index ld_in, double* out, Index ld_out, Index n) {
-  mix_round_body(topo, in, ld_in, out, ld_out, n);
+void mix_round_generic(const Topology& topo, const double* in, Index ld_in, double* out, Index ld_out, Index n,
+                       Index i0, Index i1, bool prefetch) {
+  mix_round_body(topo, in, ld_in, out, ld_out, n, i0, i1, prefetch);
 }
 
-using MixRoundFn = void (*)(const Topology&, const double*, Index, double*, Index, Index);
+using MixRoundFn = void (*)(const Topology&, const double*, Index, double*, Index, Index, Index, Index, bool);
 
 MixRoundFn select_mix_round() {
 #ifdef DPOSG_MIX_VARIANTS
@@ -408,7 +423,13 @@ MixRoundFn select_mix_round() {
 
 void mix_round(const Topology& topo, const double* in, Index ld_in, double* out, Index ld_out, Index n) {
   static const MixRoundFn best = select_mix_round();
-  best(topo, in, ld_in, out, ld_out, n);
+  best(topo, in, ld_in, out, ld_out, n, 0, topo.workers, false);
+}
+
+// Nodes [i0, i1) of one round on whole columns (d rows, leading dimension d).
+void mix_round_columns(const Topology& topo, const double* in, double* out, Index d, Index i0, Index i1) {
+  static const MixRoundFn best = select_mix_round();
+  best(topo, in, d, out, d, d, i0, i1, true);
 }
 
 // Rows per block: about kBlockDoubles / M, at least kMinBlockRows, a multiple of 8 (so that
@@ -423,7 +444,18 @@ Index block_rows(Index d, Index M, int threads) {
   return std::min(block, d);
 }
 
+// Row blocks keep X's traffic at one read and one write per call only while a block of all M
+// workers and its two buffers stay in a core's cache, and they share out only as many blocks as d
+// has: at M = 10^6, d = 20 one block of 20 rows (two 160 MB buffers, far past any cache) went to
+// one thread of two and streamed every round through memory three times. Past that point each
+// round is one parallel pass over the workers between X and a buffer of X's size.
 }  // namespace
+
+bool mixes_whole_columns(Index d, Index M, int threads) {
+  const Index block = block_rows(d, M, threads);
+  const Index blocks = (d + block - 1) / block;
+  return blocks < threads || block * M > 8 * kBlockDoubles;
+}
 
 void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   const Index M = X.cols();
@@ -442,6 +474,26 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   // Small matrices are mixed on one thread: waking a team costs more than the work.
   const bool parallel = d * M * schedule_.effective_rounds(rounds) >= kParallelMinWork;
   const int threads = parallel ? omp_get_max_threads() : 1;
+  if (!complete && mixes_whole_columns(d, M, threads)) {
+    // Each element is the same sum in the same order as in a row block (combine works row by row),
+    // so the result does not depend on the path. The buffer belongs to the calling thread and
+    // trades places with X after an odd number of rounds (X's storage moves, its values are the
+    // mixed ones): each round reads one matrix and writes the other, nothing is copied.
+    thread_local Matrix spare;
+    spare.resize(d, M);
+    const double* in = X.data();
+    double* out = spare.data();
+    for (int r = 0; r < rounds; ++r) {
+      const Topology& topo = round_topology(r);
+#pragma omp parallel for schedule(static) if (parallel)
+      for (int part = 0; part < threads; ++part)
+        mix_round_columns(topo, in, out, d, part * M / threads, (part + 1) * M / threads);
+      in = out;
+      out = out == spare.data() ? X.data() : spare.data();
+    }
+    if (in == spare.data()) X.swap(spare);
+    return;
+  }
   const Index block = block_rows(d, M, threads);
   const Index blocks = (d + block - 1) / block;
   double* x = X.data();

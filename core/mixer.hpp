@@ -144,6 +144,11 @@ class Mixer {
 
 // In-process gossip: sparse neighbour sums, applied to cache-sized blocks of rows so that all
 // t rounds happen on a block before it returns to memory (W^t acts on each row independently).
+// Whether CpuMixer mixes d x M on `threads` threads one round at a time over whole columns (many
+// workers, few rows) rather than by row blocks that take all rounds in cache; the sums are the
+// same either way.
+bool mixes_whole_columns(Index d, Index M, int threads);
+
 class CpuMixer final : public Mixer {
  public:
   explicit CpuMixer(MixingSchedule schedule) : schedule_(std::move(schedule)) {}

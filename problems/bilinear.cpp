@@ -36,9 +36,11 @@ BilinearProblem::BilinearProblem(const SyntheticOptions& opts) {
 // the same operator without the cancellation of A v + b near x*, so g(x*) = 0 and
 // <g(z), z - x*> = 0 hold to rounding relative to ||z - x*||.
 void BilinearProblem::exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const {
-  const Vector w = z - x_star_;
+  const Vector& w = shifted(z, x_star_);
   g.head(n_).noalias() = A_ * w.tail(n_);
-  g.tail(n_).noalias() = -(A_.transpose() * w.head(n_));
+  // Negated in place (exact), so -(A^T w_u) needs no temporary.
+  g.tail(n_).noalias() = A_.transpose() * w.head(n_);
+  g.tail(n_) = -g.tail(n_);
 }
 
 

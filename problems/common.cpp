@@ -98,6 +98,13 @@ void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector>
   for (Index k = 0; k < len; ++k) col[k] += n(rng);
 }
 
+const Vector& shifted(const Eigen::Ref<const Vector>& z, const Vector& x_star) {
+  thread_local Vector w;
+  w.resize(z.size());
+  w = z - x_star;
+  return w;
+}
+
 void AdditiveNoiseProblem::exact(const Matrix& Z, Matrix& G) const {
   check_exact_args(Z, dim(), name());
   G.resize(Z.rows(), Z.cols());

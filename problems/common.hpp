@@ -57,6 +57,11 @@ Matrix coupling_matrix(std::uint64_t seed, const Vector& s);
 // Nothing is drawn when noise == 0.
 void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col);
 
+// z - x* in a buffer of the calling thread's, valid until its next call on that thread: an operator
+// column costs a few hundred flops, and a heap vector per column (with the product's temporary) was
+// a fifth of an iteration at M = 10^6 (issue #20).
+const Vector& shifted(const Eigen::Ref<const Vector>& z, const Vector& x_star);
+
 // A problem whose stochastic operator is its exact operator plus isotropic Gaussian noise of
 // per-sample variance noise^2 (the common convention), evaluated column by column; subclasses
 // give the exact operator of one column.

@@ -31,7 +31,7 @@ PlGameProblem::PlGameProblem(const SyntheticOptions& opts) {
 }
 
 void PlGameProblem::exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const {
-  const Vector w = z - x_star_;
+  const Vector& w = shifted(z, x_star_);
   g.noalias() = J_ * w;
 }
 

@@ -41,13 +41,15 @@ StarProblem::StarProblem(const SyntheticOptions& opts) {
 }
 
 void StarProblem::exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const {
-  const Vector w = z - x_star_;
+  const Vector& w = shifted(z, x_star_);
   if (diagonal_) {
     g.head(n_) = s_.cwiseProduct(w.tail(n_));
     g.tail(n_) = -s_.cwiseProduct(w.head(n_));
   } else {
     g.head(n_).noalias() = A_ * w.tail(n_);
-    g.tail(n_).noalias() = -(A_.transpose() * w.head(n_));
+    // Negated in place (exact), so -(A^T w_u) needs no temporary.
+    g.tail(n_).noalias() = A_.transpose() * w.head(n_);
+    g.tail(n_) = -g.tail(n_);
   }
   for (Index k = 0; k < 2 * n_; ++k) g[k] += 2.0 * alpha_ * w[k] / (1.0 + w[k] * w[k]);
 }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <omp.h>
 
 #include "core/error.hpp"
 #include "core/mixer.hpp"
@@ -85,6 +86,55 @@ TEST_CASE("mixing equals X W^t by dense products, preserves the column average a
       }
     }
   }
+}
+
+TEST_CASE("mixing many workers by whole columns gives each element the row's sum in order, bit for bit",
+          "[mixer]") {
+  // Past a cache's worth of workers (d M > 128 Ki doubles per row block) CpuMixer mixes each round
+  // as one pass over whole columns, trading X with a buffer after odd t. The reference: each
+  // element summed over W's row in the row's order, one term at a time, here (the row blocks add
+  // the same terms in the same order, which every small-M result in the golden corpus records).
+  for (const std::string kind : {"ring", "torus", "exponential", "random-ring"}) {
+    for (const auto& [d, M] : {std::pair<Index, Index>{20, 9000}, {37, 6000}}) {
+      for (int t : {1, 2, 3}) {
+        INFO(kind << " d = " << d << " M = " << M << " t = " << t);
+        REQUIRE(mixes_whole_columns(d, M, omp_get_max_threads()));
+        const MixingSchedule sched(kind, M, 3);
+        const CpuMixer mixer(sched);
+        const Matrix X0 = random_matrix(d, M, 21);
+        Matrix X = X0;
+        const std::int64_t iteration = 5;
+        mixer.mix(X, t, iteration);
+        Matrix expected = X0;
+        for (int r = 0; r < t; ++r) {
+          const Topology W = sched.at(iteration, r);
+          Matrix next(d, M);
+          for (Index i = 0; i < M; ++i)
+            for (Index k = 0; k < d; ++k) {
+              const auto& row = W.rows[static_cast<std::size_t>(i)];
+              volatile double s = row[0].second * expected(k, row[0].first);  // no fused multiply-add
+              for (std::size_t e = 1; e < row.size(); ++e) {
+                const volatile double term = row[e].second * expected(k, row[e].first);
+                s = s + term;
+              }
+              next(k, i) = s;
+            }
+          expected = next;
+        }
+        CHECK(X == expected);
+        CHECK((X.rowwise().mean() - X0.rowwise().mean()).cwiseAbs().maxCoeff() < 1e-12);
+      }
+    }
+  }
+  // The same mixer again (its buffer reused, X's storage swapped in an earlier call) still mixes.
+  const CpuMixer mixer(MixingSchedule("ring", 9000, 3));
+  Matrix X = random_matrix(20, 9000, 4), Y = X;
+  mixer.mix(X, 3, 1);
+  mixer.mix(X, 3, 2);
+  CpuMixer(MixingSchedule("ring", 9000, 3)).mix(Y, 6, 1);
+  CHECK(X == Y);
+  // Few workers stay on row blocks (all rounds in cache).
+  CHECK_FALSE(mixes_whole_columns(5000, 16, 2));
 }
 
 TEST_CASE("a mixer with a wrong weight breaks the contraction check", "[mixer]") {
