@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/mixer.hpp"
 #include "core/parallel_ranges.hpp"
 #include "core/problem.hpp"
 #include "core/types.hpp"
@@ -69,6 +70,9 @@ class RotationGame final : public Problem {
 // write-allocate read a cache brings in before a store is not counted, as in STREAM itself).
 //   mix, t >= 1 rounds: X is read once and written once per call, whatever t is (every row block
 //     takes all t rounds in cache):                              2 * 8 * d * M
+//   mix by whole columns (many workers: mixes_whole_columns), each round reads one d x M matrix
+//     and writes the other, and reads W's rows (a 24 B vector per node, 16 B an entry):
+//                                                                t * (2 * 8 * d * M + W's bytes)
 //   OSG step:  Z = X - eta G_prev   (read X, G_prev; write Z)      3 passes
 //              G = g(Z)             (read Z; write G = G_prev)     2 passes (the bench game)
 //              X = X - eta G        (read X, G; write X)           3 passes
@@ -76,7 +80,21 @@ class RotationGame final : public Problem {
 //   DPOSG iteration = mix + OSG step:                              10 * 8 * d * M
 //   STREAM triad a = b + s c:                                      3 * 8 * N
 inline double mix_bytes(Index d, Index M, int t) { return t > 0 ? 2.0 * 8.0 * static_cast<double>(d * M) : 0.0; }
+inline double topology_bytes(const Topology& W) {
+  double entries = 0.0;
+  for (const auto& row : W.rows) entries += static_cast<double>(row.size());
+  return 24.0 * static_cast<double>(W.workers) + 16.0 * entries;
+}
+// The bytes of the path CpuMixer takes for this shape on `threads` threads.
+inline double mix_bytes(Index d, Index M, int t, const MixingSchedule& s, int threads) {
+  if (s.is_complete() || t <= 0 || !mixes_whole_columns(d, M, threads)) return mix_bytes(d, M, t);
+  const Topology& W = s.base();
+  return static_cast<double>(t) * (2.0 * 8.0 * static_cast<double>(d * M) + topology_bytes(W));
+}
 inline double step_bytes(Index d, Index M) { return 8.0 * 8.0 * static_cast<double>(d * M); }
 inline double iteration_bytes(Index d, Index M, int t) { return mix_bytes(d, M, t) + step_bytes(d, M); }
+inline double iteration_bytes(Index d, Index M, int t, const MixingSchedule& s, int threads) {
+  return mix_bytes(d, M, t, s, threads) + step_bytes(d, M);
+}
 
 }  // namespace dposg::bench

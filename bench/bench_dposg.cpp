@@ -30,6 +30,7 @@
 #include "core/driver.hpp"
 #include "core/mixer.hpp"
 #include "core/step_rule.hpp"
+#include "problems/star.hpp"
 
 using namespace dposg;
 using namespace dposg::bench;
@@ -156,6 +157,9 @@ void set_bytes(benchmark::State& state, double bytes) {
   state.counters["bytes_per_iter"] = bytes;
 }
 
+// The threads CpuMixer mixes d x M with over t rounds (one below its parallel threshold).
+int mix_threads(Index d, Index M, int t) { return d * M * t >= kParallelMinWork ? omp_get_max_threads() : 1; }
+
 void BM_mix(benchmark::State& state, std::string topology, Index d, Index M, int t) {
   const CpuMixer& mixer = mixer_for(topology, M);
   Matrix& X = mix_matrix(d, M);
@@ -164,7 +168,7 @@ void BM_mix(benchmark::State& state, std::string topology, Index d, Index M, int
     mixer.mix(X, t, ++k);
     benchmark::ClobberMemory();
   }
-  set_bytes(state, mix_bytes(d, M, t));
+  set_bytes(state, mix_bytes(d, M, t, mixer.schedule(), mix_threads(d, M, t)));
 }
 
 void BM_step(benchmark::State& state, std::string rule, Index d, Index M) {
@@ -185,7 +189,48 @@ void BM_iteration(benchmark::State& state, std::string topology, Index d, Index 
     s.rule->step(s.Z, s.X, *s.oracle);
     benchmark::ClobberMemory();
   }
-  set_bytes(state, iteration_bytes(d, M, t));
+  set_bytes(state, iteration_bytes(d, M, t, mixer.schedule(), mix_threads(d, M, t)));
+}
+
+// The star game's stochastic operator on M workers (issue #20's problem): Z read, G written (2
+// passes), A (d/2 x d/2, dense) applied per column, and d normals per column from each worker's
+// own stream when noise > 0. The normals are not memory: counter ns_per_normal gives their cost
+// in this run, next to BM_normals (the same draws alone).
+void BM_star_oracle(benchmark::State& state, Index d, Index M, double noise) {
+  problems::SyntheticOptions o;
+  o.dim = d;
+  o.noise = noise;
+  const problems::StarProblem problem(o);
+  ProblemOracle oracle(problem, 1, 7, M);
+  Matrix Z(d, M), G(d, M);
+  fill(Z);
+  fill(G);
+  for (auto _ : state) {
+    oracle(Z, G);
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state, 2.0 * 8.0 * static_cast<double>(d * M));
+  state.counters["ns_per_worker"] =
+      benchmark::Counter(static_cast<double>(M) * static_cast<double>(state.iterations()) * 1e-9,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// d normals from each of M worker streams (std::normal_distribution over the workers' own
+// mt19937_64 streams, as AdditiveNoiseProblem draws them), on all threads; nothing stored.
+void BM_normals(benchmark::State& state, Index d, Index M) {
+  WorkerRngs rngs(7, M);
+  double sink = 0.0;
+  for (auto _ : state) {
+#pragma omp parallel for schedule(static) reduction(+ : sink)
+    for (Index i = 0; i < M; ++i) {
+      std::normal_distribution<double> n(0.0, 0.1);
+      for (Index k = 0; k < d; ++k) sink += n(rngs[i]);
+    }
+    benchmark::DoNotOptimize(sink);
+  }
+  state.counters["ns_per_normal"] =
+      benchmark::Counter(static_cast<double>(d * M) * static_cast<double>(state.iterations()) * 1e-9,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 struct Shape {
@@ -221,6 +266,30 @@ void register_all() {
           ->Unit(benchmark::kMillisecond)
           ->Iterations(1);
     }
+  // A million workers (issue #20): the iteration against its bytes model at t = 2, and the star
+  // game's operator and its normals, the parts of `dposg run --problem star --workers 1000000`.
+  {
+    constexpr Index kBigM = 1000000, kBigD = 20;
+    for (const std::string topo : {"ring", "torus", "exponential", "random-ring"}) {
+      benchmark::RegisterBenchmark(("mix/" + topo + "/" + shape_name(kBigD, kBigM) + "/t:2").c_str(), BM_mix, topo,
+                                   kBigD, kBigM, 2)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(("iter/osg/" + topo + "/" + shape_name(kBigD, kBigM) + "/t:2").c_str(),
+                                   BM_iteration, topo, kBigD, kBigM, 2)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+    for (const double noise : {0.0, 0.1})
+      benchmark::RegisterBenchmark(
+          ("oracle/star/" + shape_name(kBigD, kBigM) + "/noise:" + (noise > 0 ? "0.1" : "0")).c_str(), BM_star_oracle,
+          kBigD, kBigM, noise)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("normals/" + shape_name(kBigD, kBigM)).c_str(), BM_normals, kBigD, kBigM)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
   // Shapes outermost, so that the cached matrices are built once per shape.
   for (const auto& [d, M] : kShapes) {
     for (const auto& topo : kTopologies)
