@@ -21,8 +21,8 @@
 namespace dposg {
 namespace {
 
-std::vector<Index> random_permutation(Index M, std::uint64_t seed) {
-  std::vector<Index> perm(static_cast<std::size_t>(M));
+void random_permutation_into(Index M, std::uint64_t seed, std::vector<Index>& perm) {
+  perm.resize(static_cast<std::size_t>(M));
   std::iota(perm.begin(), perm.end(), Index{0});
   Rng rng(seed);
   // Fisher-Yates with our own bounded draw, so the permutation does not depend on the
@@ -34,6 +34,11 @@ std::vector<Index> random_permutation(Index M, std::uint64_t seed) {
     do r = rng(); while (r >= limit);
     std::swap(perm[static_cast<std::size_t>(i)], perm[static_cast<std::size_t>(r % bound)]);
   }
+}
+
+std::vector<Index> random_permutation(Index M, std::uint64_t seed) {
+  std::vector<Index> perm;
+  random_permutation_into(M, seed, perm);
   return perm;
 }
 
@@ -113,14 +118,21 @@ MixingSchedule::MixingSchedule(Topology W, std::string label)
   spectrum_ = spectrum_for("file", base_);
 }
 
-std::vector<Index> MixingSchedule::round_permutation(std::int64_t iteration, int round) const {
+std::uint64_t MixingSchedule::round_seed(std::int64_t iteration, int round) const {
   const std::uint64_t key = splitmix64(static_cast<std::uint64_t>(iteration)) ^ static_cast<std::uint64_t>(round);
-  return random_permutation(workers_, derive_seed(seed_, StreamPurpose::mixing, key));
+  return derive_seed(seed_, StreamPurpose::mixing, key);
+}
+
+std::vector<Index> MixingSchedule::round_permutation(std::int64_t iteration, int round) const {
+  return random_permutation(workers_, round_seed(iteration, round));
 }
 
 void MixingSchedule::at_into(std::int64_t iteration, int round, Topology& W) const {
   if (is_random()) {
-    fill_permuted_ring(round_permutation(iteration, round), W);
+    // The permutation's buffer is kept: a fresh 8 MB vector per round at M = 10^6 was page faults.
+    thread_local std::vector<Index> perm;
+    random_permutation_into(workers_, round_seed(iteration, round), perm);
+    fill_permuted_ring(perm, W);
     return;
   }
   W = at(iteration, round);
@@ -351,7 +363,7 @@ template <bool Accumulate>
 // Nodes ahead whose neighbours' columns the column path prefetches: their addresses come from W's
 // rows, which the hardware prefetcher cannot follow (exponential: 2 log2 M streams; random ring:
 // random columns).
-constexpr Index kPrefetchNodes = 8;
+constexpr Index kPrefetchNodes = 16;
 
 // One gossip round on rows [0, n) of a block, nodes [i0, i1): column i of `out` = sum_j W_ij
 // column j of `in` (in and out: column-major with leading dimensions ld_in, ld_out; they never
@@ -466,6 +478,9 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   if (schedule_.is_time_varying()) {
     hold.lock();
     if (drawn_.size() < static_cast<std::size_t>(rounds)) drawn_.resize(static_cast<std::size_t>(rounds));
+    // Each round's draw is a serial shuffle of its own stream: rounds go to threads (at M = 10^6
+    // two draws were a third of a random-ring iteration on one thread).
+#pragma omp parallel for schedule(dynamic) if (rounds > 1 && M >= 4096)
     for (int r = 0; r < rounds; ++r) schedule_.at_into(iteration, r, drawn_[static_cast<std::size_t>(r)]);
   }
   auto round_topology = [&](int r) -> const Topology& {

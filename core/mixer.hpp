@@ -103,6 +103,8 @@ class MixingSchedule {
 
  private:
   std::vector<Index> round_permutation(std::int64_t iteration, int round) const;
+  // The seed of that permutation's stream.
+  std::uint64_t round_seed(std::int64_t iteration, int round) const;
   std::string kind_;
   Index workers_;
   std::uint64_t seed_;
