@@ -4,15 +4,20 @@
 # the first row logged, the file written) and of `--iters ITERS`, then the least-squares slope of
 # log(start-up) against log(M) per topology. Prints a markdown table.
 #   bash bench/startup-scaling.sh build/dposg [ITERS] [TOPOLOGIES] [MS]
+#   DIM=20 NOISE=0 bash bench/startup-scaling.sh ...    (defaults: --dim 2, the problem's --noise;
+#                                                      DIM=20 is `dposg run`'s default, the issue's command)
 set -euo pipefail
 bin=${1:?usage: startup-scaling.sh DPOSG [ITERS] [TOPOLOGIES] [MS]}
 iters=${2:-100}
 topologies=${3:-"ring torus exponential random-ring"}
 ms=${4:-"1000 10000 100000 1000000"}
+dim=${DIM:-2}
+noise=()
+[ -n "${NOISE:-}" ] && noise=(--noise "$NOISE")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 measure() {  # M topology iters -> "wall cpu rss_MB"
-  /usr/bin/time -f "%e %U %S %M" -o "$tmp/t" "$bin" run --problem star --dim 2 --workers "$1" --topology "$2" \
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/t" "$bin" run --problem star --dim "$dim" "${noise[@]}" --workers "$1" --topology "$2" \
     --rounds 2 --iters "$3" --log-every 1000000 --quiet --out "$tmp/r.h5" --overwrite >/dev/null
   awk '{printf "%.2f %.2f %.0f\n", $1, $2 + $3, $4 / 1024}' "$tmp/t"
 }
