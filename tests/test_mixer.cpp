@@ -95,7 +95,8 @@ TEST_CASE("mixing many workers by whole columns gives each element the row's sum
   // element summed over W's row in the row's order, one term at a time, here (the row blocks add
   // the same terms in the same order, which every small-M result in the golden corpus records).
   for (const std::string kind : {"ring", "torus", "exponential", "random-ring"}) {
-    for (const auto& [d, M] : {std::pair<Index, Index>{20, 9000}, {37, 6000}}) {
+    // A row block has at least 8 rows, so past 16384 workers every thread count takes this path.
+    for (const auto& [d, M] : {std::pair<Index, Index>{20, 17000}, {37, 17000}}) {
       for (int t : {1, 2, 3}) {
         INFO(kind << " d = " << d << " M = " << M << " t = " << t);
         REQUIRE(mixes_whole_columns(d, M, omp_get_max_threads()));
@@ -127,11 +128,11 @@ TEST_CASE("mixing many workers by whole columns gives each element the row's sum
     }
   }
   // The same mixer again (its buffer reused, X's storage swapped in an earlier call) still mixes.
-  const CpuMixer mixer(MixingSchedule("ring", 9000, 3));
-  Matrix X = random_matrix(20, 9000, 4), Y = X;
+  const CpuMixer mixer(MixingSchedule("ring", 17000, 3));
+  Matrix X = random_matrix(20, 17000, 4), Y = X;
   mixer.mix(X, 3, 1);
   mixer.mix(X, 3, 2);
-  CpuMixer(MixingSchedule("ring", 9000, 3)).mix(Y, 6, 1);
+  CpuMixer(MixingSchedule("ring", 17000, 3)).mix(Y, 6, 1);
   CHECK(X == Y);
   // Few workers stay on row blocks (all rounds in cache).
   CHECK_FALSE(mixes_whole_columns(5000, 16, 2));
