@@ -456,13 +456,13 @@ Index block_rows(Index d, Index M, int threads) {
   return std::min(block, d);
 }
 
+}  // namespace
+
 // Row blocks keep X's traffic at one read and one write per call only while a block of all M
 // workers and its two buffers stay in a core's cache, and they share out only as many blocks as d
 // has: at M = 10^6, d = 20 one block of 20 rows (two 160 MB buffers, far past any cache) went to
 // one thread of two and streamed every round through memory three times. Past that point each
 // round is one parallel pass over the workers between X and a buffer of X's size.
-}  // namespace
-
 bool mixes_whole_columns(Index d, Index M, int threads) {
   const Index block = block_rows(d, M, threads);
   const Index blocks = (d + block - 1) / block;
