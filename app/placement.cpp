@@ -67,7 +67,15 @@ PlacedExperiment place_experiment(ExperimentConfig config, PlacementOptions plac
     constexpr double kAgreementSeconds = 60.0;
     const MpiSession::SetupAgreement agreed = p.mpi->agree_on_setup(true, kAgreementSeconds);
     if (!agreed.completed) end_job_for(*p.mpi, err, placement.command);
-    if (agreed.failed == p.mpi->size()) throw;  // as in one process: rank 0 says it
+    if (agreed.failed == p.mpi->size()) {
+      // As in one process, rank 0 alone says it; the others leave only after it has (one more
+      // agreement, which every rank reaches: all of them failed). A rank that left first had
+      // mpirun end the job before rank 0's line was out, now and then (CI, -np 4).
+      const int code = p.mpi->rank() == 0 ? say_rank_error(*p.mpi, err, placement.command, false)
+                                           : (dynamic_cast<const InputError*>(&err) ? 2 : 1);
+      p.mpi->agree_on_setup(false, 0.0);
+      throw ReportedError(err.what(), code);
+    }
     if (agreed.first_failed != p.mpi->rank()) throw ReportedError(err.what(), 2);
     throw ReportedError(err.what(), say_rank_error(*p.mpi, err, placement.command, true));
   }
