@@ -85,16 +85,15 @@ inline double topology_bytes(const Topology& W) {
   for (const auto& row : W.rows) entries += static_cast<double>(row.size());
   return 24.0 * static_cast<double>(W.workers) + 16.0 * entries;
 }
-// The bytes of the path CpuMixer takes for this shape on `threads` threads.
-inline double mix_bytes(Index d, Index M, int t, const MixingSchedule& s, int threads) {
-  if (s.is_complete() || t <= 0 || !mixes_whole_columns(d, M, threads)) return mix_bytes(d, M, t);
-  const Topology& W = s.base();
-  return static_cast<double>(t) * (2.0 * 8.0 * static_cast<double>(d * M) + topology_bytes(W));
+// The bytes of the path `mixer` takes for this shape.
+inline double mix_bytes(Index d, Index M, int t, const CpuMixer& mixer) {
+  if (!mixer.takes_whole_columns(d, M, t)) return mix_bytes(d, M, t);
+  return static_cast<double>(t) * (2.0 * 8.0 * static_cast<double>(d * M) + topology_bytes(mixer.schedule().base()));
 }
 inline double step_bytes(Index d, Index M) { return 8.0 * 8.0 * static_cast<double>(d * M); }
 inline double iteration_bytes(Index d, Index M, int t) { return mix_bytes(d, M, t) + step_bytes(d, M); }
-inline double iteration_bytes(Index d, Index M, int t, const MixingSchedule& s, int threads) {
-  return mix_bytes(d, M, t, s, threads) + step_bytes(d, M);
+inline double iteration_bytes(Index d, Index M, int t, const CpuMixer& mixer) {
+  return mix_bytes(d, M, t, mixer) + step_bytes(d, M);
 }
 
 }  // namespace dposg::bench

@@ -157,9 +157,6 @@ void set_bytes(benchmark::State& state, double bytes) {
   state.counters["bytes_per_iter"] = bytes;
 }
 
-// The threads CpuMixer mixes d x M with over t rounds (one below its parallel threshold).
-int mix_threads(Index d, Index M, int t) { return d * M * t >= kParallelMinWork ? omp_get_max_threads() : 1; }
-
 void BM_mix(benchmark::State& state, std::string topology, Index d, Index M, int t) {
   const CpuMixer& mixer = mixer_for(topology, M);
   Matrix& X = mix_matrix(d, M);
@@ -169,7 +166,7 @@ void BM_mix(benchmark::State& state, std::string topology, Index d, Index M, int
     mixer.mix(X, t, ++k);
     benchmark::ClobberMemory();
   }
-  set_bytes(state, mix_bytes(d, M, t, mixer.schedule(), mix_threads(d, M, t)));
+  set_bytes(state, mix_bytes(d, M, t, mixer));
 }
 
 void BM_step(benchmark::State& state, std::string rule, Index d, Index M) {
@@ -190,13 +187,13 @@ void BM_iteration(benchmark::State& state, std::string topology, Index d, Index 
     s.rule->step(s.Z, s.X, *s.oracle);
     benchmark::ClobberMemory();
   }
-  set_bytes(state, iteration_bytes(d, M, t, mixer.schedule(), mix_threads(d, M, t)));
+  set_bytes(state, iteration_bytes(d, M, t, mixer));
 }
 
 // The star game's stochastic operator on M workers (issue #20's problem): Z read, G written (2
 // passes), A (d/2 x d/2, dense) applied per column, and d normals per column from each worker's
-// own stream when noise > 0. The normals are not memory: counter ns_per_normal gives their cost
-// in this run, next to BM_normals (the same draws alone).
+// own stream when noise > 0. The normals are not memory: counter ns_per_worker gives the cost per
+// column in this run, and BM_normals the same draws alone (ns_per_normal).
 void BM_star_oracle(benchmark::State& state, Index d, Index M, double noise) {
   problems::SyntheticOptions o;
   o.dim = d;

@@ -469,6 +469,15 @@ bool mixes_whole_columns(Index d, Index M, int threads) {
   return blocks < threads || block * M > 8 * kBlockDoubles;
 }
 
+// Small matrices are mixed on one thread: waking a team costs more than the work.
+int CpuMixer::threads_for(Index d, Index M, int rounds) const {
+  return d * M * schedule_.effective_rounds(rounds) >= kParallelMinWork ? omp_get_max_threads() : 1;
+}
+
+bool CpuMixer::takes_whole_columns(Index d, Index M, int rounds) const {
+  return rounds > 0 && M > 1 && d > 0 && !schedule_.is_complete() && mixes_whole_columns(d, M, threads_for(d, M, rounds));
+}
+
 void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   const Index M = X.cols();
   const Index d = X.rows();
@@ -486,10 +495,9 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   auto round_topology = [&](int r) -> const Topology& {
     return schedule_.is_time_varying() ? drawn_[static_cast<std::size_t>(r)] : schedule_.base();
   };
-  // Small matrices are mixed on one thread: waking a team costs more than the work.
-  const bool parallel = d * M * schedule_.effective_rounds(rounds) >= kParallelMinWork;
-  const int threads = parallel ? omp_get_max_threads() : 1;
-  if (!complete && mixes_whole_columns(d, M, threads)) {
+  const int threads = threads_for(d, M, rounds);
+  const bool parallel = threads > 1;
+  if (takes_whole_columns(d, M, rounds)) {
     // Each element is the same sum in the same order as in a row block (combine works row by row),
     // so the result does not depend on the path. The buffer belongs to the calling thread and
     // trades places with X after an odd number of rounds (X's storage moves, its values are the

@@ -156,10 +156,14 @@ class CpuMixer final : public Mixer {
   explicit CpuMixer(MixingSchedule schedule) : schedule_(std::move(schedule)) {}
   const MixingSchedule& schedule() const override { return schedule_; }
   void mix(Matrix& X, int rounds, std::int64_t iteration) const override;
+  // Whether mix() takes the whole-column path for d x M over `rounds` rounds, on the threads it
+  // would use (one below its parallel threshold).
+  bool takes_whole_columns(Index d, Index M, int rounds) const;
   // Random rounds are drawn from (seed, iteration, round) alone: nothing to save.
   bool checkpointable() const override { return true; }
 
  private:
+  int threads_for(Index d, Index M, int rounds) const;
   MixingSchedule schedule_;
   // The drawn rounds' W, kept between calls so that their rows are rewritten, not reallocated.
   mutable std::vector<Topology> drawn_;
