@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -80,8 +81,28 @@ void LiveMarker::publish() {
   if (fd_ >= 0) (void)::pwrite(fd_, &generation_, sizeof generation_, kGenerationAt);
 }
 
+void LiveMarker::hold_off_readers() {
+  if (fd_ < 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto until = now < impatient_until_ ? now : now + kReaderGrace;
+  for (;;) {
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+      locked_ = true;
+      return;
+    }
+    // Any error but a reader's lock (a file system without flock): readers copy without one.
+    if (errno != EWOULDBLOCK && errno != EINTR) return;
+    if (std::chrono::steady_clock::now() >= until) {
+      if (until != now) impatient_until_ = until + kImpatience;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 void LiveMarker::begin_change() {
   if (generation_ % 2 == 0) {
+    hold_off_readers();
     ++generation_;
     publish();
   }
@@ -92,6 +113,10 @@ void LiveMarker::end_change() {
     ++generation_;
     publish();
   }
+  if (locked_) {
+    (void)::flock(fd_, LOCK_UN);
+    locked_ = false;
+  }
 }
 
 std::optional<std::string> live_snapshot(const std::string& results_path, double wait_s) {
@@ -100,13 +125,22 @@ std::optional<std::string> live_snapshot(const std::string& results_path, double
   for (;;) {
     const auto before = read_marker(marker);
     if (!before || before->pid == ::getpid() || !alive(before->pid)) return std::nullopt;
-    if (before->generation % 2 == 0) {
+    // The shared lock holds the writer's next change off while the bytes are copied (live_file.hpp).
+    // Taken after `before` was read, it also covers a change begun in between: the counter sees it.
+    const int lock_fd = ::open(marker.c_str(), O_RDONLY | O_CLOEXEC);
+    bool copy = true;
+    if (lock_fd >= 0 && ::flock(lock_fd, LOCK_SH | LOCK_NB) != 0)
+      copy = errno != EWOULDBLOCK && errno != EINTR;  // the writer is changing the file: wait
+    if (copy && before->generation % 2 == 0) {
       auto bytes = read_all(results_path);
       const auto after = read_marker(marker);
+      if (lock_fd >= 0) ::close(lock_fd);  // and with it the lock
       // The writer closed the file meanwhile (the marker is gone): what was copied may predate its
       // last flush; the file itself is complete now.
       if (!after) return std::nullopt;
       if (bytes && after->generation == before->generation) return bytes;
+    } else if (lock_fd >= 0) {
+      ::close(lock_fd);
     }
     if (std::chrono::steady_clock::now() >= until) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

@@ -14,8 +14,17 @@
 // writer removes the marker when it closes the file; a marker whose pid is gone (a killed writer)
 // is ignored and the file read directly, as any file.
 //
+// A copy that takes longer than the writer's time between flushes (a file of hundreds of MB, or one
+// that grows fast) would never see the counter unchanged. So a reader holds a shared flock(2) on the
+// marker while it copies, and the writer takes it exclusively for each change: it waits for the
+// readers' copies to end, up to kReaderGrace, and never longer. A reader that holds on past that
+// (stopped, or copying a file too large) is passed over: the writer goes on without the lock, the
+// counter moves and that copy is thrown away, and for kImpatience the writer waits for no reader.
+// The counter, not the lock, is what makes a snapshot consistent; the lock only lets one come.
+//
 // The counter lives in the page cache of one machine: on a network file system read from another
 // host, the snapshot is only as good as that file system's cache coherence.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,11 +45,17 @@ class LiveMarker {
   // After a flush has completed, or when nothing more will reach the file (even again).
   void end_change();
 
+  // How long a change waits for readers' copies; how long after a wait in vain it waits for none.
+  static constexpr std::chrono::milliseconds kReaderGrace{2000}, kImpatience{30000};
+
  private:
   void publish();
+  void hold_off_readers();
   std::string path_;
   int fd_ = -1;
   std::uint64_t generation_ = 0;
+  bool locked_ = false;
+  std::chrono::steady_clock::time_point impatient_until_{};
 };
 
 // The bytes of a consistent snapshot of `results_path` while another live process writes it;

@@ -73,8 +73,11 @@ def live_snapshot(path, wait_s=10.0):
     The writer keeps a generation counter in `path`.live, odd while it changes the file and even
     once a flush has completed (a seqlock; HDF5 1.10's SWMR cannot serve a writer that creates
     groups and attributes as it goes). The file is copied while the counter is even and unchanged
-    across the copy: the file as of the writer's last flush.
+    across the copy: the file as of the writer's last flush. During the copy a shared flock on the
+    marker holds the writer's next change off (for up to 2 s; core/live_file.hpp), so that a copy
+    slower than the writer's flushes still comes out whole.
     """
+    import fcntl
     import time
 
     deadline = time.monotonic() + wait_s
@@ -82,14 +85,30 @@ def live_snapshot(path, wait_s=10.0):
         before = _live_marker(path)
         if before is None or before[0] == os.getpid() or not _alive(before[0]):
             return None
-        if before[1] % 2 == 0:
-            with open(path, "rb") as f:
-                data = f.read()
-            after = _live_marker(path)
-            if after is None:
-                return None  # the writer closed the file: read it directly
-            if after[1] == before[1]:
-                return data
+        try:
+            lock = open(path + ".live", "rb")
+        except OSError:
+            lock = None
+        try:
+            copy = True
+            if lock is not None:
+                try:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    copy = False  # the writer is changing the file: wait
+                except OSError:
+                    pass  # no locks on this file system: copy and let the counter judge
+            if copy and before[1] % 2 == 0:
+                with open(path, "rb") as f:
+                    data = f.read()
+                after = _live_marker(path)
+                if after is None:
+                    return None  # the writer closed the file: read it directly
+                if after[1] == before[1]:
+                    return data
+        finally:
+            if lock is not None:
+                lock.close()
         if time.monotonic() > deadline:
             return None
         time.sleep(0.002)
