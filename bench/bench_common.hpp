@@ -90,6 +90,17 @@ inline double mix_bytes(Index d, Index M, int t, const CpuMixer& mixer) {
   if (!mixer.takes_whole_columns(d, M, t)) return mix_bytes(d, M, t);
   return static_cast<double>(t) * (2.0 * 8.0 * static_cast<double>(d * M) + topology_bytes(mixer.schedule().base()));
 }
+// The whole-column mix as if no neighbour's column came from cache: each entry of a node's row
+// reads that neighbour's d-column, and the node's column is written (a bound from above for the ring,
+// whose neighbours' columns were just read for the node before; about what exponential's offsets
+// past the caches' reach and random-ring's random columns cost). 0 where the row blocks are taken.
+inline double gather_bytes(Index d, Index M, int t, const CpuMixer& mixer) {
+  if (!mixer.takes_whole_columns(d, M, t)) return 0.0;
+  const Topology& W = mixer.schedule().base();
+  double entries = 0.0;
+  for (const auto& row : W.rows) entries += static_cast<double>(row.size());
+  return static_cast<double>(t) * (8.0 * static_cast<double>(d) * (entries + static_cast<double>(M)) + topology_bytes(W));
+}
 inline double step_bytes(Index d, Index M) { return 8.0 * 8.0 * static_cast<double>(d * M); }
 inline double iteration_bytes(Index d, Index M, int t) { return mix_bytes(d, M, t) + step_bytes(d, M); }
 inline double iteration_bytes(Index d, Index M, int t, const CpuMixer& mixer) {

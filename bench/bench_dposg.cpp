@@ -167,6 +167,7 @@ void BM_mix(benchmark::State& state, std::string topology, Index d, Index M, int
     benchmark::ClobberMemory();
   }
   set_bytes(state, mix_bytes(d, M, t, mixer));
+  if (const double g = gather_bytes(d, M, t, mixer); g > 0.0) state.counters["gather_bytes_per_iter"] = g;
 }
 
 void BM_step(benchmark::State& state, std::string rule, Index d, Index M) {
@@ -188,6 +189,8 @@ void BM_iteration(benchmark::State& state, std::string topology, Index d, Index 
     benchmark::ClobberMemory();
   }
   set_bytes(state, iteration_bytes(d, M, t, mixer));
+  if (const double g = gather_bytes(d, M, t, mixer); g > 0.0)
+    state.counters["gather_bytes_per_iter"] = g + step_bytes(d, M);
 }
 
 // The star game's stochastic operator on M workers (issue #20's problem): Z read, G written (2
@@ -329,6 +332,7 @@ struct Row {
   double bytes = 0.0;    // per iteration, bytes model
   double gbs = 0.0;
   double ratio = 0.0;
+  double gather_ratio = 0.0;  // by gather_bytes, where the mix takes whole columns
 };
 
 class RatioReporter final : public benchmark::ConsoleReporter {
@@ -360,6 +364,11 @@ class RatioReporter final : public benchmark::ConsoleReporter {
       r.counters["GB/s"] = benchmark::Counter(row.gbs);
       if (row.ratio > 0.0) r.counters["triad_ratio"] = benchmark::Counter(row.ratio);
       r.counters.erase("bytes_per_iter");
+      if (const auto g = r.counters.find("gather_bytes_per_iter"); g != r.counters.end()) {
+        if (triad_gbs_ > 0.0) row.gather_ratio = g->second.value / seconds / 1e9 / triad_gbs_;
+        r.counters.erase(g);
+        if (row.gather_ratio > 0.0) r.counters["gather_ratio"] = benchmark::Counter(row.gather_ratio);
+      }
       rows_.push_back(row);
     }
     ConsoleReporter::ReportRuns(out);
@@ -376,7 +385,8 @@ class RatioReporter final : public benchmark::ConsoleReporter {
 };
 
 // Markdown table: time per iteration, GB/s by the bytes model, ratio to the triad, and for
-// benchmarks with a t, the time relative to the same benchmark at t = 1.
+// benchmarks with a t, the time relative to the same benchmark at t = 1; for whole-column mixes, the
+// ratio again by gather_bytes.
 std::string load_average() {
   std::FILE* f = std::fopen("/proc/loadavg", "r");
   if (!f) return "n/a";
@@ -398,8 +408,8 @@ void print_summary(const RatioReporter& rep, const std::string& load_start) {
   std::printf("\n## Summary (ratios measured in this run; STREAM triad %.2f GB/s, %d OpenMP threads;\n"
               "## 1-minute load average %s at the start, %s at the end)\n\n",
               rep.triad_gbs(), omp_get_max_threads(), load_start.c_str(), load_average().c_str());
-  std::printf("| benchmark | time/iter (ms) | GB/s (bytes model) | / triad | time / time(t=1) |\n");
-  std::printf("|---|---:|---:|---:|---:|\n");
+  std::printf("| benchmark | time/iter (ms) | GB/s (bytes model) | / triad | time / time(t=1) | / triad, every neighbour's column read |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|\n");
   for (const Row& r : rep.rows()) {
     std::smatch m;
     std::string rel = "";
@@ -411,7 +421,10 @@ void print_summary(const RatioReporter& rep, const std::string& load_start) {
         rel = buf;
       }
     }
-    std::printf("| %s | %.3f | %.2f | %.2f | %s |\n", r.name.c_str(), r.seconds * 1e3, r.gbs, r.ratio, rel.c_str());
+    char gather[32] = "";
+    if (r.gather_ratio > 0.0) std::snprintf(gather, sizeof gather, "%.2f", r.gather_ratio);
+    std::printf("| %s | %.3f | %.2f | %.2f | %s | %s |\n", r.name.c_str(), r.seconds * 1e3, r.gbs, r.ratio, rel.c_str(),
+                gather);
   }
 }
 
