@@ -80,11 +80,12 @@ class RotationGame final : public Problem {
 //   DPOSG iteration = mix + OSG step:                              10 * 8 * d * M
 //   STREAM triad a = b + s c:                                      3 * 8 * N
 inline double mix_bytes(Index d, Index M, int t) { return t > 0 ? 2.0 * 8.0 * static_cast<double>(d * M) : 0.0; }
-inline double topology_bytes(const Topology& W) {
+inline double topology_entries(const Topology& W) {
   double entries = 0.0;
   for (const auto& row : W.rows) entries += static_cast<double>(row.size());
-  return 24.0 * static_cast<double>(W.workers) + 16.0 * entries;
+  return entries;
 }
+inline double topology_bytes(const Topology& W) { return 24.0 * static_cast<double>(W.workers) + 16.0 * topology_entries(W); }
 // The bytes of the path `mixer` takes for this shape.
 inline double mix_bytes(Index d, Index M, int t, const CpuMixer& mixer) {
   if (!mixer.takes_whole_columns(d, M, t)) return mix_bytes(d, M, t);
@@ -97,9 +98,8 @@ inline double mix_bytes(Index d, Index M, int t, const CpuMixer& mixer) {
 inline double gather_bytes(Index d, Index M, int t, const CpuMixer& mixer) {
   if (!mixer.takes_whole_columns(d, M, t)) return 0.0;
   const Topology& W = mixer.schedule().base();
-  double entries = 0.0;
-  for (const auto& row : W.rows) entries += static_cast<double>(row.size());
-  return static_cast<double>(t) * (8.0 * static_cast<double>(d) * (entries + static_cast<double>(M)) + topology_bytes(W));
+  return static_cast<double>(t) *
+         (8.0 * static_cast<double>(d) * (topology_entries(W) + static_cast<double>(M)) + topology_bytes(W));
 }
 inline double step_bytes(Index d, Index M) { return 8.0 * 8.0 * static_cast<double>(d * M); }
 inline double iteration_bytes(Index d, Index M, int t) { return mix_bytes(d, M, t) + step_bytes(d, M); }
