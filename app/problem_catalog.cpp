@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "gan/gan_registry.hpp"
+#include "problems/common.hpp"
 #include "problems/registry.hpp"
 
 namespace dposg {
@@ -55,6 +56,16 @@ std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
                        ") only, not '" + opts.name + "'");
     }
     throw InputError("--device: expected 'cpu', 'cpu-float' or 'cuda', got '" + opts.device + "'");
+  }
+  problems::noise_normals(opts);  // the value itself, for every problem
+  if (opts.noise_normals != "std") {
+    // Only the additive-noise problems draw normals per call; the others draw data samples (and
+    // latent codes) whose numbers --noise-normals would not change, so it must not look like it did.
+    std::unique_ptr<Problem> p = synthetic ? synthetic->make(opts) : nullptr;
+    if (!dynamic_cast<const problems::AdditiveNoiseProblem*>(p.get()))
+      throw InputError("--noise-normals: '" + opts.noise_normals + "' is for the problems with additive Gaussian noise "
+                       "(bilinear, star, forsaken, pl-game, quadratic-file), not '" + opts.name + "'");
+    return p;
   }
   if (synthetic) return synthetic->make(opts);
   if (gan) return gan->make(opts);

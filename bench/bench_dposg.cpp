@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench/bench_common.hpp"
+#include "core/counter_normals.hpp"
 #include "core/driver.hpp"
 #include "core/mixer.hpp"
 #include "core/step_rule.hpp"
@@ -197,10 +198,11 @@ void BM_iteration(benchmark::State& state, std::string topology, Index d, Index 
 // passes), A (d/2 x d/2, dense) applied per column, and d normals per column from each worker's
 // own stream when noise > 0. The normals are not memory: counter ns_per_worker gives the cost per
 // column in this run, and BM_normals the same draws alone (ns_per_normal).
-void BM_star_oracle(benchmark::State& state, Index d, Index M, double noise) {
+void BM_star_oracle(benchmark::State& state, Index d, Index M, double noise, std::string normals) {
   problems::SyntheticOptions o;
   o.dim = d;
   o.noise = noise;
+  o.noise_normals = normals;
   const problems::StarProblem problem(o);
   ProblemOracle oracle(problem, 1, 7, M);
   Matrix Z(d, M), G(d, M);
@@ -230,6 +232,28 @@ void BM_normals(benchmark::State& state, Index d, Index M) {
     for (Index i = 0; i < M; ++i) {
       std::normal_distribution<double> n(0.0, 0.1);
       for (Index k = 0; k < d; ++k) sink += n(rngs[i]);
+    }
+    benchmark::DoNotOptimize(sink);
+  }
+  state.counters["ns_per_normal"] =
+      benchmark::Counter(static_cast<double>(d * M) * static_cast<double>(state.iterations()) * 1e-9,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// The same d normals per worker by --noise-normals ziggurat: one word of each worker's stream keys
+// a SplitMix64 stream whose words the ziggurat turns into normals (core/counter_normals.hpp).
+void BM_ziggurat_normals(benchmark::State& state, Index d, Index M) {
+  WorkerRngs rngs(7, M);
+  double sink = 0.0;
+  for (auto _ : state) {
+#pragma omp parallel reduction(+ : sink)
+    {
+      std::vector<double> column(static_cast<std::size_t>(d), 0.0);
+#pragma omp for schedule(static)
+      for (Index i = 0; i < M; ++i) {
+        add_ziggurat_normals(rngs[i](), 0.1, column.data(), d);
+        sink += column[0];
+      }
     }
     benchmark::DoNotOptimize(sink);
   }
@@ -287,9 +311,18 @@ void register_all() {
     for (const double noise : {0.0, 0.1})
       benchmark::RegisterBenchmark(
           ("oracle/star/" + shape_name(kBigD, kBigM) + "/noise:" + (noise > 0 ? "0.1" : "0")).c_str(), BM_star_oracle,
-          kBigD, kBigM, noise)
+          kBigD, kBigM, noise, std::string("std"))
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("oracle/star/" + shape_name(kBigD, kBigM) + "/noise:0.1/ziggurat").c_str(),
+                                 BM_star_oracle, kBigD, kBigM, 0.1, std::string("ziggurat"))
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("normals/ziggurat/" + shape_name(kBigD, kBigM)).c_str(), BM_ziggurat_normals,
+                                 kBigD, kBigM)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(16);
     // 16 calls: every stream twists its state once in 312 draws (~12 calls at d = 20).
     benchmark::RegisterBenchmark(("normals/" + shape_name(kBigD, kBigM)).c_str(), BM_normals, kBigD, kBigM)
         ->UseRealTime()

@@ -36,6 +36,10 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
       ("noise", po::value(&c.problem.noise)->default_value(c.problem.noise, shortest(c.problem.noise)),
        "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2); gaussian-wgan "
        "draws real samples instead and ignores it")
+      ("noise-normals", po::value(&c.problem.noise_normals)->default_value(c.problem.noise_normals),
+       "how the additive-noise problems draw their normals: std (std::normal_distribution over each worker's "
+       "mt19937_64, 20-30 ns a normal) | ziggurat (one word of that stream a call keys a SplitMix64 stream, "
+       "normals by a 256-layer ziggurat: ~2.2 ns a normal, other numbers)")
       ("cond", po::value(&c.problem.cond)->default_value(c.problem.cond, shortest(c.problem.cond)), "condition number of the coupling matrix A")
       ("coupling", po::value(&c.problem.coupling)->default_value(c.problem.coupling, shortest(c.problem.coupling)), "largest singular value of A")
       ("alpha", po::value(&c.problem.alpha)->default_value(c.problem.alpha, shortest(c.problem.alpha)), "weight of star's nonconvex terms")

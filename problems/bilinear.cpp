@@ -14,7 +14,7 @@ BilinearProblem::BilinearProblem(const SyntheticOptions& opts) {
   require_coupling(opts);
   require_solution_norm(opts);
   n_ = opts.dim / 2;
-  noise_ = opts.noise;
+  set_noise(opts);
   cond_ = opts.cond;
   coupling_ = opts.coupling;
 

@@ -34,6 +34,13 @@ void require_coupling(const SyntheticOptions& o);       // --coupling finite, > 
 void require_alpha(const SyntheticOptions& o);          // --alpha finite, >= 0
 void require_solution_norm(const SyntheticOptions& o);  // --solution-norm finite, >= 0
 
+// How the additive noise turns a worker's stream into normals (--noise-normals).
+enum class NoiseNormals {
+  std_polar,  // std::normal_distribution<double>: ~2.5 words of the stream a normal (the default)
+  ziggurat,   // one word of the stream a call, keying core/counter_normals.hpp's ziggurat
+};
+NoiseNormals noise_normals(const SyntheticOptions& o);  // --noise-normals std | ziggurat
+
 // check_exact_args, check_sample_args and write_constants are core/problem.hpp's (every problem uses them).
 
 // --- instance construction ----------------------------------------------------------------------
@@ -55,7 +62,8 @@ Matrix coupling_matrix(std::uint64_t seed, const Vector& s);
 // --- noise --------------------------------------------------------------------------------------
 // Adds N(0, noise^2/(len*batch)) to every entry of `col` (len = col.size()), drawing from rng.
 // Nothing is drawn when noise == 0.
-void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col);
+void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col,
+                         NoiseNormals how = NoiseNormals::std_polar);
 
 // z - x* in a buffer of the calling thread's, valid until its next call on that thread: an operator
 // column costs a few hundred flops, and a heap vector per column (with the product's temporary) was
@@ -74,7 +82,10 @@ class AdditiveNoiseProblem : public Problem {
   virtual void exact_column(const Eigen::Ref<const Vector>& z, Eigen::Ref<Vector> g) const = 0;
   // Scalar operations of one exact_column call: small batches of columns run on one thread.
   virtual Index column_work() const = 0;
+  // --noise and --noise-normals, validated.
+  void set_noise(const SyntheticOptions& o);
   double noise_ = 0.0;
+  NoiseNormals normals_ = NoiseNormals::std_polar;
 };
 
 }  // namespace dposg::problems

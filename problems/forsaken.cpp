@@ -35,7 +35,7 @@ ForsakenProblem::ForsakenProblem(const SyntheticOptions& opts) {
   require_even_dim(opts, "forsaken");
   require_noise(opts);
   n_ = opts.dim / 2;
-  noise_ = opts.noise;
+  set_noise(opts);
 
   const auto [xs, ys] = copy_solution();
   Vector x_star(2 * n_);

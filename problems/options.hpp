@@ -11,6 +11,7 @@ namespace dposg::problems {
 struct SyntheticOptions {
   Index dim = 20;              // d (total, u and v together)
   double noise = 0.1;          // sigma: per-sample noise std of the stochastic operator
+  std::string noise_normals = "std";  // std (std::normal_distribution) | ziggurat (core/counter_normals.hpp)
   double cond = 10.0;          // condition number of the coupling matrix A (singular values in [1/cond, 1]*scale)
   double coupling = 1.0;       // scale of A: its largest singular value
   double alpha = 1.0;          // weight of the nonconvex/nonconcave separable terms (star)

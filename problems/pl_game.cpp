@@ -12,7 +12,7 @@ PlGameProblem::PlGameProblem(const SyntheticOptions& opts) {
   require_coupling(opts);
   require_solution_norm(opts);
   n_ = opts.dim / 2;
-  noise_ = opts.noise;
+  set_noise(opts);
   mu_ = 1.0 / opts.cond;
   x_star_ = draw_shift(opts.seed, 2 * n_, opts.solution_norm);
   const Vector p = log_spaced_singular_values(n_, 1.0, opts.cond);

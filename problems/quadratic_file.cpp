@@ -104,7 +104,7 @@ bool is_psd(const Matrix& S) {
 
 QuadraticFileProblem::QuadraticFileProblem(const SyntheticOptions& opts) {
   require_noise(opts);
-  noise_ = opts.noise;
+  set_noise(opts);
   file_ = opts.file;
   if (file_.empty())
     throw InputError(

@@ -29,6 +29,7 @@ const std::vector<Registration>& registered() {
 
 void write_attributes(const SyntheticOptions& o, RunWriter& w) {
   w.set_attr("noise", o.noise);
+  w.set_attr("noise_normals", o.noise_normals);
   w.set_attr("cond", o.cond);
   w.set_attr("coupling", o.coupling);
   w.set_attr("alpha", o.alpha);

@@ -16,7 +16,7 @@ StarProblem::StarProblem(const SyntheticOptions& opts) {
   require_alpha(opts);
   require_solution_norm(opts);
   n_ = opts.dim / 2;
-  noise_ = opts.noise;
+  set_noise(opts);
   cond_ = opts.cond;
   coupling_ = opts.coupling;
   alpha_ = opts.alpha;

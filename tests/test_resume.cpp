@@ -112,6 +112,7 @@ TEST_CASE("a run stopped by SIGTERM and resumed writes the uninterrupted run's m
       {"dqgan qsgd with error feedback", "--algorithm dqgan --topology complete --compressor qsgd --error-feedback --noise 0.5 --iters 6000 --log-every 50", 100},
       {"local-sgda", "--algorithm local-sgda --local-steps 4 --noise 0.5 --iters 6000 --log-every 50", 100},
       {"overlap", "--overlap --noise 0.5 --iters 6000 --log-every 50", 100},
+      {"ziggurat noise", "--noise-normals ziggurat --noise 0.5 --iters 6000 --log-every 50", 100},
       {"gan-mog8 oadam", "--problem gan-mog8 --gan-width 8 --workers 2 --batch 4 --eval-batch 16 --step-rule oadam --iters 120 --log-every 40", 10},
       // The resident engine (its CPU twin) on a time-varying W.
       {"gan-mog8 resident oadam on random-ring", "--problem gan-mog8 --device cpu-float --engine resident --gan-width 8 --workers 4 --topology random-ring --batch 4 --eval-batch 16 --step-rule oadam --iters 120 --log-every 40", 10},
