@@ -103,6 +103,17 @@ TEST_CASE("mpi backend: every metric and z-bar equal the in-process run", "[mpi]
       }
 }
 
+TEST_CASE("mpi backend: --noise-normals ziggurat equals the in-process run", "[mpi]") {
+  // Each rank holds some workers' streams; the ziggurat's key is one word of each, so the split of
+  // workers over ranks must not change a number.
+  for (const int ranks : {2, 3})
+    SECTION("P=" + std::to_string(ranks)) {
+      check_equivalent_run("--problem star --noise-normals ziggurat --topology ring --workers 6 --rounds 2 --iters 60"
+                           " --log-every 10 --noise 0.3 --init random --init-spread 1 --step-rule oadam --lr 0.02",
+                           ranks, false);
+    }
+}
+
 TEST_CASE("mpi backend: the dcgan WGAN-GP problem equals the in-process run", "[mpi]") {
   // A CIFAR-10 folder written here (8 images a batch) and its classifier, trained by the first run.
   TempDir data;
