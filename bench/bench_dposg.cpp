@@ -14,13 +14,16 @@
 #include <omp.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <optional>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -171,6 +174,59 @@ void BM_mix(benchmark::State& state, std::string topology, Index d, Index M, int
   if (const double g = gather_bytes(d, M, t, mixer); g > 0.0) state.counters["gather_bytes_per_iter"] = g;
 }
 
+// What a random-ring round can cost at best on this machine, the peer of BM_mix's random-ring
+// rows as STREAM's triad is of the fixed graphs': t rounds of out_i = (x_i + x_l + x_r) / 3 over
+// rings fixed in advance (no draws, no W rows: two neighbour indices a node), the neighbours'
+// columns prefetched 16 nodes ahead, two buffers. Its bytes are random-ring's gather bytes, so the
+// two rows' GB/s compare directly: random 160 B columns are latency-bound, not bandwidth-bound.
+void BM_random_gather_ceiling(benchmark::State& state, Index d, Index M, int t) {
+  std::vector<std::vector<Index>> left(static_cast<std::size_t>(t)), right(static_cast<std::size_t>(t));
+  std::mt19937_64 g(11);
+  std::vector<Index> perm(static_cast<std::size_t>(M));
+  for (int r = 0; r < t; ++r) {
+    std::iota(perm.begin(), perm.end(), Index{0});
+    std::shuffle(perm.begin(), perm.end(), g);
+    auto& L = left[static_cast<std::size_t>(r)];
+    auto& R = right[static_cast<std::size_t>(r)];
+    L.resize(static_cast<std::size_t>(M));
+    R.resize(static_cast<std::size_t>(M));
+    for (Index k = 0; k < M; ++k) {
+      const auto at = [&](Index q) { return perm[static_cast<std::size_t>((q + M) % M)]; };
+      L[static_cast<std::size_t>(at(k))] = at(k - 1);
+      R[static_cast<std::size_t>(at(k))] = at(k + 1);
+    }
+  }
+  Matrix& X = mix_matrix(d, M);
+  Matrix Y(d, M);
+  fill(Y);
+  for (auto _ : state) {
+    const double* in = X.data();
+    double* out = Y.data();
+    for (int r = 0; r < t; ++r) {
+      const Index* L = left[static_cast<std::size_t>(r)].data();
+      const Index* R = right[static_cast<std::size_t>(r)].data();
+#pragma omp parallel for schedule(static)
+      for (Index i = 0; i < M; ++i) {
+        if (i + 16 < M) {
+          const char* a = reinterpret_cast<const char*>(in + L[i + 16] * d);
+          const char* b = reinterpret_cast<const char*>(in + R[i + 16] * d);
+          for (Index c = 0; c < d * static_cast<Index>(sizeof(double)); c += 64) {
+            __builtin_prefetch(a + c);
+            __builtin_prefetch(b + c);
+          }
+        }
+        const double *x = in + i * d, *l = in + L[i] * d, *rr = in + R[i] * d;
+        double* o = out + i * d;
+        for (Index k = 0; k < d; ++k) o[k] = (x[k] + l[k] + rr[k]) / 3.0;
+      }
+      in = out;
+      out = out == Y.data() ? X.data() : Y.data();
+    }
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state, gather_bytes(d, M, t, mixer_for("random-ring", M)));
+}
+
 void BM_step(benchmark::State& state, std::string rule, Index d, Index M) {
   IterationState& s = iteration_state(d, M, rule);
   for (auto _ : state) {
@@ -308,6 +364,10 @@ void register_all() {
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }
+    benchmark::RegisterBenchmark(("gather_ceiling/random-ring/" + shape_name(kBigD, kBigM) + "/t:2").c_str(),
+                                 BM_random_gather_ceiling, kBigD, kBigM, 2)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
     for (const double noise : {0.0, 0.1})
       benchmark::RegisterBenchmark(
           ("oracle/star/" + shape_name(kBigD, kBigM) + "/noise:" + (noise > 0 ? "0.1" : "0")).c_str(), BM_star_oracle,
