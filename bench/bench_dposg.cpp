@@ -296,18 +296,20 @@ void BM_normals(benchmark::State& state, Index d, Index M) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-// The same d normals per worker by --noise-normals ziggurat: one word of each worker's stream keys
-// a SplitMix64 stream whose words the ziggurat turns into normals (core/counter_normals.hpp).
+// The same d normals per worker by --noise-normals ziggurat: each worker's counter-based key of the
+// round (WorkerRngs::key) seeds a SplitMix64 stream whose words the ziggurat turns into normals
+// (core/counter_normals.hpp).
 void BM_ziggurat_normals(benchmark::State& state, Index d, Index M) {
   WorkerRngs rngs(7, M);
   double sink = 0.0;
   for (auto _ : state) {
+    const std::uint64_t round = rngs.begin_key_round();
 #pragma omp parallel reduction(+ : sink)
     {
       std::vector<double> column(static_cast<std::size_t>(d), 0.0);
 #pragma omp for schedule(static)
       for (Index i = 0; i < M; ++i) {
-        add_ziggurat_normals(rngs[i](), 0.1, column.data(), d);
+        add_ziggurat_normals(rngs.key(i, round), 0.1, column.data(), d);
         sink += column[0];
       }
     }

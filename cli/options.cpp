@@ -38,7 +38,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "draws real samples instead and ignores it")
       ("noise-normals", po::value(&c.problem.noise_normals)->default_value(c.problem.noise_normals),
        "how the additive-noise problems draw their normals: std (std::normal_distribution over each worker's "
-       "mt19937_64, 20-30 ns a normal) | ziggurat (one word of that stream a call keys a SplitMix64 stream, "
+       "mt19937_64, 20-30 ns a normal) | ziggurat (a key per worker and call, hash(seed, worker, call), seeds a SplitMix64 stream, "
        "normals by a 256-layer ziggurat: ~2.2 ns a normal, other numbers)")
       ("cond", po::value(&c.problem.cond)->default_value(c.problem.cond, shortest(c.problem.cond)), "condition number of the coupling matrix A")
       ("coupling", po::value(&c.problem.coupling)->default_value(c.problem.coupling, shortest(c.problem.coupling)), "largest singular value of A")

@@ -5,9 +5,10 @@
 // of one iteration took longer than its mixing and its operator together, and reproducing std's
 // numbers in bulk was no faster (bench/README.md). This is the other generator, opt-in because it
 // gives different numbers:
-// - each call draws ONE word k from the worker's own stream (core/rng.hpp), so a worker's stream
-//   stays where std's would be in the run's bookkeeping: checkpoints, resume and the MPI split of
-//   workers over ranks keep their numbers, and a stream stays compact for 156 calls;
+// - each call takes a key k = hash(seed, worker, round) from WorkerRngs (core/rng.hpp): a counter,
+//   not a draw, so the workers' mt19937_64 streams stay compact (40 B) however long the run (a
+//   word drawn a call materialized their 2.5 KB at the 157th), the MPI split of workers over ranks
+//   computes the same keys, and a checkpoint holds one round count;
 // - k seeds a SplitMix64 stream split off as java.util.SplittableRandom.split() does (seed and odd
 //   gamma both mixed from k), so the streams of different calls are not shifts of one sequence;
 // - its words become normals by the 256-layer ziggurat of Marsaglia & Tsang (2000) in the 64-bit

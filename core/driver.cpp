@@ -101,11 +101,14 @@ void MetricsEvaluator::evaluate(const Matrix& Z, std::int64_t iteration, Metrics
 
 void save_oracle_state(StateArchive& a, std::int64_t calls, const WorkerRngs& rngs, Index first_worker) {
   a.put_integer("oracle/calls", calls);
+  a.put_integer("oracle/key_rounds", static_cast<std::int64_t>(rngs.key_rounds()));
   for (Index i = 0; i < rngs.size(); ++i) a.put_rng("oracle/rng/" + std::to_string(first_worker + i), rngs[i]);
 }
 
 std::int64_t load_oracle_state(const StateArchive& a, WorkerRngs& rngs, Index first_worker) {
   for (Index i = 0; i < rngs.size(); ++i) a.get_rng("oracle/rng/" + std::to_string(first_worker + i), rngs[i]);
+  // Absent from checkpoints written before the counter-based keys: no round had been drawn.
+  rngs.set_key_rounds(a.has("oracle/key_rounds") ? static_cast<std::uint64_t>(a.integer("oracle/key_rounds")) : 0);
   return a.integer("oracle/calls");
 }
 

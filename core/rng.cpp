@@ -57,6 +57,8 @@ WorkerRngs::WorkerRngs(Index count)
       states_(static_cast<std::size_t>(count) * Rng::state_size * sizeof(std::uint64_t)) {}
 
 WorkerRngs::WorkerRngs(std::uint64_t seed, Index count, Index first) : WorkerRngs(count) {
+  seed_ = seed;
+  first_ = first;
   // Each stream needs its chain word 156 (156 dependent multiplies): kSeedLanes chains side by side
   // keep several multiplies in flight instead of one latency-bound chain.
   const Index batches = (count + kSeedLanes - 1) / kSeedLanes;
@@ -74,6 +76,9 @@ WorkerRngs::WorkerRngs(std::uint64_t seed, Index count, Index first) : WorkerRng
 }
 
 WorkerRngs::WorkerRngs(const WorkerRngs& other) : WorkerRngs(other.count_) {
+  seed_ = other.seed_;
+  first_ = other.first_;
+  key_rounds_ = other.key_rounds_;
   // A stream still compact is copied as 40 bytes; a materialized one into this object's slot.
 #pragma omp parallel for schedule(static) if (count_ >= 4096)
   for (Index i = 0; i < count_; ++i) {
@@ -88,12 +93,20 @@ WorkerRngs& WorkerRngs::operator=(const WorkerRngs& other) {
 }
 
 WorkerRngs::WorkerRngs(WorkerRngs&& other) noexcept
-    : count_(std::exchange(other.count_, 0)), streams_(std::move(other.streams_)), states_(std::move(other.states_)) {}
+    : count_(std::exchange(other.count_, 0)),
+      seed_(other.seed_),
+      first_(other.first_),
+      key_rounds_(other.key_rounds_),
+      streams_(std::move(other.streams_)),
+      states_(std::move(other.states_)) {}
 
 WorkerRngs& WorkerRngs::operator=(WorkerRngs&& other) noexcept {
   if (this != &other) {
     destroy();
     count_ = std::exchange(other.count_, 0);
+    seed_ = other.seed_;
+    first_ = other.first_;
+    key_rounds_ = other.key_rounds_;
     streams_ = std::move(other.streams_);
     states_ = std::move(other.states_);
   }

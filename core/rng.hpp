@@ -32,6 +32,7 @@ enum class StreamPurpose : std::uint64_t {
   evaluation = 5,   // large-batch estimates of g where no exact operator exists
   compression = 6,  // randomized compressors, keyed by (channel, worker, iteration)
   graph = 7,        // random graphs (erdos-renyi), keyed by the redraw
+  noise_keys = 8,   // --noise-normals ziggurat: a key per (worker, sampling round)
 };
 
 inline std::uint64_t derive_seed(std::uint64_t seed, StreamPurpose purpose, std::uint64_t k = 0) {
@@ -64,6 +65,18 @@ class WorkerRngs {
   const Rng& operator[](Index local) const { return streams()[local]; }
   Index size() const { return count_; }
 
+  // Counter-based keys (--noise-normals ziggurat): the key of local worker i in round n is a hash
+  // of (seed, first + i, n), so drawing keys leaves the mt19937_64 streams untouched (compact, 40 B,
+  // however long the run) and a process holding only some workers computes the same keys. A round
+  // is one call of a problem's sample(), which draws for every worker: all advance together, and
+  // the checkpoint needs only the round count. Copies carry it (same_samples' copy draws the same).
+  std::uint64_t begin_key_round() { return key_rounds_++; }
+  std::uint64_t key(Index local, std::uint64_t round) const {
+    return splitmix64(derive_seed(seed_, StreamPurpose::noise_keys, static_cast<std::uint64_t>(first_ + local)) + round);
+  }
+  std::uint64_t key_rounds() const { return key_rounds_; }
+  void set_key_rounds(std::uint64_t n) { key_rounds_ = n; }
+
  private:
   // Storage from mmap (large: huge pages, reserved but untouched) or operator new (small).
   class Block {
@@ -85,6 +98,9 @@ class WorkerRngs {
   std::uint64_t* slot(Index i) const { return static_cast<std::uint64_t*>(states_.get()) + i * Index{Rng::state_size}; }
   void destroy();
   Index count_ = 0;
+  std::uint64_t seed_ = 0;
+  Index first_ = 0;
+  std::uint64_t key_rounds_ = 0;
   Block streams_, states_;
 };
 

@@ -102,14 +102,10 @@ void AdditiveNoiseProblem::set_noise(const SyntheticOptions& o) {
   normals_ = noise_normals(o);
 }
 
-void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col, NoiseNormals how) {
+void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col) {
   if (noise == 0.0) return;
   const Index len = col.size();
   const double stddev = noise / std::sqrt(static_cast<double>(len) * static_cast<double>(batch));
-  if (how == NoiseNormals::ziggurat) {
-    add_ziggurat_normals(rng(), stddev, col.data(), len);
-    return;
-  }
   // Added as drawn: the same sums as filling a vector first, without a heap vector per column per call
   // (at M = 10^6 its malloc/free was a tenth of an iteration, issue #20).
   std::normal_distribution<double> n(0.0, stddev);
@@ -133,10 +129,15 @@ void AdditiveNoiseProblem::exact(const Matrix& Z, Matrix& G) const {
 void AdditiveNoiseProblem::sample(const Matrix& Z, Index batch, WorkerRngs& rngs, Matrix& G) const {
   check_sample_args(Z, dim(), batch, rngs, name());
   G.resize(Z.rows(), Z.cols());
+  // ziggurat: one round of counter-based keys for all workers (core/rng.hpp), the streams untouched.
+  const bool zig = normals_ == NoiseNormals::ziggurat && noise_ != 0.0;
+  const std::uint64_t round = zig ? rngs.begin_key_round() : 0;
+  const double stddev = noise_ / std::sqrt(static_cast<double>(Z.rows()) * static_cast<double>(batch));
 #pragma omp parallel for schedule(static) if (Z.cols() * column_work() >= kParallelMinWork)
   for (Index i = 0; i < Z.cols(); ++i) {
     exact_column(Z.col(i), G.col(i));
-    add_isotropic_noise(rngs[i], noise_, batch, G.col(i), normals_);
+    if (zig) add_ziggurat_normals(rngs.key(i, round), stddev, G.col(i).data(), G.rows());
+    else add_isotropic_noise(rngs[i], noise_, batch, G.col(i));
   }
 }
 

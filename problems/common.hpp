@@ -37,7 +37,7 @@ void require_solution_norm(const SyntheticOptions& o);  // --solution-norm finit
 // How the additive noise turns a worker's stream into normals (--noise-normals).
 enum class NoiseNormals {
   std_polar,  // std::normal_distribution<double>: ~2.5 words of the stream a normal (the default)
-  ziggurat,   // one word of the stream a call, keying core/counter_normals.hpp's ziggurat
+  ziggurat,   // WorkerRngs' counter-based key a call, keying core/counter_normals.hpp's ziggurat
 };
 NoiseNormals noise_normals(const SyntheticOptions& o);  // --noise-normals std | ziggurat
 
@@ -62,8 +62,8 @@ Matrix coupling_matrix(std::uint64_t seed, const Vector& s);
 // --- noise --------------------------------------------------------------------------------------
 // Adds N(0, noise^2/(len*batch)) to every entry of `col` (len = col.size()), drawing from rng.
 // Nothing is drawn when noise == 0.
-void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col,
-                         NoiseNormals how = NoiseNormals::std_polar);
+// (--noise-normals std; ziggurat's normals are drawn in AdditiveNoiseProblem::sample.)
+void add_isotropic_noise(Rng& rng, double noise, Index batch, Eigen::Ref<Vector> col);
 
 // z - x* in a buffer of the calling thread's, valid until its next call on that thread: an operator
 // column costs a few hundred flops, and a heap vector per column (with the product's temporary) was
