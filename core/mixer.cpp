@@ -1,12 +1,14 @@
 #include "core/mixer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <omp.h>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include <map>
 #include <mutex>
@@ -26,13 +28,28 @@ void random_permutation_into(Index M, std::uint64_t seed, std::vector<Index>& pe
   std::iota(perm.begin(), perm.end(), Index{0});
   Rng rng(seed);
   // Fisher-Yates with our own bounded draw, so the permutation does not depend on the
-  // standard library's (implementation-defined) shuffle.
-  for (Index i = M - 1; i > 0; --i) {
-    const auto bound = static_cast<std::uint64_t>(i + 1);
-    const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-    std::uint64_t r;
-    do r = rng(); while (r >= limit);
-    std::swap(perm[static_cast<std::size_t>(i)], perm[static_cast<std::size_t>(r % bound)]);
+  // standard library's (implementation-defined) shuffle: position i swaps with r % (i + 1), r the
+  // first word below limit = 2^64 - 1 - (2^64 - 1) % (i + 1).
+  // The draws do not depend on the swaps, so they come in batches whose targets are prefetched
+  // first (at M = 10^6 each swap's random access into 8 MB missed the caches one at a time); and
+  // since limit > 2^64 - 1 - (i + 1), only a word above that needs limit's 64-bit division.
+  constexpr Index kBatch = 32;
+  std::array<std::size_t, kBatch> target;
+  Index* const p = perm.data();
+  for (Index top = M - 1; top > 0;) {
+    const Index n = std::min(kBatch, top);
+    for (Index q = 0; q < n; ++q) {
+      const auto bound = static_cast<std::uint64_t>(top - q + 1);
+      std::uint64_t r = rng();
+      if (r > UINT64_MAX - bound) {
+        const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+        while (r >= limit) r = rng();
+      }
+      target[static_cast<std::size_t>(q)] = static_cast<std::size_t>(r % bound);
+      __builtin_prefetch(p + target[static_cast<std::size_t>(q)], 1);
+    }
+    for (Index q = 0; q < n; ++q) std::swap(p[top - q], p[target[static_cast<std::size_t>(q)]]);
+    top -= n;
   }
 }
 
@@ -125,6 +142,11 @@ std::uint64_t MixingSchedule::round_seed(std::int64_t iteration, int round) cons
 
 std::vector<Index> MixingSchedule::round_permutation(std::int64_t iteration, int round) const {
   return random_permutation(workers_, round_seed(iteration, round));
+}
+
+void MixingSchedule::permutation_into(std::int64_t iteration, int round, std::vector<Index>& perm) const {
+  if (!is_random()) throw std::logic_error("MixingSchedule::permutation_into: " + kind_ + " is not random-ring");
+  random_permutation_into(workers_, round_seed(iteration, round), perm);
 }
 
 void MixingSchedule::at_into(std::int64_t iteration, int round, Topology& W) const {
@@ -398,6 +420,31 @@ constexpr Index kPrefetchNodes = 16;
   }
 }
 
+// The lines holding bytes [c, c + bytes), requested.
+[[gnu::always_inline]] inline void prefetch_span(const void* c, Index bytes) {
+  const auto first = reinterpret_cast<std::uintptr_t>(c) & ~std::uintptr_t{63};
+  const auto last = reinterpret_cast<std::uintptr_t>(c) + static_cast<std::uintptr_t>(bytes) - 1;
+  for (std::uintptr_t a = first; a <= last; a += 64) __builtin_prefetch(reinterpret_cast<const void*>(a));
+}
+
+// One round of a drawn ring over whole columns, nodes [i0, i1): column i of `out` = the 1/3-weighted
+// sum of the columns triples[3i..3i+2] of `in`, in that (sorted) order: combine<3> of the row
+// permuted_ring_topology makes, bit for bit, from 12 B a node instead of the row.
+[[gnu::always_inline]] inline void mix_ring_body(const std::uint32_t* triples, const double* in, double* out,
+                                                 Index d, Index i0, Index i1) {
+  constexpr double w = 0.0 + 1.0 / 3.0;
+  const Index bytes = d * static_cast<Index>(sizeof(double));
+  for (Index i = i0; i < i1; ++i) {
+    if (i + kPrefetchNodes < i1) {
+      const std::uint32_t* ahead = triples + 3 * (i + kPrefetchNodes);
+      for (int q = 0; q < 3; ++q) prefetch_span(in + static_cast<Index>(ahead[q]) * d, bytes);
+    }
+    const std::uint32_t* t = triples + 3 * i;
+    combine<3, false>(out + i * d, in + static_cast<Index>(t[0]) * d, in + static_cast<Index>(t[1]) * d,
+                      in + static_cast<Index>(t[2]) * d, in, w, w, w, 0.0, d);
+  }
+}
+
 // The same code compiled for wider vectors, chosen once at run time: with many rounds the blocks
 // sit in L1/L2 and the multiply-adds, not memory, set the pace (AVX-512 mixed t = 16 rounds about
 // 1.5x faster than SSE2 here). Contraction into fused multiply-adds is off in every variant, so
@@ -423,6 +470,31 @@ void mix_round_generic(const Topology& topo, const double* in, Index ld_in, doub
 }
 
 using MixRoundFn = void (*)(const Topology&, const double*, Index, double*, Index, Index, Index, Index, bool);
+using MixRingFn = void (*)(const std::uint32_t*, const double*, double*, Index, Index, Index);
+
+#ifdef DPOSG_MIX_VARIANTS
+__attribute__((target("avx512f,prefer-vector-width=512"), DPOSG_NO_CONTRACT)) void mix_ring_avx512(
+    const std::uint32_t* triples, const double* in, double* out, Index d, Index i0, Index i1) {
+  mix_ring_body(triples, in, out, d, i0, i1);
+}
+__attribute__((target("avx2"), DPOSG_NO_CONTRACT)) void mix_ring_avx2(const std::uint32_t* triples, const double* in,
+                                                                      double* out, Index d, Index i0, Index i1) {
+  mix_ring_body(triples, in, out, d, i0, i1);
+}
+__attribute__((DPOSG_NO_CONTRACT))
+#endif
+void mix_ring_generic(const std::uint32_t* triples, const double* in, double* out, Index d, Index i0, Index i1) {
+  mix_ring_body(triples, in, out, d, i0, i1);
+}
+
+MixRingFn select_mix_ring() {
+#ifdef DPOSG_MIX_VARIANTS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return mix_ring_avx512;
+  if (__builtin_cpu_supports("avx2")) return mix_ring_avx2;
+#endif
+  return mix_ring_generic;
+}
 
 MixRoundFn select_mix_round() {
 #ifdef DPOSG_MIX_VARIANTS
@@ -484,20 +556,33 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
   if (rounds <= 0 || M == 1 || d == 0) return;
   const bool complete = schedule_.is_complete();
   std::unique_lock<std::mutex> hold(drawn_lock_, std::defer_lock);
+  const bool whole_columns = takes_whole_columns(d, M, rounds);
+  // A drawn ring on whole columns is mixed from its node triples, not from W's rows.
+  const bool ring_triples = whole_columns && schedule_.is_random() && M >= 3 && M <= kRingTripleMaxWorkers;
   if (schedule_.is_time_varying()) {
     hold.lock();
-    if (drawn_.size() < static_cast<std::size_t>(rounds)) drawn_.resize(static_cast<std::size_t>(rounds));
     // Each round's draw is a serial shuffle of its own stream: rounds go to threads (at M = 10^6
     // two draws were a third of a random-ring iteration on one thread).
+    if (ring_triples) {
+      const auto n = static_cast<std::size_t>(rounds);
+      if (ring_orders_.size() < n) ring_orders_.resize(n);
+      if (ring_triples_.size() < n) ring_triples_.resize(n);
 #pragma omp parallel for schedule(dynamic) if (rounds > 1 && M >= 4096)
-    for (int r = 0; r < rounds; ++r) schedule_.at_into(iteration, r, drawn_[static_cast<std::size_t>(r)]);
+      for (int r = 0; r < rounds; ++r) schedule_.permutation_into(iteration, r, ring_orders_[static_cast<std::size_t>(r)]);
+      for (int r = 0; r < rounds; ++r)
+        permuted_ring_triples(ring_orders_[static_cast<std::size_t>(r)], ring_triples_[static_cast<std::size_t>(r)]);
+    } else {
+      if (drawn_.size() < static_cast<std::size_t>(rounds)) drawn_.resize(static_cast<std::size_t>(rounds));
+#pragma omp parallel for schedule(dynamic) if (rounds > 1 && M >= 4096)
+      for (int r = 0; r < rounds; ++r) schedule_.at_into(iteration, r, drawn_[static_cast<std::size_t>(r)]);
+    }
   }
   auto round_topology = [&](int r) -> const Topology& {
     return schedule_.is_time_varying() ? drawn_[static_cast<std::size_t>(r)] : schedule_.base();
   };
   const int threads = threads_for(d, M, rounds);
   const bool parallel = threads > 1;
-  if (takes_whole_columns(d, M, rounds)) {
+  if (whole_columns) {
     // Each element is the same sum in the same order as in a row block (combine works row by row),
     // so the result does not depend on the path. The buffer belongs to the calling thread and
     // trades places with X after an odd number of rounds (X's storage moves, its values are the
@@ -506,11 +591,16 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
     spare.resize(d, M);
     const double* in = X.data();
     double* out = spare.data();
+    static const MixRingFn mix_ring = select_mix_ring();
     for (int r = 0; r < rounds; ++r) {
-      const Topology& topo = round_topology(r);
+      const std::uint32_t* triples = ring_triples ? ring_triples_[static_cast<std::size_t>(r)].data() : nullptr;
+      const Topology& topo = ring_triples ? schedule_.base() : round_topology(r);
 #pragma omp parallel for schedule(static) if (parallel)
-      for (int part = 0; part < threads; ++part)
-        mix_round_columns(topo, in, out, d, part * M / threads, (part + 1) * M / threads);
+      for (int part = 0; part < threads; ++part) {
+        const Index i0 = part * M / threads, i1 = (part + 1) * M / threads;
+        if (triples) mix_ring(triples, in, out, d, i0, i1);
+        else mix_round_columns(topo, in, out, d, i0, i1);
+      }
       in = out;
       out = out == spare.data() ? X.data() : spare.data();
     }

@@ -81,6 +81,9 @@ class MixingSchedule {
   Topology at(std::int64_t iteration, int round) const;
   // at(iteration, round) written into W, reusing its rows for random-ring.
   void at_into(std::int64_t iteration, int round, Topology& W) const;
+  // random-ring: the order of the ring drawn for (iteration, round), at(iteration, round) being
+  // permuted_ring_topology of it; written into perm's storage.
+  void permutation_into(std::int64_t iteration, int round, std::vector<Index>& perm) const;
   const Spectrum& base_spectrum() const { return spectrum_; }
   double rho() const { return spectrum_.rho; }
 
@@ -167,6 +170,10 @@ class CpuMixer final : public Mixer {
   MixingSchedule schedule_;
   // The drawn rounds' W, kept between calls so that their rows are rewritten, not reallocated.
   mutable std::vector<Topology> drawn_;
+  // random-ring on whole columns: each round's ring order and its rows as node triples
+  // (core/topology.hpp, permuted_ring_triples) instead of drawn_, kept between calls likewise.
+  mutable std::vector<std::vector<Index>> ring_orders_;
+  mutable std::vector<std::vector<std::uint32_t>> ring_triples_;
   mutable std::mutex drawn_lock_;
 };
 

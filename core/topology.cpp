@@ -8,6 +8,7 @@
 #include <numbers>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "core/error.hpp"
 #include "core/spectral.hpp"
@@ -96,6 +97,47 @@ Topology permuted_ring_topology(const std::vector<Index>& perm) {
   return std::move(acc).build();
 }
 
+namespace {
+
+// perm's inverse (pos[perm[k]] = k) in the calling thread's buffer, written on all threads (each k
+// writes its own pos entry). The team reaches the buffer through the pointer: a thread_local named
+// in a parallel loop would be each team thread's own, empty one.
+const Index* inverse_permutation(const std::vector<Index>& perm) {
+  const Index M = static_cast<Index>(perm.size());
+  thread_local std::vector<Index> pos_buffer;
+  pos_buffer.resize(static_cast<std::size_t>(M));
+  Index* const pos = pos_buffer.data();
+#pragma omp parallel for schedule(static) if (M >= 4096)
+  for (Index k = 0; k < M; ++k) pos[perm[static_cast<std::size_t>(k)]] = k;
+  return pos;
+}
+
+// Node i's ring neighbours and itself, sorted (M >= 3: three distinct nodes).
+inline std::array<Index, 3> sorted_ring_row(const std::vector<Index>& perm, const Index* pos, Index i) {
+  const Index M = static_cast<Index>(perm.size());
+  const Index k = pos[i];
+  std::array<Index, 3> j = {perm[static_cast<std::size_t>(k == 0 ? M - 1 : k - 1)], i,
+                            perm[static_cast<std::size_t>(k + 1 == M ? 0 : k + 1)]};
+  std::sort(j.begin(), j.end());
+  return j;
+}
+
+}  // namespace
+
+void permuted_ring_triples(const std::vector<Index>& perm, std::vector<std::uint32_t>& triples) {
+  const Index M = static_cast<Index>(perm.size());
+  if (M < 3 || M > kRingTripleMaxWorkers)
+    throw std::logic_error("permuted_ring_triples: M = " + std::to_string(M) + " outside [3, 2^32]");
+  triples.resize(3 * static_cast<std::size_t>(M));
+  const Index* const pos = inverse_permutation(perm);
+  std::uint32_t* const out = triples.data();
+#pragma omp parallel for schedule(static) if (M >= 4096)
+  for (Index i = 0; i < M; ++i) {
+    const std::array<Index, 3> j = sorted_ring_row(perm, pos, i);
+    for (int q = 0; q < 3; ++q) out[3 * i + q] = static_cast<std::uint32_t>(j[static_cast<std::size_t>(q)]);
+  }
+}
+
 void fill_permuted_ring(const std::vector<Index>& perm, Topology& W) {
   const Index M = static_cast<Index>(perm.size());
   // Below 3 nodes a node's neighbours coincide (merged weights): the general construction.
@@ -109,21 +151,12 @@ void fill_permuted_ring(const std::vector<Index>& perm, Topology& W) {
   // Node by node through the inverse permutation: the rows (a 24 B header and 48 B of entries
   // each) are written in order, and the random accesses are 8 B reads of perm; written in perm's
   // order every row was a random read-for-ownership (a fifth of a two-round mix at M = 10^6).
-  // Rows are written by one node each and pos by one k each: the threads share nothing.
-  // The buffer is the calling thread's; the team reaches it through `pos` (a thread_local named in
-  // the loops would be each team thread's own, empty one).
-  thread_local std::vector<Index> pos_buffer;
-  pos_buffer.resize(static_cast<std::size_t>(M));
-  Index* const pos = pos_buffer.data();
-#pragma omp parallel for schedule(static) if (M >= 4096)
-  for (Index k = 0; k < M; ++k) pos[perm[static_cast<std::size_t>(k)]] = k;
+  // Rows are written by one node each: the threads share nothing.
+  const Index* const pos = inverse_permutation(perm);
   constexpr double w = 0.0 + 1.0 / 3.0;
 #pragma omp parallel for schedule(static) if (M >= 4096)
   for (Index i = 0; i < M; ++i) {
-    const Index k = pos[i];
-    std::array<Index, 3> j = {perm[static_cast<std::size_t>(k == 0 ? M - 1 : k - 1)], i,
-                              perm[static_cast<std::size_t>(k + 1 == M ? 0 : k + 1)]};
-    std::sort(j.begin(), j.end());
+    const std::array<Index, 3> j = sorted_ring_row(perm, pos, i);
     auto& row = W.rows[static_cast<std::size_t>(i)];
     if (row.size() != 3) row.resize(3);
     std::pair<Index, double>* e = row.data();

@@ -35,6 +35,12 @@ Topology permuted_ring_topology(const std::vector<Index>& perm);
 // The same Topology written over W's rows: once W has held a ring of this M nothing is allocated
 // (a run draws two of 10^6 rows every iteration at M = 10^6).
 void fill_permuted_ring(const std::vector<Index>& perm, Topology& W);
+// The same ring without W's rows, for M >= 3 and M <= kRingTripleMaxWorkers: node i's row of
+// permuted_ring_topology(perm) is (triples[3i], triples[3i+1], triples[3i+2]), each of weight 1/3,
+// the three nodes distinct and sorted as the row's entries are (12 B a node against a row's 24 B
+// header and 48 B of entries, which a million-worker mix wrote and read again every round).
+inline constexpr Index kRingTripleMaxWorkers = Index{1} << 32;
+void permuted_ring_triples(const std::vector<Index>& perm, std::vector<std::uint32_t>& triples);
 // Validates a user W: square, symmetric, non-negative, rows summing to 1, rho < 1. Throws
 // InputError naming `option` and the first violation found.
 Topology topology_from_dense(const Matrix& W, const std::string& option);

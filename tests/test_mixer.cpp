@@ -173,6 +173,62 @@ TEST_CASE("a drawn ring rewritten into a reused W is the Topology permuted_ring_
   CHECK(X == Y);
 }
 
+TEST_CASE("a drawn ring's node triples are the rows permuted_ring_topology builds", "[mixer]") {
+  // CpuMixer mixes a drawn ring on whole columns from permuted_ring_triples (12 B a node), so each
+  // triple must hold the row's three nodes in the row's order, every weight 1/3.
+  std::vector<std::uint32_t> triples;
+  for (Index M : {3, 4, 5, 9, 300, 7, 5000, 3, 6000}) {  // 5000, 6000: on threads; shrinking and growing
+    const MixingSchedule s("random-ring", M, 5);
+    for (int r : {0, 1}) {
+      std::vector<Index> perm;
+      s.permutation_into(9, r, perm);
+      permuted_ring_triples(perm, triples);
+      const Topology expected = s.at(9, r);
+      INFO("M = " << M << " round " << r);
+      REQUIRE(triples.size() == 3 * static_cast<std::size_t>(M));
+      for (Index i = 0; i < M; ++i) {
+        const auto& row = expected.rows[static_cast<std::size_t>(i)];
+        REQUIRE(row.size() == 3);
+        for (std::size_t q = 0; q < 3; ++q) {
+          CHECK(triples[3 * static_cast<std::size_t>(i) + q] == static_cast<std::uint32_t>(row[q].first));
+          CHECK(row[q].second == 1.0 / 3.0);
+        }
+      }
+    }
+  }
+  CHECK_THROWS(permuted_ring_triples({0, 1}, triples));
+  std::vector<Index> unused;
+  CHECK_THROWS(MixingSchedule("ring", 8, 1).permutation_into(0, 0, unused));
+}
+
+TEST_CASE("a random ring's order is Fisher-Yates over the round's mt19937_64 stream", "[mixer]") {
+  // The definition, one swap at a time: position i (from M - 1 down) swaps with r % (i + 1), r the
+  // first word of std::mt19937_64(derive_seed(seed, mixing, splitmix64(iteration) ^ round)) below
+  // 2^64 - 1 - (2^64 - 1) % (i + 1). The mixer draws them in prefetched batches.
+  for (Index M : {2, 3, 31, 32, 33, 64, 65, 1000, 100000}) {
+    const std::uint64_t seed = 17;
+    const MixingSchedule s("random-ring", M, seed);
+    for (const auto& [iteration, round] : {std::pair<std::int64_t, int>{0, 0}, {12, 1}, {99, 3}}) {
+      std::vector<Index> expected(static_cast<std::size_t>(M));
+      for (Index i = 0; i < M; ++i) expected[static_cast<std::size_t>(i)] = i;
+      std::mt19937_64 g(derive_seed(seed, StreamPurpose::mixing,
+                                    splitmix64(static_cast<std::uint64_t>(iteration)) ^ static_cast<std::uint64_t>(round)));
+      for (Index i = M - 1; i > 0; --i) {
+        const auto bound = static_cast<std::uint64_t>(i + 1);
+        const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+        std::uint64_t r;
+        do r = g(); while (r >= limit);
+        std::swap(expected[static_cast<std::size_t>(i)], expected[static_cast<std::size_t>(r % bound)]);
+      }
+      std::vector<Index> perm;
+      s.permutation_into(iteration, round, perm);
+      INFO("M = " << M << " iteration " << iteration << " round " << round);
+      CHECK(perm == expected);
+      CHECK(permuted_ring_topology(perm).rows == s.at(iteration, round).rows);
+    }
+  }
+}
+
 TEST_CASE("random-ring draws are reproducible from (seed, iteration, round) and differ across rounds", "[mixer]") {
   const MixingSchedule a("random-ring", 16, 42), b("random-ring", 16, 42), c("random-ring", 16, 43);
   CHECK(a.at(3, 1).dense() == b.at(3, 1).dense());
