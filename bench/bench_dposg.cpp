@@ -298,19 +298,22 @@ void BM_normals(benchmark::State& state, Index d, Index M) {
 
 // The same d normals per worker by --noise-normals ziggurat: each worker's counter-based key of the
 // round (WorkerRngs::key) seeds a SplitMix64 stream whose words the ziggurat turns into normals
-// (core/counter_normals.hpp).
-void BM_ziggurat_normals(benchmark::State& state, Index d, Index M) {
+// (core/counter_normals.hpp), eight workers at a time as AdditiveNoiseProblem::sample draws them
+// (`kernel`: the AVX-512 kernel where there is one, or the scalar loop).
+void BM_ziggurat_normals(benchmark::State& state, Index d, Index M, ZigguratKernel kernel) {
   WorkerRngs rngs(7, M);
   double sink = 0.0;
   for (auto _ : state) {
     const std::uint64_t round = rngs.begin_key_round();
 #pragma omp parallel reduction(+ : sink)
     {
-      std::vector<double> column(static_cast<std::size_t>(d), 0.0);
+      std::vector<double> columns(static_cast<std::size_t>(8 * d), 0.0);
+      std::uint64_t keys[8];
 #pragma omp for schedule(static)
-      for (Index i = 0; i < M; ++i) {
-        add_ziggurat_normals(rngs.key(i, round), 0.1, column.data(), d);
-        sink += column[0];
+      for (Index g = 0; g < M / 8; ++g) {
+        for (Index c = 0; c < 8; ++c) keys[c] = rngs.key(8 * g + c, round);
+        add_ziggurat_normals_columns(keys, 8, 0.1, columns.data(), d, kernel);
+        sink += columns[0];
       }
     }
     benchmark::DoNotOptimize(sink);
@@ -380,11 +383,13 @@ void register_all() {
                                  BM_star_oracle, kBigD, kBigM, 0.1, std::string("ziggurat"))
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("normals/ziggurat/" + shape_name(kBigD, kBigM)).c_str(), BM_ziggurat_normals,
-                                 kBigD, kBigM)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond)
-        ->Iterations(16);
+    for (const auto& [label, kernel] : {std::pair<std::string, ZigguratKernel>{"ziggurat", ZigguratKernel::best},
+                                        {"ziggurat-scalar", ZigguratKernel::scalar}})
+      benchmark::RegisterBenchmark(("normals/" + label + "/" + shape_name(kBigD, kBigM)).c_str(), BM_ziggurat_normals,
+                                   kBigD, kBigM, kernel)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->Iterations(16);
     // 16 calls: every stream twists its state once in 312 draws (~12 calls at d = 20).
     benchmark::RegisterBenchmark(("normals/" + shape_name(kBigD, kBigM)).c_str(), BM_normals, kBigD, kBigM)
         ->UseRealTime()

@@ -1,7 +1,16 @@
 #include "core/counter_normals.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics warn of their own _mm512_undefined_* placeholders when inlined under
+// a target attribute (GCC bug 105593); the warning is about the header, not this code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#endif
 
 namespace dposg {
 
@@ -83,6 +92,102 @@ void add_ziggurat_normals(std::uint64_t key, double stddev, double* out, Index n
   const ZigguratTables& t = ZigguratTables::get();
   SplitStream s(key);
   for (Index i = 0; i < n; ++i) out[i] += stddev * ziggurat_normal(s, t);
+}
+
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DPOSG_ZIGGURAT_AVX512 1
+
+// Eight columns, stream l in lane l: word k of every lane, mix64, the layer's k and w gathered,
+// the fast path's x with its sign in the IEEE sign bit, as ziggurat_normal computes it; lanes that
+// miss their rectangle go through ziggurat_slow_path one by one with their own stream, which then
+// continues in the lane. Positions come in chunks whose normals are scaled in a tile and added to
+// the columns (stddev * n, then the add: the scalar loop's two roundings, no fused multiply-add).
+__attribute__((target("avx512f,avx512dq"), optimize("fp-contract=off"))) void add_normals8_avx512(
+    const std::uint64_t* keys, double stddev, double* out, Index n, const ZigguratTables& t) {
+  alignas(64) std::uint64_t lane_state[8], lane_gamma[8], lane_word[8];
+  alignas(64) double lane_x[8];
+  for (int l = 0; l < 8; ++l) {
+    const SplitStream s(keys[l]);
+    lane_state[l] = s.state();
+    lane_gamma[l] = s.gamma();
+  }
+  __m512i state = _mm512_load_si512(lane_state);
+  const __m512i gamma = _mm512_load_si512(lane_gamma);
+  const __m512i m1 = _mm512_set1_epi64(static_cast<long long>(0xbf58476d1ce4e5b9ULL));
+  const __m512i m2 = _mm512_set1_epi64(static_cast<long long>(0x94d049bb133111ebULL));
+  const __m512i layer_bits = _mm512_set1_epi64(0xff);
+  const __m512i sign_bit = _mm512_set1_epi64(0x100);
+  const __m512d scale = _mm512_set1_pd(stddev);
+  constexpr Index kChunk = 64;
+  alignas(64) double tile[8 * kChunk];
+  for (Index k0 = 0; k0 < n; k0 += kChunk) {
+    const Index len = std::min(kChunk, n - k0);
+    for (Index k = 0; k < len; ++k) {
+      state = _mm512_add_epi64(state, gamma);
+      __m512i z = state;
+      z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)), m1);
+      z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)), m2);
+      z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+      const __m512i layer = _mm512_and_si512(z, layer_bits);
+      const __m512i magnitude = _mm512_srli_epi64(z, 12);
+      const __m512i inner = _mm512_i64gather_epi64(layer, t.k.data(), 8);
+      const __m512d width = _mm512_i64gather_pd(layer, t.w.data(), 8);
+      __m512d x = _mm512_mul_pd(_mm512_cvtepi64_pd(magnitude), width);
+      x = _mm512_castsi512_pd(
+          _mm512_xor_si512(_mm512_castpd_si512(x), _mm512_slli_epi64(_mm512_and_si512(z, sign_bit), 55)));
+      const __mmask8 fast = _mm512_cmplt_epu64_mask(magnitude, inner);
+      if (fast != 0xff) [[unlikely]] {
+        _mm512_store_si512(lane_state, state);
+        _mm512_store_si512(lane_word, z);
+        _mm512_store_pd(lane_x, x);
+        for (int l = 0; l < 8; ++l) {
+          if (fast & (1u << l)) continue;
+          const ZigguratSlow slow = ziggurat_slow_path(SplitStream(lane_state[l], lane_gamma[l]), t, lane_word[l]);
+          lane_x[l] = slow.value;
+          lane_state[l] = slow.stream.state();
+        }
+        state = _mm512_load_si512(lane_state);
+        x = _mm512_load_pd(lane_x);
+      }
+      _mm512_store_pd(tile + 8 * k, _mm512_mul_pd(scale, x));
+    }
+    for (int l = 0; l < 8; ++l) {
+      double* col = out + l * n + k0;
+      for (Index k = 0; k < len; ++k) col[k] = col[k] + tile[8 * k + l];
+    }
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+bool has_avx512_kernel() {
+#ifdef DPOSG_ZIGGURAT_AVX512
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool ziggurat_vector_kernel_available() {
+  static const bool available = has_avx512_kernel();
+  return available;
+}
+
+void add_ziggurat_normals_columns(const std::uint64_t* keys, Index count, double stddev, double* out, Index n,
+                                  [[maybe_unused]] ZigguratKernel kernel) {
+  Index c = 0;
+#ifdef DPOSG_ZIGGURAT_AVX512
+  if (kernel == ZigguratKernel::best && n > 0 && ziggurat_vector_kernel_available()) {
+    const ZigguratTables& t = ZigguratTables::get();
+    for (; c + 8 <= count; c += 8) add_normals8_avx512(keys + c, stddev, out + c * n, n, t);
+  }
+#endif
+  for (; c < count; ++c) add_ziggurat_normals(keys[c], stddev, out + c * n, n);
 }
 
 }  // namespace dposg

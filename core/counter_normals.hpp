@@ -35,6 +35,7 @@ class SplitStream {
   // Uniform on [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
   std::uint64_t gamma() const { return gamma_; }
+  std::uint64_t state() const { return state_; }
   static std::uint64_t mix64(std::uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -86,5 +87,16 @@ inline double ziggurat_normal(SplitStream& s, const ZigguratTables& t) {
 
 // out[i] += stddev * n_i for i < n, the n_i the normals of SplitStream(key) in order.
 void add_ziggurat_normals(std::uint64_t key, double stddev, double* out, Index n);
+
+// add_ziggurat_normals(keys[c], stddev, out + c n, n) for every column c < count (columns of n,
+// one after another), bit for bit. `best` draws eight streams at once in the lanes of AVX-512
+// vectors where the machine has them (a lane whose word misses its layer's rectangle takes the
+// slow path alone; the words of a stream are counter-based, so no lane waits for another), the
+// scalar loop elsewhere; `scalar` is that loop, the vector kernel's twin in the tests.
+enum class ZigguratKernel { best, scalar };
+void add_ziggurat_normals_columns(const std::uint64_t* keys, Index count, double stddev, double* out, Index n,
+                                  ZigguratKernel kernel = ZigguratKernel::best);
+// Whether `best` is the vector kernel on this machine.
+bool ziggurat_vector_kernel_available();
 
 }  // namespace dposg
