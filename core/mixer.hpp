@@ -156,7 +156,7 @@ bool mixes_whole_columns(Index d, Index M, int threads);
 
 class CpuMixer final : public Mixer {
  public:
-  explicit CpuMixer(MixingSchedule schedule) : schedule_(std::move(schedule)) {}
+  explicit CpuMixer(MixingSchedule schedule);
   const MixingSchedule& schedule() const override { return schedule_; }
   void mix(Matrix& X, int rounds, std::int64_t iteration) const override;
   // Whether mix() takes the whole-column path for d x M over `rounds` rounds, on the threads it
@@ -175,6 +175,8 @@ class CpuMixer final : public Mixer {
   mutable std::vector<std::vector<Index>> ring_orders_;
   mutable std::vector<std::vector<std::uint32_t>> ring_triples_;
   mutable std::mutex drawn_lock_;
+  // A fixed W's translate_runs (core/topology.hpp), for its column path; empty otherwise.
+  std::vector<NodeRun> base_runs_;
 };
 
 }  // namespace dposg

@@ -124,6 +124,24 @@ inline std::array<Index, 3> sorted_ring_row(const std::vector<Index>& perm, cons
 
 }  // namespace
 
+std::vector<NodeRun> translate_runs(const Topology& W) {
+  std::vector<NodeRun> runs;
+  const auto translate = [](const std::vector<std::pair<Index, double>>& a, const std::vector<std::pair<Index, double>>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t q = 0; q < a.size(); ++q)
+      if (b[q].first != a[q].first + 1 || b[q].second != a[q].second) return false;
+    return true;
+  };
+  Index begin = 0;
+  for (Index i = 1; i < W.workers; ++i) {
+    if (translate(W.rows[static_cast<std::size_t>(i - 1)], W.rows[static_cast<std::size_t>(i)])) continue;
+    runs.push_back({begin, i});
+    begin = i;
+  }
+  if (W.workers > 0) runs.push_back({begin, W.workers});
+  return runs;
+}
+
 void permuted_ring_triples(const std::vector<Index>& perm, std::vector<std::uint32_t>& triples) {
   const Index M = static_cast<Index>(perm.size());
   if (M < 3 || M > kRingTripleMaxWorkers)

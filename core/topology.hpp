@@ -41,6 +41,15 @@ void fill_permuted_ring(const std::vector<Index>& perm, Topology& W);
 // header and 48 B of entries, which a million-worker mix wrote and read again every round).
 inline constexpr Index kRingTripleMaxWorkers = Index{1} << 32;
 void permuted_ring_triples(const std::vector<Index>& perm, std::vector<std::uint32_t>& triples);
+// Maximal runs [begin, end) of nodes whose rows are translates of the run's first row: row i holds
+// (j + i - begin, w) for each (j, w) of row begin. A circulant W is a few such runs (a ring: node 0,
+// nodes 1..M-2, node M-1; every wrap-around of an offset starts a new one), and over a run each of
+// W's sorted positions reads one contiguous stretch of columns, which the column path of the mix
+// sums as one long vector operation instead of node by node.
+struct NodeRun {
+  Index begin = 0, end = 0;
+};
+std::vector<NodeRun> translate_runs(const Topology& W);
 // Validates a user W: square, symmetric, non-negative, rows summing to 1, rho < 1. Throws
 // InputError naming `option` and the first violation found.
 Topology topology_from_dense(const Matrix& W, const std::string& option);

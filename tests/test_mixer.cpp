@@ -88,13 +88,54 @@ TEST_CASE("mixing equals X W^t by dense products, preserves the column average a
   }
 }
 
+TEST_CASE("translate_runs: maximal runs of rows that are translates of the run's first row", "[mixer]") {
+  // The definition checked pair by pair, independently of the scan: inside a run every row is the
+  // previous one shifted by one column with the same weights; across a boundary it is not.
+  const auto shifted = [](const Topology& W, Index i) {
+    const auto& a = W.rows[static_cast<std::size_t>(i - 1)];
+    const auto& b = W.rows[static_cast<std::size_t>(i)];
+    if (a.size() != b.size()) return false;
+    for (std::size_t q = 0; q < a.size(); ++q)
+      if (b[q].first != a[q].first + 1 || b[q].second != a[q].second) return false;
+    return true;
+  };
+  for (const std::string kind : {"ring", "torus", "exponential", "grid", "star", "erdos-renyi"}) {
+    for (Index M : {Index{1}, Index{2}, Index{5}, Index{64}, Index{1000}}) {
+      if (kind == "torus" && M < 4) continue;
+      INFO(kind << " M = " << M);
+      Topology W;
+      try {
+        W = MixingSchedule(kind, M, 3).base();
+      } catch (const std::exception&) {
+        continue;  // a topology this M does not have (e.g. a torus of a prime)
+      }
+      const std::vector<NodeRun> runs = translate_runs(W);
+      REQUIRE(!runs.empty());
+      CHECK(runs.front().begin == 0);
+      CHECK(runs.back().end == M);
+      for (std::size_t r = 0; r < runs.size(); ++r) {
+        CHECK(runs[r].begin < runs[r].end);
+        if (r > 0) CHECK(runs[r].begin == runs[r - 1].end);
+        for (Index i = runs[r].begin + 1; i < runs[r].end; ++i) CHECK(shifted(W, i));
+        if (r > 0) CHECK_FALSE(shifted(W, runs[r].begin));
+      }
+    }
+  }
+  // A ring is node 0, nodes 1..M-2 and node M-1.
+  const std::vector<NodeRun> ring = translate_runs(ring_topology(10));
+  REQUIRE(ring.size() == 3);
+  CHECK((ring[0].begin == 0 && ring[0].end == 1 && ring[1].end == 9 && ring[2].end == 10));
+}
+
 TEST_CASE("mixing many workers by whole columns gives each element the row's sum in order, bit for bit",
           "[mixer]") {
   // Past a cache's worth of workers (d M > 128 Ki doubles per row block) CpuMixer mixes each round
   // as one pass over whole columns, trading X with a buffer after odd t. The reference: each
   // element summed over W's row in the row's order, one term at a time, here (the row blocks add
   // the same terms in the same order, which every small-M result in the golden corpus records).
-  for (const std::string kind : {"ring", "torus", "exponential", "random-ring"}) {
+  // ring, torus and exponential go a tile of translated rows at a time (translate_runs), grid and
+  // star mostly node by node (their runs are short), random-ring by node triples.
+  for (const std::string kind : {"ring", "torus", "exponential", "grid", "star", "random-ring"}) {
     // A row block has at least 8 rows, so past 16384 workers every thread count takes this path.
     for (const auto& [d, M] : {std::pair<Index, Index>{20, 17000}, {37, 17000}}) {
       for (int t : {1, 2, 3}) {
