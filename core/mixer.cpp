@@ -387,14 +387,33 @@ template <bool Accumulate>
 // random columns).
 constexpr Index kPrefetchNodes = 16;
 
+// out[r] = sum over the row's entries (j, w) of w in[(j + shift) ld + r], r < n, added in the row's
+// order in groups of four (the first group not added to out).
+[[gnu::always_inline]] inline void combine_row(const std::vector<std::pair<Index, double>>& row, double* o,
+                                               const double* in, Index ld, Index shift, Index n) {
+  const double* p[4];
+  double w[4];
+  std::size_t e = 0;
+  bool first = true;
+  while (e < row.size()) {
+    const std::size_t k = std::min<std::size_t>(4, row.size() - e);
+    for (std::size_t q = 0; q < k; ++q) {
+      p[q] = in + (row[e + q].first + shift) * ld;
+      w[q] = row[e + q].second;
+    }
+    if (first) combine_k<false>(k, o, p, w, n);
+    else combine_k<true>(k, o, p, w, n);
+    first = false;
+    e += k;
+  }
+}
+
 // Nodes [i0, i1) of one gossip round on rows [0, n) of a block: column i of `out` = sum_j W_ij
 // column j of `in` (in and out: column-major with leading dimensions ld_in, ld_out; they never
 // overlap), node by node. With `prefetch` (whole columns, n = d) the columns node i + kPrefetchNodes
 // reads are requested first, up to node `limit`.
 [[gnu::always_inline]] inline void mix_nodes(const Topology& topo, const double* in, Index ld_in, double* out,
                                              Index ld_out, Index n, Index i0, Index i1, bool prefetch, Index limit) {
-  const double* p[4];
-  double w[4];
   for (Index i = i0; i < i1; ++i) {
     if (prefetch && i + kPrefetchNodes < limit) {
       for (const auto& [j, wij] : topo.rows[static_cast<std::size_t>(i + kPrefetchNodes)]) {
@@ -402,21 +421,7 @@ constexpr Index kPrefetchNodes = 16;
         for (Index b = 0; b < n * static_cast<Index>(sizeof(double)); b += 64) __builtin_prefetch(c + b);
       }
     }
-    const auto& row = topo.rows[static_cast<std::size_t>(i)];
-    double* o = out + i * ld_out;
-    std::size_t e = 0;
-    bool first = true;
-    while (e < row.size()) {
-      const std::size_t k = std::min<std::size_t>(4, row.size() - e);
-      for (std::size_t q = 0; q < k; ++q) {
-        p[q] = in + row[e + q].first * ld_in;
-        w[q] = row[e + q].second;
-      }
-      if (first) combine_k<false>(k, o, p, w, n);
-      else combine_k<true>(k, o, p, w, n);
-      first = false;
-      e += k;
-    }
+    combine_row(topo.rows[static_cast<std::size_t>(i)], out + i * ld_out, in, ld_in, 0, n);
   }
 }
 
@@ -444,8 +449,6 @@ constexpr Index kMinRunNodes = 8;
   const Index tile = std::max<Index>(1, kRunTileBytes / (d * static_cast<Index>(sizeof(double))));
   // The first run ending after i0.
   auto it = std::upper_bound(runs->begin(), runs->end(), i0, [](Index i, const NodeRun& r) { return i < r.end; });
-  const double* p[4];
-  double w[4];
   for (; it != runs->end() && it->begin < i1; ++it) {
     const Index b0 = std::max(i0, it->begin), b1 = std::min(i1, it->end);
     if (b1 - b0 < kMinRunNodes) {
@@ -453,24 +456,8 @@ constexpr Index kMinRunNodes = 8;
       continue;
     }
     const auto& row = topo.rows[static_cast<std::size_t>(it->begin)];
-    for (Index a = b0; a < b1; a += tile) {
-      const Index len = std::min(tile, b1 - a) * d;
-      const Index shift = a - it->begin;
-      double* o = out + a * d;
-      std::size_t e = 0;
-      bool first = true;
-      while (e < row.size()) {
-        const std::size_t k = std::min<std::size_t>(4, row.size() - e);
-        for (std::size_t q = 0; q < k; ++q) {
-          p[q] = in + (row[e + q].first + shift) * d;
-          w[q] = row[e + q].second;
-        }
-        if (first) combine_k<false>(k, o, p, w, len);
-        else combine_k<true>(k, o, p, w, len);
-        first = false;
-        e += k;
-      }
-    }
+    for (Index a = b0; a < b1; a += tile)
+      combine_row(row, out + a * d, in, d, a - it->begin, std::min(tile, b1 - a) * d);
   }
 }
 
