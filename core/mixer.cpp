@@ -387,6 +387,13 @@ template <bool Accumulate>
 // random columns).
 constexpr Index kPrefetchNodes = 16;
 
+// The lines holding bytes [c, c + bytes), requested.
+[[gnu::always_inline]] inline void prefetch_span(const void* c, Index bytes) {
+  const auto first = reinterpret_cast<std::uintptr_t>(c) & ~std::uintptr_t{63};
+  const auto last = reinterpret_cast<std::uintptr_t>(c) + static_cast<std::uintptr_t>(bytes) - 1;
+  for (std::uintptr_t a = first; a <= last; a += 64) __builtin_prefetch(reinterpret_cast<const void*>(a));
+}
+
 // out[r] = sum over the row's entries (j, w) of w in[(j + shift) ld + r], r < n, added in the row's
 // order in groups of four (the first group not added to out).
 [[gnu::always_inline]] inline void combine_row(const std::vector<std::pair<Index, double>>& row, double* o,
@@ -416,10 +423,8 @@ constexpr Index kPrefetchNodes = 16;
                                              Index ld_out, Index n, Index i0, Index i1, bool prefetch, Index limit) {
   for (Index i = i0; i < i1; ++i) {
     if (prefetch && i + kPrefetchNodes < limit) {
-      for (const auto& [j, wij] : topo.rows[static_cast<std::size_t>(i + kPrefetchNodes)]) {
-        const char* c = reinterpret_cast<const char*>(in + j * ld_in);
-        for (Index b = 0; b < n * static_cast<Index>(sizeof(double)); b += 64) __builtin_prefetch(c + b);
-      }
+      for (const auto& [j, wij] : topo.rows[static_cast<std::size_t>(i + kPrefetchNodes)])
+        prefetch_span(in + j * ld_in, n * static_cast<Index>(sizeof(double)));
     }
     combine_row(topo.rows[static_cast<std::size_t>(i)], out + i * ld_out, in, ld_in, 0, n);
   }
@@ -459,13 +464,6 @@ constexpr Index kMinRunNodes = 8;
     for (Index a = b0; a < b1; a += tile)
       combine_row(row, out + a * d, in, d, a - it->begin, std::min(tile, b1 - a) * d);
   }
-}
-
-// The lines holding bytes [c, c + bytes), requested.
-[[gnu::always_inline]] inline void prefetch_span(const void* c, Index bytes) {
-  const auto first = reinterpret_cast<std::uintptr_t>(c) & ~std::uintptr_t{63};
-  const auto last = reinterpret_cast<std::uintptr_t>(c) + static_cast<std::uintptr_t>(bytes) - 1;
-  for (std::uintptr_t a = first; a <= last; a += 64) __builtin_prefetch(reinterpret_cast<const void*>(a));
 }
 
 // One round of a drawn ring over whole columns, nodes [i0, i1): column i of `out` = the 1/3-weighted
@@ -530,23 +528,22 @@ void mix_ring_generic(const std::uint32_t* triples, const double* in, double* ou
   mix_ring_body(triples, in, out, d, i0, i1);
 }
 
-MixRingFn select_mix_ring() {
+// The widest of a kernel's builds that this CPU runs.
 #ifdef DPOSG_MIX_VARIANTS
+template <class Fn>
+Fn select_variant(Fn avx512, Fn avx2, Fn generic) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return mix_ring_avx512;
-  if (__builtin_cpu_supports("avx2")) return mix_ring_avx2;
-#endif
-  return mix_ring_generic;
+  if (__builtin_cpu_supports("avx512f")) return avx512;
+  if (__builtin_cpu_supports("avx2")) return avx2;
+  return generic;
 }
+#define DPOSG_SELECT(kernel) select_variant(kernel##_avx512, kernel##_avx2, kernel##_generic)
+#else
+#define DPOSG_SELECT(kernel) kernel##_generic
+#endif
 
-MixRoundFn select_mix_round() {
-#ifdef DPOSG_MIX_VARIANTS
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return mix_round_avx512;
-  if (__builtin_cpu_supports("avx2")) return mix_round_avx2;
-#endif
-  return mix_round_generic;
-}
+MixRingFn select_mix_ring() { return DPOSG_SELECT(mix_ring); }
+MixRoundFn select_mix_round() { return DPOSG_SELECT(mix_round); }
 
 void mix_round(const Topology& topo, const double* in, Index ld_in, double* out, Index ld_out, Index n) {
   static const MixRoundFn best = select_mix_round();
@@ -644,12 +641,12 @@ void CpuMixer::mix(Matrix& X, int rounds, std::int64_t iteration) const {
     static const MixRingFn mix_ring = select_mix_ring();
     for (int r = 0; r < rounds; ++r) {
       const std::uint32_t* triples = ring_triples ? ring_triples_[static_cast<std::size_t>(r)].data() : nullptr;
-      const Topology& topo = ring_triples ? schedule_.base() : round_topology(r);
+      const std::vector<NodeRun>* runs = schedule_.is_time_varying() ? nullptr : &base_runs_;
 #pragma omp parallel for schedule(static) if (parallel)
       for (int part = 0; part < threads; ++part) {
         const Index i0 = part * M / threads, i1 = (part + 1) * M / threads;
         if (triples) mix_ring(triples, in, out, d, i0, i1);
-        else mix_round_columns(topo, schedule_.is_time_varying() ? nullptr : &base_runs_, in, out, d, i0, i1);
+        else mix_round_columns(round_topology(r), runs, in, out, d, i0, i1);
       }
       in = out;
       out = out == spare.data() ? X.data() : spare.data();
