@@ -31,6 +31,10 @@ class Contributions {
       auto& in = rows_[static_cast<std::size_t>(i)];
       std::stable_sort(in.begin(), in.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       auto& out = t.rows[static_cast<std::size_t>(i)];
+      // Reserved to the exact count: grown by doubling, a 39-entry row held 64 (1 KB, not 624 B).
+      std::size_t distinct = 0;
+      for (std::size_t e = 0; e < in.size(); ++e) distinct += (e == 0 || in[e].first != in[e - 1].first);
+      out.reserve(distinct);
       for (std::size_t e = 0; e < in.size();) {
         const Index j = in[e].first;
         double w = 0.0;
@@ -208,19 +212,32 @@ Topology torus_topology(Index M) {
 }
 
 Topology exponential_topology(Index M) {
-  std::set<Index> offsets;  // circulant: the same neighbour offsets for every node
+  std::set<Index> offset_set;  // circulant: the same neighbour offsets for every node
   for (Index h = 1; h < M; h *= 2) {
-    offsets.insert(wrap(h, M));
-    offsets.insert(wrap(-h, M));
+    offset_set.insert(wrap(h, M));
+    offset_set.insert(wrap(-h, M));
   }
-  offsets.erase(0);
-  const double w = 1.0 / static_cast<double>(offsets.size() + 1);
-  Contributions acc(M);
+  offset_set.erase(0);
+  const std::vector<Index> offsets(offset_set.begin(), offset_set.end());  // ascending, in (0, M)
+  // Offsets are distinct mod M, so every entry is one contribution, 0.0 + w = w: the rows
+  // Contributions would build, written directly. Through Contributions a million-node W grew two
+  // vectors a row by doubling (2 GB touched for 0.62 GB of entries) on one thread.
+  const double w = 0.0 + 1.0 / static_cast<double>(offsets.size() + 1);
+  Topology t;
+  t.workers = M;
+  t.rows.resize(static_cast<std::size_t>(M));
+#pragma omp parallel for schedule(static) if (M >= 4096)
   for (Index i = 0; i < M; ++i) {
-    acc.add(i, i, w);
-    for (Index o : offsets) acc.add(i, wrap(i + o, M), w);
+    // Sorted row: the offsets that wrap (i + o >= M, landing below i) in ascending order, then i,
+    // then those that do not.
+    const auto split = std::lower_bound(offsets.begin(), offsets.end(), M - i);
+    auto& row = t.rows[static_cast<std::size_t>(i)];
+    row.reserve(offsets.size() + 1);
+    for (auto o = split; o != offsets.end(); ++o) row.emplace_back(i + *o - M, w);
+    row.emplace_back(i, w);
+    for (auto o = offsets.begin(); o != split; ++o) row.emplace_back(i + *o, w);
   }
-  return std::move(acc).build();
+  return t;
 }
 
 namespace {

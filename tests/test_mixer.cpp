@@ -44,6 +44,52 @@ TEST_CASE("circulant closed forms match the eigen-solver for every fixed topolog
   }
 }
 
+TEST_CASE("exponential rows are the definition, sorted, and hold no spare capacity", "[topology]") {
+  // W_ij = 1/(k + 1) where (j - i) mod M is 0 or +-2^h mod M, k the number of distinct nonzero
+  // such offsets: membership tested entry by entry, not by walking the builder's sorted offsets.
+  // M >= 4096 takes the parallel build.
+  for (Index M : {1, 2, 3, 5, 8, 12, 33, 64, 100, 1000, 4097, 5000}) {
+    INFO("M = " << M);
+    std::vector<char> is_offset(static_cast<std::size_t>(M), 0);
+    is_offset[0] = 1;
+    for (Index h = 1; h < M; h *= 2) {
+      is_offset[static_cast<std::size_t>(h % M)] = 1;
+      is_offset[static_cast<std::size_t>((M - h % M) % M)] = 1;
+    }
+    Index members = 0;
+    for (char c : is_offset) members += c;
+    const double w = 1.0 / static_cast<double>(members);
+    const Topology W = exponential_topology(M);
+    REQUIRE(W.workers == M);
+    REQUIRE(static_cast<Index>(W.rows.size()) == M);
+    Index wrong = 0, unsorted = 0, spare = 0;
+    for (Index i = 0; i < M; ++i) {
+      const auto& row = W.rows[static_cast<std::size_t>(i)];
+      if (static_cast<Index>(row.size()) != members) ++wrong;
+      if (row.capacity() != row.size()) ++spare;
+      for (std::size_t q = 0; q < row.size(); ++q) {
+        const auto [j, v] = row[q];
+        if (j < 0 || j >= M || !is_offset[static_cast<std::size_t>(((j - i) % M + M) % M)] || v != w) ++wrong;
+        if (q > 0 && row[q - 1].first >= j) ++unsorted;
+      }
+    }
+    CHECK(wrong == 0);
+    CHECK(unsorted == 0);
+    CHECK(spare == 0);
+  }
+}
+
+TEST_CASE("ring and torus rows hold no spare capacity", "[topology]") {
+  for (Index M : {2, 3, 12, 5000}) {
+    for (const Topology& W : {ring_topology(M), torus_topology(M)}) {
+      Index spare = 0;
+      for (const auto& row : W.rows) spare += row.capacity() != row.size();
+      INFO("M = " << M);
+      CHECK(spare == 0);
+    }
+  }
+}
+
 TEST_CASE("every topology is symmetric, doubly stochastic and non-negative", "[topology]") {
   for (const std::string kind : {"complete", "ring", "torus", "exponential", "random-ring"}) {
     for (Index M : {1, 2, 3, 5, 8, 12, 33}) {
