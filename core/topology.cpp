@@ -31,7 +31,7 @@ class Contributions {
       auto& in = rows_[static_cast<std::size_t>(i)];
       std::stable_sort(in.begin(), in.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       auto& out = t.rows[static_cast<std::size_t>(i)];
-      // Reserved to the exact count: grown by doubling, a 39-entry row held 64 (1 KB, not 624 B).
+      // Reserved to the exact count: grown by doubling, a 5-entry torus row held 8.
       std::size_t distinct = 0;
       for (std::size_t e = 0; e < in.size(); ++e) distinct += (e == 0 || in[e].first != in[e - 1].first);
       out.reserve(distinct);
