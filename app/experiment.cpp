@@ -291,11 +291,22 @@ std::string resolved_init(const ExperimentConfig& c) {
   return c.init == "auto" ? natural_init(c.problem.name) : c.init;
 }
 
+std::string resolved_noise_normals(const ExperimentConfig& c) {
+  const std::string& n = c.problem.noise_normals;
+  if (n != "auto") {
+    if (n != "std" && n != "ziggurat")
+      throw InputError("--noise-normals: expected auto, std or ziggurat, got '" + n + "'");
+    return n;
+  }
+  return c.workers >= kZigguratNormalsFromWorkers && draws_additive_noise(c.problem.name) ? "ziggurat" : "std";
+}
+
 Experiment build_experiment(const ExperimentConfig& given, const PartOverrides& overrides,
                             const MpiTransport* transport) {
   if (given.workers < 1) throw InputError("--workers: must be >= 1, got " + std::to_string(given.workers));
   ExperimentConfig resolved = given;
   resolved.init = resolved_init(given);
+  resolved.problem.noise_normals = resolved_noise_normals(given);
   if (given.total_batch < 0)
     throw InputError("--total-batch: must be >= 0, got " + std::to_string(given.total_batch));
   if (given.total_batch > 0) {

@@ -92,8 +92,20 @@ struct EngineConfig {
   std::string engine = "auto";
 };
 
+// From this many workers `--noise-normals auto` (the default of a run) draws ziggurat normals, below
+// it std::normal_distribution's (issue #20). Below it every result this project published keeps its
+// bits; from it std's mt19937_64 streams would hold 2.5 KB a worker (250 MB at 10^5 workers) and
+// its ~15 ns normals would be most of an iteration, where ziggurat's keys are 40 B and 2 ns.
+inline constexpr Index kZigguratNormalsFromWorkers = 100000;
+
 struct ExperimentConfig : NetworkConfig, StepConfig, RunConfig, CommunicationConfig, EngineConfig {
-  ProblemOptions problem;  // the problem's choice and its family's options (app/problem_catalog.hpp)
+  // The problem's choice and its family's options (app/problem_catalog.hpp); a run's normals are
+  // chosen by its scale unless given (resolved_noise_normals).
+  ProblemOptions problem = [] {
+    ProblemOptions p;
+    p.noise_normals = "auto";
+    return p;
+  }();
 };
 
 // The MPI ranks a run is distributed over (app/placement.hpp opens them); null where it runs in one
@@ -147,6 +159,12 @@ std::string theorem1_not_applicable(const ExperimentConfig& c, const ProblemCons
 // The start a run takes: c.init, with auto replaced by the problem's natural start. What the `init`
 // attribute records and what a sweep compares on resume (so files written before auto existed match).
 std::string resolved_init(const ExperimentConfig& c);
+
+// The normals a run draws: c.problem.noise_normals, with auto replaced by ziggurat for an
+// additive-noise problem of at least kZigguratNormalsFromWorkers workers and by std otherwise.
+// What the `noise_normals` attribute records and a sweep compares on resume. InputError for a
+// value other than auto, std or ziggurat.
+std::string resolved_noise_normals(const ExperimentConfig& c);
 
 // Validates the config and builds every part once; throws InputError naming the option. With a
 // transport, the parts are this rank's (InputError when M is not a multiple of the ranks).

@@ -41,6 +41,11 @@ std::string natural_init(const std::string& name) {
   return entry_named(gan::registered(), name) ? "problem" : "zero";
 }
 
+bool draws_additive_noise(const std::string& name) {
+  const auto* r = entry_named(problems::registered(), name);
+  return r && r->additive_noise;
+}
+
 std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
   if (opts.coupling_matrix != "dense" && opts.name != "star")
     throw InputError("--coupling-matrix: only --problem star has a diagonal form, got --problem " + opts.name);
@@ -61,11 +66,13 @@ std::unique_ptr<Problem> make_problem(const ProblemOptions& opts) {
   if (opts.noise_normals != "std") {
     // Only the additive-noise problems draw normals per call; the others draw data samples (and
     // latent codes) whose numbers --noise-normals would not change, so it must not look like it did.
-    std::unique_ptr<Problem> p = synthetic ? synthetic->make(opts) : nullptr;
-    if (!dynamic_cast<const problems::AdditiveNoiseProblem*>(p.get()))
+    if (!draws_additive_noise(opts.name)) {
+      std::vector<std::string> additive;
+      for (const auto& r : problems::registered())
+        if (r.additive_noise) additive.push_back(r.name);
       throw InputError("--noise-normals: '" + opts.noise_normals + "' is for the problems with additive Gaussian noise "
-                       "(bilinear, star, forsaken, pl-game, quadratic-file), not '" + opts.name + "'");
-    return p;
+                       "(" + joined(additive) + "), not '" + opts.name + "'");
+    }
   }
   if (synthetic) return synthetic->make(opts);
   if (gan) return gan->make(opts);

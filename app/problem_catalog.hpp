@@ -30,6 +30,9 @@ std::vector<std::pair<std::string, std::string>> problem_defaults(const std::str
 // What `--init auto` starts from: "problem" (a standard random initialisation) for networks, whose
 // units stay identical from a zero start, "zero" (Algorithm 1's Z0 = X0 = 0) for everything else.
 std::string natural_init(const std::string& name);
+// Whether the problem of this name draws its noise as normals per call (bilinear, star, forsaken,
+// pl-game, quadratic-file): the problems --noise-normals applies to.
+bool draws_additive_noise(const std::string& name);
 
 // The problem's part of the run attributes: its name and dimensions, the synthetic options (every
 // run records them) and, for a GAN, the GAN options.

@@ -29,6 +29,12 @@ void add_topology_option(po::options_description& desc, std::string& topology) {
 }
 
 po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
+  static const std::string noise_normals_help =
+      "how the additive-noise problems draw their normals: auto (ziggurat from " +
+      std::to_string(kZigguratNormalsFromWorkers) +
+      " workers, std below; the run records which) | std (std::normal_distribution over each worker's mt19937_64, "
+      "13-30 ns a normal, 2.5 KB of stream a worker) | ziggurat (a key per worker and call, hash(seed, worker, call), "
+      "seeds a SplitMix64 stream, normals by a 256-layer ziggurat: ~2.2 ns a normal, other numbers)";
   po::options_description problem("Problem");
   problem.add_options()
       ("problem", po::value(&c.problem.name)->default_value(c.problem.name), choices(problem_names()).c_str())
@@ -37,9 +43,7 @@ po::options_description run_options(ExperimentConfig& c, OutputOptions& o) {
        "sigma: per-sample std of the stochastic operator (E||g(z;xi)-g(z)||^2 = sigma^2); gaussian-wgan "
        "draws real samples instead and ignores it")
       ("noise-normals", po::value(&c.problem.noise_normals)->default_value(c.problem.noise_normals),
-       "how the additive-noise problems draw their normals: std (std::normal_distribution over each worker's "
-       "mt19937_64, 20-30 ns a normal) | ziggurat (a key per worker and call, hash(seed, worker, call), seeds a SplitMix64 stream, "
-       "normals by a 256-layer ziggurat: ~2.2 ns a normal, other numbers)")
+       noise_normals_help.c_str())
       ("cond", po::value(&c.problem.cond)->default_value(c.problem.cond, shortest(c.problem.cond)), "condition number of the coupling matrix A")
       ("coupling", po::value(&c.problem.coupling)->default_value(c.problem.coupling, shortest(c.problem.coupling)), "largest singular value of A")
       ("alpha", po::value(&c.problem.alpha)->default_value(c.problem.alpha, shortest(c.problem.alpha)), "weight of star's nonconvex terms")

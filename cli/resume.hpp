@@ -31,12 +31,19 @@ struct ResumePoint {
 
 // The sink of a run started by `run` with argv[1..argc) (on resume: the options it was started
 // with, which the checkpoint keeps): each checkpoint records those options, the text of its
-// --config file and the working directory, so that resume rebuilds the same run.
+// --config file, the working directory and the normals the run draws (`noise_normals`, auto
+// resolved: a later default cannot change them), so that resume rebuilds the same run.
 // Under MPI (`mpi` not null) each rank has its own file (checkpoint_path with its rank), keeping
 // its previous checkpoint too, and the checkpoint records the number of ranks.
 std::unique_ptr<CheckpointFile> make_checkpoint_file(const std::string& results, const std::string& run, int argc,
                                                      const char* const argv[], const ResumePoint* resume,
-                                                     std::function<void()> flush_rows, const MpiSession* mpi = nullptr);
+                                                     const std::string& noise_normals, std::function<void()> flush_rows,
+                                                     const MpiSession* mpi = nullptr);
+
+// The --noise-normals a resumed run takes, `given` by its options: the normals it drew. Its
+// checkpoint records them; one written before `auto` existed records none, and then the run drew
+// std's unless its options named ziggurat (so an old 10^5-worker run does not switch mid-way).
+std::string resumed_noise_normals(const std::string& given, const StateArchive& checkpoint);
 
 // Under MPI, where this rank continues `any` (a checkpoint of the run, read for its options): its
 // own checkpoint at the last iteration that every rank has one of (a kill can leave the ranks'

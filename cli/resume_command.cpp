@@ -70,7 +70,8 @@ std::string read_text(const std::string& path) {
 
 std::unique_ptr<CheckpointFile> make_checkpoint_file(const std::string& results, const std::string& run, int argc,
                                                      const char* const argv[], const ResumePoint* resume,
-                                                     std::function<void()> flush_rows, const MpiSession* mpi) {
+                                                     const std::string& noise_normals, std::function<void()> flush_rows,
+                                                     const MpiSession* mpi) {
   StateArchive identity;
   if (resume) {
     // The options the run was started with, not the temporary config file that replays them.
@@ -85,10 +86,16 @@ std::unique_ptr<CheckpointFile> make_checkpoint_file(const std::string& results,
     if (const auto at = config_argument(args)) identity.put_text("run/config_text", read_text(args[at->first].substr(at->second)));
   }
   identity.put_text("run/name", run);
+  identity.put_text("run/noise_normals", noise_normals);
   if (!mpi) return std::make_unique<CheckpointFile>(checkpoint_path(results, run), std::move(identity), std::move(flush_rows));
   identity.put_integer("run/mpi_ranks", mpi->size());
   return std::make_unique<CheckpointFile>(checkpoint_path(results, run, mpi->rank()), std::move(identity),
                                           std::move(flush_rows), /*keep_previous=*/true);
+}
+
+std::string resumed_noise_normals(const std::string& given, const StateArchive& checkpoint) {
+  if (given != "auto") return given;
+  return checkpoint.has("run/noise_normals") ? checkpoint.text("run/noise_normals") : "std";
 }
 
 ResumePoint resume_point_of_rank(const ResumePoint& any, const MpiSession& mpi) {

@@ -144,6 +144,7 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
     config.run_name = resume->run;
     output.out = resume->file;
     output.overwrite = false;
+    config.problem.noise_normals = resumed_noise_normals(config.problem.noise_normals, resume->state);
   }
   apply_arch_defaults(config, given);
   // Before the file is opened (and perhaps created): bad input leaves nothing on disk.
@@ -192,8 +193,8 @@ int run_or_resume(int argc, const char* const argv[], const ResumePoint* resume)
   std::unique_ptr<CheckpointFile> sink;
   if ((writer || mpi) && no_checkpoints.empty()) {
     // Rows up to a checkpoint's iteration reach the results file (rank 0's) before it is renamed in.
-    sink = make_checkpoint_file(output.out, e.run_name, argc, argv, resume, [&] { if (writer) writer->flush(true); },
-                                mpi.get());
+    sink = make_checkpoint_file(output.out, e.run_name, argc, argv, resume, e.config.problem.noise_normals,
+                                [&] { if (writer) writer->flush(true); }, mpi.get());
     e.driver.checkpoints = sink.get();
     e.driver.checkpoint_every = checkpoints.every;
     e.driver.checkpoint_seconds = checkpoints.seconds;

@@ -537,11 +537,16 @@ int sweep_command(int argc, const char* const argv[]) {
       settle_linked_defaults(point_problem(run.point, fixed, base.problem.name), point_given, run.config);
       apply_arch_defaults(run.config, given);
       std::string key;
-      // init and lr-v as the run takes them (auto resolved, a default --lr-v dropped by --lr).
+      // init, noise-normals and lr-v as the run takes them (auto resolved, a default --lr-v dropped
+      // by --lr): a sweep written before their auto existed still matches.
       for (const auto& [k, v] : pvm)
         if (!kOutputOnly.count(k))
           key += k + "=" +
-                 (k == "init" ? resolved_init(run.config) : k == "lr-v" ? run.config.lr_v : value_text(v.value())) + "\n";
+                 (k == "init"            ? resolved_init(run.config)
+                  : k == "noise-normals" ? resolved_noise_normals(run.config)
+                  : k == "lr-v"          ? run.config.lr_v
+                                         : value_text(v.value())) +
+                 "\n";
       run.options_key = key;
       try {
         (void)build_experiment(run.config);

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <sstream>
+#include <string_view>
 
 namespace dposg {
 
@@ -132,7 +134,16 @@ void StateArchive::put_text(const std::string& key, const std::string& s) {
   e.s = s;
   entries_[key] = std::move(e);
 }
+namespace {
+constexpr std::string_view kCompactRng = "compact ";  // then the seed and the draws so far
+}  // namespace
+
 void StateArchive::put_rng(const std::string& key, const Rng& rng) {
+  if (!rng.materialized()) {
+    put_text(key, std::string(kCompactRng) + std::to_string(rng.compact_seed()) + " " +
+                      std::to_string(rng.compact_draws()));
+    return;
+  }
   // The standard text form is the engine's whole state, exact and portable across libraries.
   std::ostringstream s;
   s << rng;
@@ -155,7 +166,22 @@ double StateArchive::real(const std::string& key) const { return entry(key, 'r')
 std::int64_t StateArchive::integer(const std::string& key) const { return entry(key, 'i').i; }
 const std::string& StateArchive::text(const std::string& key) const { return entry(key, 's').s; }
 void StateArchive::get_rng(const std::string& key, Rng& rng) const {
-  std::istringstream s(text(key));
+  const std::string& t = text(key);
+  if (t.starts_with(kCompactRng)) {
+    const std::string numbers = t.substr(kCompactRng.size());
+    // Two decimal numbers and one space: istream's >> would read "-1" as 2^64 - 1.
+    const bool decimal = std::count(numbers.begin(), numbers.end(), ' ') == 1 &&
+                         numbers.find_first_not_of("0123456789 ") == std::string::npos;
+    std::istringstream s(numbers);
+    std::uint64_t seed = 0, draws = 0;
+    s >> seed >> draws;
+    if (!decimal || !s || !(s >> std::ws).eof() || draws > Rng::shift_size)
+      throw CheckpointError("checkpoint entry '" + key + "' is not an RNG state");
+    rng.seed(seed);
+    rng.discard(draws);  // compact still: a compact stream has drawn at most 156 numbers
+    return;
+  }
+  std::istringstream s(t);
   s >> rng;
   if (!s) throw CheckpointError("checkpoint entry '" + key + "' is not an RNG state");
 }

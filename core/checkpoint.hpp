@@ -47,6 +47,8 @@ class StateArchive {
   void put_rng(const std::string& key, const Rng& rng);
 
   bool has(const std::string& key) const { return entries_.count(key) != 0; }
+  // Removes the entry of `key` (nothing when there is none): a test's checkpoint of an older build.
+  void erase(const std::string& key) { entries_.erase(key); }
   // Copies every entry of `other` in (replacing those of the same key).
   void merge(const StateArchive& other);
   // Each throws CheckpointError naming the key when it is absent or of another type.

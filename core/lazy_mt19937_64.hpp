@@ -50,8 +50,13 @@ class LazyMt19937_64 {
     for (; n != 0; --n) (*this)();
   }
 
-  // Whether the 312-word state has been built (tests; a stream is compact for its first 156 draws).
+  // Whether the 312-word state has been built (a stream is compact for its first 156 draws).
   bool materialized() const { return end_ != 0; }
+  // While compact, the stream is seed(compact_seed()) then discard(compact_draws()): what a
+  // checkpoint keeps of it (StateArchive::put_rng), two numbers instead of 312 words of text, so a
+  // million never-drawn streams (--noise-normals ziggurat) stay compact through checkpoint and resume.
+  result_type compact_seed() const { return seed_; }
+  std::uint32_t compact_draws() const { return p_; }
 
   friend bool operator==(const LazyMt19937_64& a, const LazyMt19937_64& b);
   friend std::ostream& operator<<(std::ostream& os, const LazyMt19937_64& e);

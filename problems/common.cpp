@@ -93,6 +93,9 @@ Matrix coupling_matrix(std::uint64_t seed, const Vector& s) {
 NoiseNormals noise_normals(const SyntheticOptions& o) {
   if (o.noise_normals == "std") return NoiseNormals::std_polar;
   if (o.noise_normals == "ziggurat") return NoiseNormals::ziggurat;
+  if (o.noise_normals == "auto")
+    throw InputError("--noise-normals: auto is chosen by a run's worker count (resolved_noise_normals, "
+                     "app/experiment.hpp); a problem on its own takes std or ziggurat");
   throw InputError("--noise-normals: expected std or ziggurat, got '" + o.noise_normals + "'");
 }
 

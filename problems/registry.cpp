@@ -1,5 +1,7 @@
 #include "problems/registry.hpp"
 
+#include <type_traits>
+
 #include "problems/bilinear.hpp"
 #include "problems/forsaken.hpp"
 #include "problems/gaussian_wgan.hpp"
@@ -13,7 +15,8 @@ namespace dposg::problems {
 namespace {
 template <class P>
 Registration entry(const char* name) {
-  return {name, [](const SyntheticOptions& o) -> std::unique_ptr<Problem> { return std::make_unique<P>(o); }, {}};
+  return {name, [](const SyntheticOptions& o) -> std::unique_ptr<Problem> { return std::make_unique<P>(o); }, {},
+          std::is_base_of_v<AdditiveNoiseProblem, P>};
 }
 }  // namespace
 

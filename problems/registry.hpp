@@ -22,6 +22,8 @@ struct Registration {
   std::function<std::unique_ptr<Problem>(const SyntheticOptions&)> make;
   // None yet: the global defaults (cli/options.cpp) are the synthetic problems' own.
   OptionDefaults defaults;
+  // Draws its noise as normals per call (an AdditiveNoiseProblem), so --noise-normals applies.
+  bool additive_noise = false;
 };
 
 // In the order of `--problem`'s help and of problem_names().

@@ -62,6 +62,7 @@ Vector hand_top_k(const Vector& x, Index k) {
 std::pair<std::vector<double>, Vector> plain_og(const ExperimentConfig& c, Index top_k, bool adam = false) {
   ProblemOptions po = c.problem;
   po.seed = c.seed;
+  po.noise_normals = resolved_noise_normals(c);
   auto p = make_problem(po);
   const Index d = p->dim(), M = c.workers, du = p->dim_u();
   WorkerRngs rngs(c.seed, M);

@@ -2,14 +2,16 @@
 // --noise-normals ziggurat through the problems and the CLI: the noise keeps its promised variance
 // (E||g(z;xi) - g(z)||^2 = sigma^2 / m, computed here from chi-square), each call's normals come
 // from the key hash(seed, worker, round) and leave the worker streams untouched and compact, a
-// column's noise does not depend on which workers a process holds (the MPI split), the default
-// stays std, and bad values are refused in one line.
+// column's noise does not depend on which workers a process holds (the MPI split), auto (the default)
+// takes std's below 100000 workers and ziggurat's from there, and bad values are refused in one line.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <random>
+#include <set>
 #include <string>
 
+#include "app/experiment.hpp"
 #include "app/problem_catalog.hpp"
 #include "cli_harness.hpp"
 #include "core/counter_normals.hpp"
@@ -164,7 +166,7 @@ TEST_CASE("dposg run --noise-normals: recorded, reproducible, std by default, ba
   CHECK(gz.back() < 0.1 * gz.front());
 
   for (const auto& [args, what] : std::vector<std::pair<std::string, std::string>>{
-           {"--noise-normals fast", "--noise-normals: expected std or ziggurat, got 'fast'"},
+           {"--noise-normals fast", "--noise-normals: expected auto, std or ziggurat, got 'fast'"},
            {"--problem gaussian-wgan --noise-normals ziggurat", "--noise-normals: 'ziggurat' is for the problems"},
            {"--problem gan-mog8 --noise-normals ziggurat", "not 'gan-mog8'"}}) {
     INFO(args);
@@ -174,4 +176,57 @@ TEST_CASE("dposg run --noise-normals: recorded, reproducible, std by default, ba
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
     CHECK_FALSE(std::filesystem::exists(dir / "bad.h5"));
   }
+}
+
+TEST_CASE("noise normals auto: ziggurat from 100000 workers of an additive-noise problem, std otherwise",
+          "[noise-normals]") {
+  const std::set<std::string> additive = {"bilinear", "star", "forsaken", "pl-game", "quadratic-file"};
+  ExperimentConfig c;
+  CHECK(c.problem.noise_normals == "auto");  // a run's default
+  CHECK(ProblemOptions{}.noise_normals == "std");  // a problem's on its own (no worker count)
+  for (const auto& name : problem_names()) {
+    INFO(name);
+    c.problem.name = name;
+    for (Index M : {Index{1}, Index{8}, Index{99999}})  {
+      c.workers = M;
+      CHECK(resolved_noise_normals(c) == "std");
+    }
+    for (Index M : {Index{100000}, Index{1000000}}) {
+      c.workers = M;
+      CHECK(resolved_noise_normals(c) == (additive.count(name) ? "ziggurat" : "std"));
+    }
+  }
+  c.problem.name = "star";
+  c.workers = 1000000;
+  c.problem.noise_normals = "std";
+  CHECK(resolved_noise_normals(c) == "std");  // given, it is kept
+  c.workers = 2;
+  c.problem.noise_normals = "ziggurat";
+  CHECK(resolved_noise_normals(c) == "ziggurat");
+  c.problem.noise_normals = "Auto";
+  CHECK_THROWS_WITH(resolved_noise_normals(c), "--noise-normals: expected auto, std or ziggurat, got 'Auto'");
+}
+
+TEST_CASE("dposg run: auto draws ziggurat's normals from 100000 workers and std's below, and records which",
+          "[noise-normals][cli]") {
+  TempDir dir;
+  const std::string base = "run --problem star --dim 2 --topology ring --iters 6 --log-every 1 --noise 0.5 --quiet --run-name r";
+  for (const auto& [M, normals] : std::vector<std::pair<std::string, std::string>>{{"99999", "std"}, {"100000", "ziggurat"}}) {
+    INFO(M);
+    const std::string run = base + " --workers " + M;
+    REQUIRE(run_cli(run + " --out auto" + M + ".h5", dir).code == 0);
+    REQUIRE(run_cli(run + " --noise-normals " + normals + " --out given" + M + ".h5", dir).code == 0);
+    dposg::test::require_identical(dir / ("auto" + M + ".h5"), dir / ("given" + M + ".h5"), "r");
+    CHECK(attr_string(ResultsReader::open(dir / ("auto" + M + ".h5"))->summary("r"), "noise_normals") == normals);
+  }
+  // At 100000 workers auto is not std's numbers (the comparison above is not vacuous).
+  REQUIRE(run_cli(base + " --workers 100000 --noise-normals std --out std100000.h5", dir).code == 0);
+  CHECK(ResultsReader::open(dir / "std100000.h5")->metric("r", "grad_norm_sq").back() !=
+        ResultsReader::open(dir / "auto100000.h5")->metric("r", "grad_norm_sq").back());
+  // Given explicitly to a problem without additive noise, auto is accepted and means std.
+  const auto gan = run_cli("run --problem gan-mog8 --gan-width 8 --workers 2 --batch 4 --eval-batch 16 --iters 2 "
+                           "--noise-normals auto --quiet --run-name r --out gan.h5", dir);
+  INFO(gan.err);
+  REQUIRE(gan.code == 0);
+  CHECK(attr_string(ResultsReader::open(dir / "gan.h5")->summary("r"), "noise_normals") == "std");
 }

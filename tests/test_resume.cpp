@@ -113,6 +113,8 @@ TEST_CASE("a run stopped by SIGTERM and resumed writes the uninterrupted run's m
       {"local-sgda", "--algorithm local-sgda --local-steps 4 --noise 0.5 --iters 6000 --log-every 50", 100},
       {"overlap", "--overlap --noise 0.5 --iters 6000 --log-every 50", 100},
       {"ziggurat noise", "--noise-normals ziggurat --noise 0.5 --iters 6000 --log-every 50", 100},
+      // --noise-normals auto takes ziggurat's here; the resumed run keeps it from the checkpoint.
+      {"auto noise at 100000 workers", "--dim 2 --workers 100000 --noise 0.5 --iters 400 --log-every 20", 20},
       {"gan-mog8 oadam", "--problem gan-mog8 --gan-width 8 --workers 2 --batch 4 --eval-batch 16 --step-rule oadam --iters 120 --log-every 40", 10},
       // The resident engine (its CPU twin) on a time-varying W.
       {"gan-mog8 resident oadam on random-ring", "--problem gan-mog8 --device cpu-float --engine resident --gan-width 8 --workers 4 --topology random-ring --batch 4 --eval-batch 16 --step-rule oadam --iters 120 --log-every 40", 10},
@@ -160,6 +162,43 @@ TEST_CASE("a sweep stopped by SIGTERM continues its interrupted run from the che
     require_identical(dir / "full.h5", dir / "part.h5", run);
   }
   CHECK_FALSE(fs::exists(dir / "part.h5.checkpoints"));
+}
+
+TEST_CASE("a 100000-worker checkpoint of a build before --noise-normals auto resumes with std's normals, bit for bit",
+          "[resume][checkpoint][slow]") {
+  // Then the default was std. Such a checkpoint is emulated from an explicit --noise-normals std run:
+  // its argv without the option and without the normals' record, which older builds did not write.
+  // Resumed by the argv alone, auto would take ziggurat's at this M; the uninterrupted std run is
+  // the reference.
+  TempDir dir;
+  const std::string opts = "--dim 2 --workers 100000 --noise 0.5 --iters 200 --log-every 20 --run-name r --quiet --threads 1";
+  const auto full = run_cli("run " + opts + " --noise-normals std --out full.h5", dir);
+  INFO(full.err);
+  REQUIRE(full.code == 0);
+  const pid_t pid = dposg::test::spawn_cli("run " + opts + " --noise-normals std --out part.h5 --checkpoint-every 20", dir);
+  int status = 0;
+  REQUIRE(wait_for_file(pid, dir / "part.h5.checkpoints/r.ckpt", &status));
+  ::kill(pid, SIGTERM);
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(exit_code(status) == 143);
+
+  const std::string ckpt = dposg::checkpoint_path(dir / "part.h5", "r");
+  auto state = dposg::StateArchive::read_file(ckpt);
+  REQUIRE(state.text("run/noise_normals") == "std");
+  std::string argv = state.text("run/argv");
+  const std::string given = std::string(1, '\0') + "--noise-normals" + std::string(1, '\0') + "std";
+  const auto at = argv.find(given);
+  REQUIRE(at != std::string::npos);
+  argv.erase(at, given.size());
+  state.put_text("run/argv", argv);
+  state.erase("run/noise_normals");
+  state.write_file(ckpt);
+
+  const auto resumed = run_cli("resume part.h5 --quiet", dir);
+  INFO(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK(attr_int(dir / "part.h5", "r", "resumed_at_iteration") > 0);
+  require_identical(dir / "full.h5", dir / "part.h5", "r");
 }
 
 TEST_CASE("SIGINT ends a run with a checkpoint, status interrupted and exit 130", "[resume][checkpoint]") {

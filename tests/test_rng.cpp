@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checkpoint.hpp"
 #include "core/rng.hpp"
 
 using namespace dposg;
@@ -202,4 +203,45 @@ TEST_CASE("WorkerRngs: streams stay compact for 156 draws; copies of compact and
   assigned = at157;
   CHECK(assigned.size() == 5);
   CHECK(assigned[2] == at157[2]);
+}
+
+TEST_CASE("a checkpoint keeps a compact stream as its seed and draws, and restores std::mt19937_64's stream",
+          "[rng][checkpoint]") {
+  const std::uint64_t seed = 0x9E3779B97F4A7C15ULL;
+  for (unsigned draws : {0u, 1u, 77u, 155u, 156u, 157u, 400u, 1000u}) {
+    INFO(draws << " draws");
+    dposg::Rng rng(seed);
+    rng.discard(draws);
+    dposg::StateArchive a;
+    a.put_rng("r", rng);
+    const bool compact = draws <= 156;
+    CHECK(rng.materialized() == !compact);
+    // Compact: "compact SEED DRAWS"; materialized: std's 312 words and its index.
+    if (compact)
+      CHECK(a.text("r") == "compact " + std::to_string(seed) + " " + std::to_string(draws));
+    else
+      CHECK(std::count(a.text("r").begin(), a.text("r").end(), ' ') == 312);
+    dposg::Rng back(1);
+    back.discard(500);  // a materialized stream is reset by the restore
+    a.get_rng("r", back);
+    CHECK(back.materialized() == !compact);
+    std::mt19937_64 reference(seed);
+    reference.discard(draws);
+    for (int k = 0; k < 700; ++k) REQUIRE(back() == reference());
+  }
+  // A std::mt19937_64 text form (a checkpoint of a build before the compact form) still restores.
+  std::mt19937_64 std_engine(5);
+  std_engine.discard(10);
+  std::ostringstream text;
+  text << std_engine;
+  dposg::StateArchive a;
+  a.put_text("old", text.str());
+  dposg::Rng back;
+  a.get_rng("old", back);
+  for (int k = 0; k < 400; ++k) REQUIRE(back() == std_engine());
+  for (const char* bad : {"compact 5", "compact 5 157", "compact 5 3 x", "compact -1 2", "compact"}) {
+    INFO(bad);
+    a.put_text("bad", bad);
+    CHECK_THROWS_AS(a.get_rng("bad", back), dposg::CheckpointError);
+  }
 }

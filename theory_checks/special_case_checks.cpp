@@ -48,6 +48,7 @@ void check_special_cases(Context& ctx) {
     auto p = make_problem([&] {
       ProblemOptions po = c.problem;
       po.seed = c.seed;
+      po.noise_normals = resolved_noise_normals(c);
       return po;
     }());
     const auto ref = plain_loop(*p, k.M, 0.05, c.iters, c.batch, c.seed);

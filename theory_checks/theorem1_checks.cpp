@@ -414,6 +414,7 @@ void check_t_needed(Context& ctx) {
       for (int k = 0; k < nseeds; ++k) {
         ProblemOptions po = c.problem;
         po.seed = ctx.opt.seed + static_cast<std::uint64_t>(k);
+        po.noise_normals = resolved_noise_normals(c);
         const auto p = make_problem(po);
         central += tail(plain_loop(*p, M, eta, c.iters, c.batch, po.seed)) / nseeds;
       }
@@ -421,6 +422,7 @@ void check_t_needed(Context& ctx) {
       const auto probe = make_problem([&] {
         ProblemOptions po = c.problem;
         po.seed = ctx.opt.seed;
+        po.noise_normals = resolved_noise_normals(c);
         return po;
       }());
       const auto k = probe->constants();
