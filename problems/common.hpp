@@ -36,7 +36,7 @@ void require_solution_norm(const SyntheticOptions& o);  // --solution-norm finit
 
 // How the additive noise turns a worker's stream into normals (--noise-normals).
 enum class NoiseNormals {
-  std_polar,  // std::normal_distribution<double>: ~2.5 words of the stream a normal (the default)
+  std_polar,  // std::normal_distribution<double>: ~2.5 words of the stream a normal (a problem's default)
   ziggurat,   // WorkerRngs' counter-based key a call, keying core/counter_normals.hpp's ziggurat
 };
 NoiseNormals noise_normals(const SyntheticOptions& o);  // --noise-normals std | ziggurat

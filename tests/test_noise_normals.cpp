@@ -230,3 +230,28 @@ TEST_CASE("dposg run: auto draws ziggurat's normals from 100000 workers and std'
   REQUIRE(gan.code == 0);
   CHECK(attr_string(ResultsReader::open(dir / "gan.h5")->summary("r"), "noise_normals") == "std");
 }
+
+TEST_CASE("dposg sweep: auto resolved per run by its workers, in the attribute and in the options key",
+          "[noise-normals][cli][sweep]") {
+  TempDir dir;
+  const std::string sweep = "sweep --problem star --dim 2 --topology ring --iters 2 --log-every 1 --noise 0.5 --jobs 1 "
+                            "--quiet --grid workers=99999,100000 --out s.h5";
+  const auto first = run_cli(sweep, dir);
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  const auto reader = ResultsReader::open(dir / "s.h5");
+  const auto runs = reader->runs();
+  REQUIRE(runs.size() == 2);
+  for (const auto& run : runs) {
+    INFO(run);
+    const auto s = reader->summary(run);
+    const std::string expected = run.find("workers=100000") != std::string::npos ? "ziggurat" : "std";
+    CHECK(attr_string(s, "noise_normals") == expected);
+    CHECK(attr_string(s, "sweep_options").find("noise-normals=" + expected + "\n") != std::string::npos);
+  }
+  // Run again, the same sweep finds its runs done; with std given, the 100000-worker run is not the same run.
+  CHECK(run_cli(sweep, dir).code == 0);
+  const auto given = run_cli(sweep + " --noise-normals std", dir);
+  CHECK(given.code == 2);
+  CHECK(given.err.find("noise-normals: ziggurat vs std") != std::string::npos);
+}
